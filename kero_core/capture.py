@@ -1,0 +1,145 @@
+"""The request-thread side of tracking: the raw hit tuple and the should-track rules.
+
+Everything here runs on the host app's request thread, so it is O(1) string work: no parsing,
+no hashing, no I/O. Raw fields are cut to their bounds here so a huge header cannot make the
+in-memory buffer large; the background writer (see ``pipeline``) does the rest."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, NamedTuple
+
+# Upper bounds of what is kept from a request (characters). Stored strings are cut to these.
+MAX_PATH = 2048
+MAX_QUERY = 2048
+MAX_REFERRER = 2048
+MAX_USER_AGENT = 512  # long User-Agents make regex parsers slow; 512 covers every real browser
+MAX_HEADER = 256  # Accept-Language, Accept-Encoding, forwarding headers
+MAX_NAME = 128  # custom event names, routes' methods
+MAX_LABELS = 32  # labels per custom event
+MAX_LABEL = 256  # label keys and values
+
+DEFAULT_IGNORED_PREFIXES = ("/.", "/_", "//", "/wp", "/public", "/wordpress", "/favicon.ico")
+DEFAULT_IGNORED_SUFFIXES = (
+    ".css", ".js", ".mjs", ".map", ".json", ".xml", ".txt",
+    ".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".webp", ".avif", ".bmp",
+    ".woff", ".woff2", ".ttf", ".otf", ".eot",
+    ".php", ".asp", ".aspx", ".jsp", ".cgi", ".env", ".ini", ".bak", ".sql",
+)
+
+
+class Hit(NamedTuple):
+    """One raw event as captured on the request thread (or made by an importer or generator).
+
+    It still holds the IP and the User-Agent: it lives only in memory, and the background
+    writer turns it into a stored event without them."""
+
+    ts: float  # unix seconds, UTC
+    name: str  # "http_req" for page views, else the custom event name
+    method: str
+    path: str  # as in the WSGI environ (latin-1 decoded bytes) or already decoded
+    query: str
+    route: str
+    status: int
+    duration_ms: float | None
+    remote_addr: str
+    forwarded_for: str
+    cf_connecting_ip: str
+    real_ip: str
+    user_agent: str
+    accept_language: str
+    accept_encoding: str
+    referrer: str
+    labels: Mapping[str, Any] | None = None
+    value: float = 1.0
+    host: str = ""  # the site's own host, to tell internal navigation from referrals
+
+
+def hit_from_environ(
+    environ: Mapping[str, Any],
+    ts: float,
+    *,
+    name: str = "http_req",
+    path: str | None = None,
+    route: str = "",
+    status: int = 0,
+    duration_ms: float | None = None,
+    referrer: str | None = None,
+    query: str | None = None,
+    labels: Mapping[str, Any] | None = None,
+    value: float = 1.0,
+) -> Hit:
+    """Capture the raw fields of a WSGI-like environ (Django's ``request.META`` works too)."""
+    get = environ.get
+    return Hit(
+        ts,
+        name[:MAX_NAME],
+        str(get("REQUEST_METHOD") or "GET")[:16],
+        (path if path is not None else str(get("PATH_INFO") or "/"))[:MAX_PATH],
+        (query if query is not None else str(get("QUERY_STRING") or ""))[:MAX_QUERY],
+        route[:MAX_PATH],
+        status,
+        duration_ms,
+        str(get("REMOTE_ADDR") or "")[:MAX_HEADER],
+        str(get("HTTP_X_FORWARDED_FOR") or "")[:MAX_HEADER],
+        str(get("HTTP_CF_CONNECTING_IP") or "")[:MAX_HEADER],
+        str(get("HTTP_X_REAL_IP") or "")[:MAX_HEADER],
+        str(get("HTTP_USER_AGENT") or "")[:MAX_USER_AGENT],
+        str(get("HTTP_ACCEPT_LANGUAGE") or "")[:MAX_HEADER],
+        str(get("HTTP_ACCEPT_ENCODING") or "")[:MAX_HEADER],
+        (referrer if referrer is not None else str(get("HTTP_REFERER") or ""))[:MAX_REFERRER],
+        labels,
+        value,
+        str(get("HTTP_HOST") or "")[:MAX_HEADER],
+    )
+
+
+def sends_do_not_track(environ: Mapping[str, Any]) -> bool:
+    """True when the browser asks not to be tracked (``DNT: 1`` or ``Sec-GPC: 1``)."""
+    return environ.get("HTTP_DNT") == "1" or environ.get("HTTP_SEC_GPC") == "1"
+
+
+class PathRules:
+    """Which paths are tracked. The prefix and suffix lists are the live lists users extend."""
+
+    def __init__(
+        self,
+        dashboard_path: str,
+        pixel_path: str | None,
+        ignore_web_assets: bool,
+        ignored_prefixes: list[str],
+        ignored_suffixes: list[str],
+    ) -> None:
+        self.own_paths = tuple(p for p in (dashboard_path, pixel_path) if p)
+        self.ignore_web_assets = ignore_web_assets
+        self.ignored_prefixes = ignored_prefixes
+        self.ignored_suffixes = ignored_suffixes
+        self._key: tuple[int, int] | None = None
+        self._cached: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+
+    def is_own(self, path: str) -> bool:
+        """The dashboard (and everything under it) and the pixel: never tracked."""
+        for own in self.own_paths:
+            if path == own or path.startswith(own + "/"):
+                return True
+        return False
+
+    def _active(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The prefixes and suffixes in force: all of them with ``ignore_web_assets``, else only
+        the ones the user added. Recomputed only when a list changed length (users append)."""
+        key = (len(self.ignored_prefixes), len(self.ignored_suffixes))
+        if key != self._key:
+            prefixes, suffixes = self.ignored_prefixes, self.ignored_suffixes
+            if not self.ignore_web_assets:
+                prefixes = [p for p in prefixes if p not in DEFAULT_IGNORED_PREFIXES]
+                suffixes = [s for s in suffixes if s not in DEFAULT_IGNORED_SUFFIXES]
+            self._cached = (tuple(prefixes), tuple(s.lower() for s in suffixes))
+            self._key = key
+        return self._cached
+
+    def should_track(self, path: str) -> bool:
+        if self.is_own(path):
+            return False
+        prefixes, suffixes = self._active()
+        if prefixes and path.startswith(prefixes):
+            return False
+        return not (suffixes and path.lower().endswith(suffixes))

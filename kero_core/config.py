@@ -1,0 +1,165 @@
+"""Kero's options: one table (name, default, help) that the core, the Flask keys, the Django
+settings, the CLI and the README all derive from, and the validation of each option.
+
+Every user mistake becomes a :class:`KeroConfigError` whose message names the option."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+
+class KeroConfigError(ValueError):
+    """A bad Kero option. The message is one sentence naming the option."""
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    default: Any
+    help: str
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("db_path", None, "Folder holding Kero's data (created if missing); required."),
+    Option("dashboard_path", "/_kero", "URL path of the dashboard; starts with '/', at least 2 characters."),
+    Option("pixel_path", None, "URL path of the 1x1 tracking pixel, e.g. '/visit.gif'; None disables it."),
+    Option("geoip_db", None, "Path to a MaxMind GeoLite2-City .mmdb file; None disables locations."),
+    Option("measure_requests", False, "Record the response time (ms) of each tracked request."),
+    Option("ignore_web_assets", False, "Do not track .css/.js/images/fonts/.php..., paths under /., /_, /wp... and /favicon.ico."),
+    Option("ignore_bots", False, "Do not record bots, crawlers and HTTP client libraries."),
+    Option("ignore_dnt", False, "Record requests that send 'DNT: 1' or 'Sec-GPC: 1' (by default they are not recorded)."),
+    Option("retention", timedelta(days=15), "How long raw events are kept (a timedelta, or a number of days)."),
+    Option("trusted_proxies", None, "None: CF-Connecting-IP, X-Forwarded-For, X-Real-IP, then REMOTE_ADDR; 0: REMOTE_ADDR only; N: the N-th X-Forwarded-For entry from the right."),
+    Option("title", "App stats", "Title shown on the dashboard."),
+    Option("flush_interval", 1.0, "Seconds between two background writes."),
+    Option("max_buffer", 100_000, "Events held in memory before new ones are dropped (and counted)."),
+)
+OPTION_NAMES = tuple(o.name for o in OPTIONS)
+DEFAULTS = {o.name: o.default for o in OPTIONS}
+
+
+@dataclass(frozen=True)
+class Config:
+    db_path: Path
+    dashboard_path: str = "/_kero"
+    pixel_path: str | None = None
+    geoip_db: Path | None = None
+    measure_requests: bool = False
+    ignore_web_assets: bool = False
+    ignore_bots: bool = False
+    ignore_dnt: bool = False
+    retention: timedelta = field(default_factory=lambda: timedelta(days=15))
+    trusted_proxies: int | None = None
+    title: str = "App stats"
+    flush_interval: float = 1.0
+    max_buffer: int = 100_000
+
+
+def _url_path(name: str, value: Any, allow_none: bool) -> str | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str) or not value.startswith("/") or len(value) < 2:
+        raise KeroConfigError(
+            f"{name} must be a URL path starting with '/' and at least 2 characters long, got {value!r}."
+        )
+    return value.rstrip("/") or value
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise KeroConfigError(f"{name} must be True or False, got {value!r}.")
+    return value
+
+
+def _retention(value: Any) -> timedelta:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = timedelta(days=value)
+    if not isinstance(value, timedelta):
+        raise KeroConfigError(f"retention must be a timedelta or a number of days, got {value!r}.")
+    if value <= timedelta(0):
+        raise KeroConfigError(f"retention must be positive, got {value}.")
+    return value
+
+
+def _db_path(value: Any) -> Path:
+    if value is None or value == "":
+        raise KeroConfigError("db_path is required: the folder where Kero keeps its data, e.g. db_path='./kero'.")
+    if not isinstance(value, (str, os.PathLike)):
+        raise KeroConfigError(f"db_path must be a folder path, got {value!r}.")
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise KeroConfigError(f"db_path must be a folder, but {str(path)!r} is a file.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KeroConfigError(f"db_path {str(path)!r} cannot be created: {exc.strerror}.") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise KeroConfigError(f"db_path {str(path)!r} is not writable by this process.")
+    return path
+
+
+def _geoip_db(value: Any) -> Path | None:
+    if value is None or value == "":
+        return None
+    path = Path(value)
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise KeroConfigError(f"geoip_db {str(path)!r} {what}; pass the path of a GeoLite2-City .mmdb file.")
+    import maxminddb
+
+    try:
+        maxminddb.open_database(str(path)).close()
+    except Exception as exc:  # maxminddb raises several types for a bad file
+        raise KeroConfigError(f"geoip_db {str(path)!r} is not a valid MaxMind database ({exc}).") from None
+    return path
+
+
+def _trusted_proxies(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise KeroConfigError(f"trusted_proxies must be None or an integer >= 0, got {value!r}.")
+    return value
+
+
+def _positive(name: str, kind: type, value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise KeroConfigError(f"{name} must be a positive number, got {value!r}.")
+    return kind(value)
+
+
+_VALIDATORS: dict[str, Callable[[Any], Any]] = {
+    "db_path": _db_path,
+    "dashboard_path": lambda v: _url_path("dashboard_path", v, allow_none=False),
+    "pixel_path": lambda v: _url_path("pixel_path", v, allow_none=True),
+    "geoip_db": _geoip_db,
+    "measure_requests": lambda v: _bool("measure_requests", v),
+    "ignore_web_assets": lambda v: _bool("ignore_web_assets", v),
+    "ignore_bots": lambda v: _bool("ignore_bots", v),
+    "ignore_dnt": lambda v: _bool("ignore_dnt", v),
+    "retention": _retention,
+    "trusted_proxies": _trusted_proxies,
+    "title": lambda v: str(v),
+    "flush_interval": lambda v: _positive("flush_interval", float, v),
+    "max_buffer": lambda v: _positive("max_buffer", int, v),
+}
+
+
+def make_config(**options: Any) -> Config:
+    """Validate ``options`` (names from :data:`OPTIONS`) and return a :class:`Config`."""
+    unknown = sorted(set(options) - set(OPTION_NAMES))
+    if unknown:
+        import difflib
+
+        hints = [difflib.get_close_matches(u, OPTION_NAMES, n=1) for u in unknown]
+        hint = "".join(f" (did you mean {h[0]!r}?)" for h in hints if h)
+        raise KeroConfigError(f"unknown Kero option {', '.join(map(repr, unknown))}{hint}.")
+    values = {**DEFAULTS, **options}
+    checked = {name: _VALIDATORS[name](values[name]) for name in OPTION_NAMES}
+    if checked["pixel_path"] is not None and checked["pixel_path"] == checked["dashboard_path"]:
+        raise KeroConfigError("pixel_path must differ from dashboard_path.")
+    return Config(**checked)

@@ -1,0 +1,47 @@
+"""HTTP pieces every adapter shares: the tracking pixel, and the dashboard's Basic auth."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from typing import Mapping
+
+# The smallest valid transparent 1x1 GIF (43 bytes).
+PIXEL_GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+PIXEL_HEADERS = (
+    ("Content-Type", "image/gif"),
+    ("Content-Length", str(len(PIXEL_GIF))),
+    ("Cache-Control", "no-store, no-cache, must-revalidate, max-age=0"),
+    ("Pragma", "no-cache"),
+    ("Expires", "0"),
+)
+REALM = 'Basic realm="Kero", charset="UTF-8"'
+
+
+def basic_auth_ok(authorization: str | None, users: Mapping[str, str]) -> bool:
+    """Whether an ``Authorization`` header carries one of ``users``' credentials.
+
+    Compares bytes with :func:`hmac.compare_digest` (constant time, and it raises on non-ASCII
+    ``str``, so names and passwords are compared UTF-8 encoded). Every configured user is
+    compared, so the time taken does not tell which user name exists."""
+    if not users or not authorization:
+        return False
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        # A WSGI header is latin-1 decoded bytes: recover them before base64.
+        raw = base64.b64decode(token.strip().encode("latin-1"), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return False
+    user, sep, password = raw.partition(b":")
+    if not sep:
+        return False
+    ok = False
+    for name, secret in users.items():
+        ok |= hmac.compare_digest(user, name.encode("utf-8")) & hmac.compare_digest(password, secret.encode("utf-8"))
+    return ok

@@ -1,0 +1,202 @@
+"""The :class:`Kero` facade: the one object users and adapters hold.
+
+It wires config -> capture rules -> pipeline -> store, and answers the read API. Adapters (the
+WSGI middleware, Flask, Django) only call :meth:`Kero.record_request`, :meth:`Kero.record_pixel`
+and the read methods; they never touch the pipeline or the store."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+from urllib.parse import urlsplit
+
+import duckdb
+
+from kero_core import queries
+from kero_core.batch import EventBuilder
+from kero_core.capture import (
+    DEFAULT_IGNORED_PREFIXES,
+    DEFAULT_IGNORED_SUFFIXES,
+    Hit,
+    PathRules,
+    hit_from_environ,
+    sends_do_not_track,
+)
+from kero_core.config import Config, make_config
+from kero_core.enrich import DEFAULT_IGNORED_AGENTS
+from kero_core.pipeline import Pipeline
+from kero_core.queries import Filters, TimeArg
+from kero_core.schema import Event
+from kero_core.store import Store
+
+log = logging.getLogger("kero")
+
+
+def environ_of(request: Any) -> Mapping[str, Any]:
+    """The WSGI-style environ of a WSGI environ, a werkzeug/Flask request or a Django request."""
+    if isinstance(request, Mapping):
+        return request
+    for attribute in ("environ", "META"):
+        environ = getattr(request, attribute, None)
+        if isinstance(environ, Mapping):
+            return environ
+    raise TypeError(f"request must be a WSGI environ, a werkzeug/Flask request or a Django request, got {type(request).__name__}")
+
+
+class Kero:
+    """Privacy-friendly analytics for one site, stored under ``db_path``.
+
+    >>> kero = Kero(db_path="./kero", measure_requests=True)   # doctest: +SKIP
+    >>> kero.track("signup", {"plan": "pro"})                  # doctest: +SKIP
+    >>> kero.count()                                            # page views, all retained time  # doctest: +SKIP
+
+    Options are listed in :data:`kero_core.config.OPTIONS`. ``clock`` (unix seconds) exists for tests.
+    """
+
+    def __init__(self, db_path: str | Path | None = None, *, clock: Callable[[], float] = time.time, **options: Any) -> None:
+        self.config: Config = make_config(db_path=db_path, **options)
+        self.clock = clock
+        self.ignored_prefixes: list[str] = list(DEFAULT_IGNORED_PREFIXES)
+        self.ignored_suffixes: list[str] = list(DEFAULT_IGNORED_SUFFIXES)
+        self.ignored_agents: list[str] = list(DEFAULT_IGNORED_AGENTS)
+        self.rules = PathRules(
+            self.config.dashboard_path, self.config.pixel_path, self.config.ignore_web_assets,
+            self.ignored_prefixes, self.ignored_suffixes,
+        )
+        self.store = Store(self.config.db_path, self.config.retention, clock)
+        self.pipeline = Pipeline(
+            self.store,
+            lambda: EventBuilder(self.config, self.ignored_agents, self.config.db_path / "salts"),
+            self.config.flush_interval,
+            self.config.max_buffer,
+        )
+
+    # -- recording (request thread: O(1), never raises) -------------------------------------------
+    def should_track(self, environ: Mapping[str, Any]) -> bool:
+        """Whether a request with this environ is recorded (path rules, DNT/GPC)."""
+        if not self.config.ignore_dnt and sends_do_not_track(environ):
+            return False
+        return self.rules.should_track(str(environ.get("PATH_INFO") or "/"))
+
+    def record_request(
+        self, environ: Mapping[str, Any], *, status: int, duration_ms: float | None = None, route: str = ""
+    ) -> None:
+        """Record a finished request (adapters call this); a no-op for untracked requests."""
+        try:
+            if self.should_track(environ):
+                self.pipeline.record(
+                    hit_from_environ(environ, self.clock(), route=route, status=status, duration_ms=duration_ms)
+                )
+        except Exception:  # tracking must never break the host app
+            log.exception("kero: could not record a request")
+
+    def record_pixel(self, environ: Mapping[str, Any]) -> None:
+        """Record the page view a pixel request stands for: the path of its Referer URL."""
+        try:
+            if not self.config.ignore_dnt and sends_do_not_track(environ):
+                return
+            referer = str(environ.get("HTTP_REFERER") or "")
+            parts = urlsplit(referer)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                return
+            path = parts.path or "/"
+            if not self.rules.should_track(path):
+                return
+            self.pipeline.record(
+                hit_from_environ(environ, self.clock(), path=path, query=parts.query, referrer="", status=200, route="")
+            )
+        except Exception:
+            log.exception("kero: could not record a pixel request")
+
+    def track(self, name: str, labels: Mapping[str, Any] | None = None, value: float = 1.0, *, request: Any = None) -> None:
+        """Record a custom event, enriched like a page view when ``request`` is given.
+
+        >>> kero.track("signup", {"plan": "pro"}, request=flask.request)  # doctest: +SKIP
+        """
+        try:
+            if request is None:
+                blank = dict.fromkeys(Hit._fields[2:], "")  # no request: method "" marks it
+                hit = Hit(**{**blank, "ts": self.clock(), "name": str(name), "status": 0,
+                             "duration_ms": None, "labels": labels, "value": value})
+            else:
+                environ = environ_of(request)
+                if not self.config.ignore_dnt and sends_do_not_track(environ):
+                    return
+                hit = hit_from_environ(environ, self.clock(), name=str(name), labels=labels, value=value, referrer="")
+            self.pipeline.record(hit)
+        except Exception:
+            log.exception("kero: could not track event %r", name)
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped because the in-memory buffer was full."""
+        return self.pipeline.dropped
+
+    # -- storing -----------------------------------------------------------------------------------
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until everything this process recorded is stored and queryable.
+
+        Returns False if that could not be done within ``timeout`` seconds (None: no limit)."""
+        return self.pipeline.flush(timeout)
+
+    def close(self) -> None:
+        """Write what is buffered and stop the background writer. Idempotent."""
+        self.pipeline.close()
+
+    def __enter__(self) -> "Kero":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- reading -----------------------------------------------------------------------------------
+    @contextmanager
+    def read(self, wait: float | None = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection that sees everything recorded so far by this process (read-your-writes).
+
+        For the queries module and the dashboard; hold it briefly: other processes wait."""
+        self.pipeline.write()
+        with self.store.session(wait=wait) as con:
+            yield con
+
+    def now(self) -> datetime:
+        """The current time of Kero's clock, as a naive UTC datetime."""
+        return queries.to_utc(self.clock())  # type: ignore[return-value]
+
+    def _where(self, name: str | None, filters: Filters | None, start: TimeArg, end: TimeArg) -> queries.Where:
+        return queries.where(name, filters, start, self.now() if end is None else end)
+
+    def count(self, name: str | None = "http_req", filters: Filters | None = None, start: TimeArg = None, end: TimeArg = None) -> int:
+        """Number of events (page views by default)."""
+        w = self._where(name, filters, start, end)
+        with self.read() as con:
+            return queries.count(con, w)
+
+    def count_visitors(self, name: str | None = "http_req", filters: Filters | None = None, start: TimeArg = None, end: TimeArg = None) -> int:
+        """Number of distinct visitors (ids rotate daily, so a visitor is counted once per day)."""
+        w = self._where(name, filters, start, end)
+        with self.read() as con:
+            return queries.count_visitors(con, w)
+
+    def query(self, name: str | None = "http_req", filters: Filters | None = None, start: TimeArg = None, end: TimeArg = None, limit: int = 1000) -> list[Event]:
+        """Stored events, newest first."""
+        w = self._where(name, filters, start, end)
+        with self.read() as con:
+            return queries.events(con, w, limit)
+
+    def top(self, dimension: str, name: str | None = "http_req", filters: Filters | None = None, start: TimeArg = None, end: TimeArg = None, metric: str = "visitors", limit: int = 10) -> list[tuple[str, float]]:
+        """The top values of ``dimension`` by ``metric`` (visitors, events, avg_duration, p95_duration)."""
+        w = self._where(name, filters, start, end)
+        with self.read() as con:
+            return queries.top(con, dimension, w, metric, limit)
+
+    def histogram(self, name: str | None = "http_req", start: TimeArg = None, end: TimeArg = None, metric: str = "events", filters: Filters | None = None) -> list[tuple[datetime, int]]:
+        """Counts per bucket (hours up to 3 days, days up to 31, weeks up to 93, else months), zeros included."""
+        end_dt = queries.to_utc(end) or self.now()
+        with self.read() as con:
+            start_dt = queries.to_utc(start) or queries.first_event_time(con, name) or (end_dt - timedelta(days=1))
+            return queries.histogram(con, name, filters, start_dt, end_dt, metric)

@@ -1,0 +1,197 @@
+"""The in-process buffer and the background writer that drains it into the spool.
+
+The request thread only appends to a bounded deque (O(1), no lock, no I/O). A daemon thread,
+started lazily in the process that records (so never before a fork), wakes about once per
+``flush_interval`` or when the buffer is large, enriches the batch, spools it, and ingests the
+spool when no other process is doing so. After ``fork()`` the child starts with an empty buffer
+and no thread (the parent keeps and writes its own events). At exit every live pipeline writes
+what it holds."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from typing import Callable
+
+import pyarrow as pa
+
+from kero_core.batch import EventBuilder
+from kero_core.capture import Hit
+from kero_core.store import Store
+
+log = logging.getLogger("kero")
+
+WAKE_AT = 5_000  # buffered hits that wake the writer before its interval ends
+LOG_EVERY = 60.0  # seconds between two log lines about the same problem
+
+
+class Pipeline:
+    """Bounded buffer + background writer for one :class:`~kero_core.Kero` instance."""
+
+    def __init__(
+        self,
+        store: Store,
+        make_builder: Callable[[], EventBuilder],
+        interval: float,
+        max_buffer: int,
+    ) -> None:
+        self.store = store
+        self.interval = interval
+        self.max_buffer = max_buffer
+        self.dropped = 0  # hits dropped because the buffer (or the retry list) was full
+        self._make_builder = make_builder
+        self._logged: dict[str, float] = {}
+        self._closed = False
+        self._reset()
+        _LIVE.add(self)
+
+    def _reset(self) -> None:
+        """Fresh per-process state (also what a forked child starts with)."""
+        self._buffer: deque[Hit] = deque()
+        self._unspooled: list[pa.Table] = []  # built batches the spool refused (disk full, read-only)
+        self._wake = threading.Event()
+        self._write_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._builder: EventBuilder | None = None  # parsers, caches, GeoIP handle: made per process
+
+    # -- request thread ----------------------------------------------------------------------------
+    def record(self, hit: Hit) -> None:
+        buffer = self._buffer
+        if len(buffer) >= self.max_buffer or self._closed:
+            self.dropped += 1
+            return
+        buffer.append(hit)
+        if self._thread is None:
+            self._start()
+        elif len(buffer) >= WAKE_AT:
+            self._wake.set()
+
+    def _start(self) -> None:
+        with self._write_lock:
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name="kero-writer", daemon=True)
+                thread.start()
+                self._thread = thread
+
+    # -- writer thread -------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stopping:
+                break
+            self.write()
+            self._ingest(wait=0)
+
+    def write(self) -> bool:
+        """Drain the buffer into the spool; True when nothing is left in memory."""
+        with self._write_lock:
+            try:
+                self._spool_retries()
+                while self._buffer:
+                    hits = [self._buffer.popleft() for _ in range(min(len(self._buffer), 50_000))]
+                    self._spool(self._build(hits))
+                return not self._unspooled
+            except Exception as exc:  # never let a parser or disk failure kill the writer
+                self._log_once("write", "kero: could not write events (%s); will retry", exc)
+                return False
+
+    def _build(self, hits: list[Hit]) -> pa.Table:
+        if self._builder is None:
+            self._builder = self._make_builder()
+        return self._builder.build(hits)
+
+    def _spool(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        try:
+            self.store.spool(table)
+        except OSError as exc:
+            self._keep_for_retry(table)
+            self._log_once("spool", "kero: cannot write to the spool (%s); holding events in memory", exc)
+
+    def _spool_retries(self) -> None:
+        waiting, self._unspooled = self._unspooled, []
+        for table in waiting:
+            self._spool(table)
+
+    def _keep_for_retry(self, table: pa.Table) -> None:
+        held = sum(t.num_rows for t in self._unspooled)
+        room = self.max_buffer - held
+        if room < table.num_rows:
+            self.dropped += table.num_rows - max(room, 0)
+            self._log_once("dropped", "kero: buffer full, %d events dropped so far", self.dropped)
+            table = table.slice(0, max(room, 0))
+        if table.num_rows:
+            self._unspooled.append(table)
+
+    def _ingest(self, wait: float | None) -> bool:
+        if not self.store.pending():
+            return True
+        try:
+            if wait == 0:
+                return self.store.try_ingest()
+            with self.store.session(wait=wait):
+                return True
+        except TimeoutError:
+            return False
+        except Exception as exc:  # StoreUnavailable, disk errors, DuckDB errors: retried next time
+            self._log_once("ingest", "kero: could not ingest events into the database (%s); will retry", exc)
+            return False
+
+    def _log_once(self, key: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._logged.get(key, -LOG_EVERY) >= LOG_EVERY:
+            self._logged[key] = now
+            log.warning(message, *args)
+
+    # -- flush and shutdown ----------------------------------------------------------------------
+    def flush(self, timeout: float | None = None) -> bool:
+        """Write and ingest everything recorded so far; False if it could not finish in time."""
+        return self.write() and self._ingest(wait=timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self._closed:
+            return
+        self._stopping = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self.write()
+        self._ingest(wait=timeout)
+        self._closed = True
+        if self._builder is not None:
+            self._builder.close()
+        _LIVE.discard(self)
+
+    def _after_fork_in_child(self) -> None:
+        self._reset()
+        self._logged = {}
+        self.store.after_fork_in_child()
+
+
+_LIVE: "weakref.WeakSet[Pipeline]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for pipeline in list(_LIVE):
+        pipeline._after_fork_in_child()
+
+
+def _close_all_at_exit() -> None:
+    for pipeline in list(_LIVE):
+        try:
+            pipeline.close()
+        except Exception:  # at exit, one broken pipeline must not stop the others
+            log.exception("kero: error while writing events at exit")
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_close_all_at_exit)

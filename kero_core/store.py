@@ -1,0 +1,236 @@
+"""Storage: the spool folder every process writes to, and the DuckDB file one process at a time
+ingests into and reads from.
+
+DuckDB lets a single process open a database file, and web apps run several processes, so no
+process keeps the file open. Writers drop immutable Parquet files into ``<db_path>/spool/``
+(temp name, then atomic rename) and never wait for anyone. Whoever holds ``ingest.lock`` (an
+``flock``) opens DuckDB, loads every pending spool file in one transaction that also records
+their names (so a crash before deleting them cannot load them twice), commits, deletes them and
+closes. Readers do the same before they query, which gives read-your-writes for free."""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import logging
+import os
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kero_core.schema import COLUMN_NAMES, COLUMNS
+
+log = logging.getLogger("kero")
+
+SCHEMA_VERSION = 1
+DB_FILE = "kero.duckdb"
+MAX_FILES_PER_INGEST = 500  # bounds one transaction after a long backlog
+PRUNE_EVERY = 3600.0  # seconds between two retention passes
+
+
+class StoreUnavailable(RuntimeError):
+    """The database could not be opened (held by another program, or the disk failed)."""
+
+
+def _create_v1(con: duckdb.DuckDBPyConnection) -> None:
+    columns = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in COLUMNS)
+    con.execute(f"CREATE TABLE events ({columns})")
+    con.execute("CREATE TABLE ingested (name VARCHAR PRIMARY KEY, at TIMESTAMP)")
+
+
+# Migration n brings a database from version n-1 to n. Append, never edit, once released.
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _create_v1}
+
+
+class Store:
+    """The data folder: spool files, the ingest lock, and the DuckDB file."""
+
+    def __init__(self, folder: Path, retention: timedelta, clock: Callable[[], float] = time.time) -> None:
+        self.folder = folder
+        self.db_file = folder / DB_FILE
+        self.spool_dir = folder / "spool"
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.retention = retention
+        self.clock = clock
+        self._lock_file = folder / "ingest.lock"
+        self._thread_lock = threading.Lock()
+        self._seq = itertools.count()
+
+    def after_fork_in_child(self) -> None:
+        """A lock held by another thread at fork time would stay held forever in the child."""
+        self._thread_lock = threading.Lock()
+
+    # -- writers -------------------------------------------------------------------------------
+    def spool(self, table: pa.Table) -> Path:
+        """Write one batch as an immutable spool file; visible to ingest only once complete."""
+        name = f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq)}"
+        tmp = self.spool_dir / f".{name}.tmp"
+        final = self.spool_dir / f"{name}.parquet"
+        try:
+            pq.write_table(table, tmp)
+            os.rename(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return final
+
+    def pending(self) -> list[Path]:
+        return sorted(self.spool_dir.glob("*.parquet"))
+
+    def try_ingest(self) -> bool:
+        """Ingest pending spool files unless another thread or process holds the lock."""
+        try:
+            with self.session(wait=0):
+                return True
+        except TimeoutError:
+            return False
+
+    # -- the exclusive session -------------------------------------------------------------------
+    @contextmanager
+    def session(self, wait: float | None = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Hold the ingest lock, open DuckDB, ingest the spool, yield the connection, close.
+
+        ``wait`` is how long to wait for the lock (None: forever; 0: not at all). Raises
+        TimeoutError when the lock stays taken and StoreUnavailable when DuckDB cannot be opened."""
+        with self._locked(wait):
+            con = self._connect()
+            try:
+                self._migrate(con)
+                self._ingest(con)
+                self._maybe_prune(con)
+                yield con
+            finally:
+                con.close()
+
+    @contextmanager
+    def _locked(self, wait: float | None) -> Iterator[None]:
+        deadline = None if wait is None else time.monotonic() + wait
+        if not self._thread_lock.acquire(timeout=-1 if wait is None else wait):
+            raise TimeoutError("the Kero database is busy")
+        try:
+            fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                delay = 0.002
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if deadline is not None and time.monotonic() >= deadline:
+                            raise TimeoutError("the Kero database is busy") from None
+                        time.sleep(delay)
+                        delay = min(delay * 2, 0.05)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+        finally:
+            self._thread_lock.release()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        try:
+            return duckdb.connect(str(self.db_file))
+        except duckdb.Error as exc:
+            if "lock" in str(exc).lower():
+                raise StoreUnavailable(f"{self.db_file} is held open by another program ({exc})") from None
+            if isinstance(exc, duckdb.IOException) and not self.db_file.exists():
+                raise StoreUnavailable(f"{self.db_file} cannot be created ({exc})") from None
+            return self._recover(exc)
+
+    def _recover(self, error: Exception) -> duckdb.DuckDBPyConnection:
+        """A database that cannot be opened is moved aside, WAL first: an app must still start."""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        wal = self.db_file.with_name(DB_FILE + ".wal")
+        if wal.exists():
+            wal.rename(wal.with_name(f"{wal.name}.corrupt-{stamp}"))
+            log.error("kero: could not open %s (%s); moved its WAL aside and retrying", self.db_file, error)
+            try:
+                return duckdb.connect(str(self.db_file))
+            except duckdb.Error as exc:
+                error = exc
+        aside = self.db_file.with_name(f"{DB_FILE}.corrupt-{stamp}")
+        self.db_file.rename(aside)
+        log.error("kero: %s is corrupt (%s); moved it to %s and started a new database", self.db_file, error, aside)
+        try:
+            return duckdb.connect(str(self.db_file))
+        except duckdb.Error as exc:
+            raise StoreUnavailable(f"{self.db_file} cannot be opened ({exc})") from None
+
+    # -- inside a session ------------------------------------------------------------------------
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"{self.db_file} was written by a newer Kero (schema {version}, this one knows {SCHEMA_VERSION})"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            con.execute("BEGIN")
+            MIGRATIONS[target](con)
+            con.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(target)]
+            )
+            con.execute("COMMIT")
+
+    def _ingest(self, con: duckdb.DuckDBPyConnection) -> None:
+        files = self.pending()
+        for start in range(0, len(files), MAX_FILES_PER_INGEST):
+            self._ingest_files(con, files[start : start + MAX_FILES_PER_INGEST])
+
+    def _ingest_files(self, con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
+        names = [f.name for f in files]
+        done = {r[0] for r in con.execute("SELECT name FROM ingested WHERE list_contains(?, name)", [names]).fetchall()}
+        todo = [f for f in files if f.name not in done]
+        if todo:
+            columns = ", ".join(COLUMN_NAMES)
+            con.execute("BEGIN")
+            try:
+                con.execute(
+                    f"INSERT INTO events ({columns}) SELECT {columns} FROM read_parquet(?)",
+                    [[str(f) for f in todo]],
+                )
+                now = datetime.fromtimestamp(self.clock(), timezone.utc).replace(tzinfo=None)
+                con.execute("INSERT INTO ingested SELECT unnest(?::VARCHAR[]), ?", [[f.name for f in todo], now])
+                con.execute("COMMIT")
+            except duckdb.Error:
+                con.execute("ROLLBACK")
+                if len(todo) == 1:
+                    self._quarantine(todo[0])
+                    return
+                for single in todo:  # find the unreadable file, keep the others
+                    self._ingest_files(con, [single])
+                return
+        for f in files:
+            f.unlink(missing_ok=True)
+
+    def _quarantine(self, path: Path) -> None:
+        log.error("kero: spool file %s is unreadable; moved aside as %s.bad", path.name, path.name)
+        path.rename(path.with_name(path.name + ".bad"))
+
+    def _maybe_prune(self, con: duckdb.DuckDBPyConnection) -> None:
+        now = self.clock()
+        row = con.execute("SELECT value FROM meta WHERE key = 'last_prune'").fetchone()
+        if row and 0 <= now - float(row[0]) < PRUNE_EVERY:
+            return
+        self.prune(con, now)
+
+    def prune(self, con: duckdb.DuckDBPyConnection, now: float | None = None) -> int:
+        """Delete events older than the retention; returns how many were removed."""
+        now = self.clock() if now is None else now
+        cutoff = datetime.fromtimestamp(now, timezone.utc).replace(tzinfo=None) - self.retention
+        con.execute("BEGIN")
+        removed = con.execute("DELETE FROM events WHERE ts < ?", [cutoff]).fetchone()[0]
+        con.execute("DELETE FROM ingested WHERE at < ?", [cutoff])
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('last_prune', ?)", [repr(now)])
+        con.execute("COMMIT")
+        return int(removed)

@@ -1,0 +1,1 @@
+"""Django app for Kero (placeholder until the Django issue lands)."""

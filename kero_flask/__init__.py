@@ -1,0 +1,1 @@
+"""Flask extension for Kero (placeholder until the Flask issue lands)."""
