@@ -11,7 +11,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import duckdb
@@ -130,6 +130,35 @@ class Kero:
             self.pipeline.record(hit)
         except Exception:
             log.exception("kero: could not track event %r", name)
+
+    def ingest(self, hits: Iterable[Hit], *, batch_size: int = 50_000, progress: Callable[[int], None] | None = None) -> int:
+        """Store many hits (an importer's, a generator's) through the writer's batch path, bypassing
+        the bounded buffer, and make them queryable. Returns how many events were stored (bots are
+        left out with ``ignore_bots``). ``progress`` is called with the number of hits of each batch."""
+        builder = EventBuilder(self.config, self.ignored_agents, self.config.db_path / "salts")
+        stored = 0
+        try:
+            batch: list[Hit] = []
+            for hit in hits:
+                batch.append(hit)
+                if len(batch) >= batch_size:
+                    stored += self._ingest_batch(builder, batch, progress)
+                    batch = []
+            if batch:
+                stored += self._ingest_batch(builder, batch, progress)
+        finally:
+            builder.close()
+        with self.store.session(wait=None):
+            pass
+        return stored
+
+    def _ingest_batch(self, builder: EventBuilder, batch: list[Hit], progress: Callable[[int], None] | None) -> int:
+        table = builder.build(batch)
+        if table.num_rows:
+            self.store.spool(table)
+        if progress is not None:
+            progress(len(batch))
+        return table.num_rows
 
     @property
     def dropped(self) -> int:

@@ -1,0 +1,30 @@
+# The README's two commands: `make demo` (the main job) and `make test` (every test).
+# Each creates or updates the local virtualenv first, so a fresh clone needs only Python 3 and git.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test test-slow bench system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[all]"
+	touch $(STAMP)
+
+# Debian packages the browser tests and benchmarks need (chromium, wrk); skipped when present.
+system-deps:
+	./scripts/install-system-deps.sh
+
+demo: $(STAMP)
+	$(PY) example_sites/wsgi_site/app.py
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest
+
+test-slow: $(STAMP) system-deps
+	$(PY) -m pytest -m slow
+
+clean:
+	rm -rf $(VENV) .pytest_cache tests/artifacts

@@ -1,0 +1,91 @@
+"""Fixtures shared by every test package: an injectable clock, Kero instances on temporary
+folders (closed by the fixture), WSGI environs, and the real GeoLite2 database."""
+
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from kero_core import Kero
+
+CHROME_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+IPHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+
+
+class FakeClock:
+    """A settable clock (unix seconds) to inject as ``Kero(clock=...)``."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def set(self, moment: datetime) -> None:
+        self.now = moment.timestamp()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 10, 12, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def make_kero(tmp_path: Path) -> Iterator[Callable[..., Kero]]:
+    """Build Kero instances on a temporary db_path; every one is closed after the test."""
+    made: list[Kero] = []
+
+    def make(**options: Any) -> Kero:
+        options.setdefault("db_path", tmp_path / "kero")
+        kero = Kero(**options)
+        made.append(kero)
+        return kero
+
+    yield make
+    for kero in made:
+        kero.close()
+
+
+@pytest.fixture
+def geoip_db() -> str:
+    from _maxminddb_geolite2 import geolite2_database
+
+    return geolite2_database()
+
+
+def environ(path: str = "/", **overrides: Any) -> dict[str, Any]:
+    """A WSGI environ of a browser request (headers as HTTP_* keys)."""
+    base = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "example.com",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "example.com",
+        "REMOTE_ADDR": "81.2.69.142",
+        "HTTP_USER_AGENT": CHROME_UA,
+        "HTTP_ACCEPT_LANGUAGE": "en-GB,en;q=0.9",
+        "HTTP_ACCEPT_ENCODING": "gzip, br",
+        "wsgi.url_scheme": "http",
+    }
+    base.update(overrides)
+    return base
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
