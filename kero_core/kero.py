@@ -197,7 +197,7 @@ class Kero:
         return queries.to_utc(self.clock())  # type: ignore[return-value]
 
     def _where(self, name: str | None, filters: Filters | None, start: TimeArg, end: TimeArg) -> queries.Where:
-        return queries.where(name, filters, start, self.now() if end is None else end)
+        return queries.where(name, filters, start, end)
 
     def count(self, name: str | None = "http_req", filters: Filters | None = None, start: TimeArg = None, end: TimeArg = None) -> int:
         """Number of events (page views by default)."""
@@ -225,7 +225,7 @@ class Kero:
 
     def histogram(self, name: str | None = "http_req", start: TimeArg = None, end: TimeArg = None, metric: str = "events", filters: Filters | None = None) -> list[tuple[datetime, int]]:
         """Counts per bucket (hours up to 3 days, days up to 31, weeks up to 93, else months), zeros included."""
-        end_dt = queries.to_utc(end) or self.now()
+        end_dt = queries.to_utc(end) or self.now() + timedelta(microseconds=1)
         with self.read() as con:
             start_dt = queries.to_utc(start) or queries.first_event_time(con, name) or (end_dt - timedelta(days=1))
             return queries.histogram(con, name, filters, start_dt, end_dt, metric)

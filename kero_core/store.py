@@ -42,7 +42,7 @@ class StoreUnavailable(RuntimeError):
 def _create_v1(con: duckdb.DuckDBPyConnection) -> None:
     columns = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in COLUMNS)
     con.execute(f"CREATE TABLE events ({columns})")
-    con.execute("CREATE TABLE ingested (name VARCHAR PRIMARY KEY, at TIMESTAMP)")
+    con.execute("CREATE TABLE ingested (name VARCHAR PRIMARY KEY, ingested_at TIMESTAMP)")
 
 
 # Migration n brings a database from version n-1 to n. Append, never edit, once released.
@@ -100,9 +100,8 @@ class Store:
         ``wait`` is how long to wait for the lock (None: forever; 0: not at all). Raises
         TimeoutError when the lock stays taken and StoreUnavailable when DuckDB cannot be opened."""
         with self._locked(wait):
-            con = self._connect()
+            con = self._open()
             try:
-                self._migrate(con)
                 self._ingest(con)
                 self._maybe_prune(con)
                 yield con
@@ -136,15 +135,25 @@ class Store:
         finally:
             self._thread_lock.release()
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        """Connect and migrate; a database that fails at either is recovered (see _recover)."""
         try:
-            return duckdb.connect(str(self.db_file))
+            return self._connect_and_migrate()
         except duckdb.Error as exc:
             if "lock" in str(exc).lower():
                 raise StoreUnavailable(f"{self.db_file} is held open by another program ({exc})") from None
-            if isinstance(exc, duckdb.IOException) and not self.db_file.exists():
+            if not self.db_file.exists():
                 raise StoreUnavailable(f"{self.db_file} cannot be created ({exc})") from None
             return self._recover(exc)
+
+    def _connect_and_migrate(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(str(self.db_file))
+        try:
+            self._migrate(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
 
     def _recover(self, error: Exception) -> duckdb.DuckDBPyConnection:
         """A database that cannot be opened is moved aside, WAL first: an app must still start."""
@@ -154,14 +163,14 @@ class Store:
             wal.rename(wal.with_name(f"{wal.name}.corrupt-{stamp}"))
             log.error("kero: could not open %s (%s); moved its WAL aside and retrying", self.db_file, error)
             try:
-                return duckdb.connect(str(self.db_file))
+                return self._connect_and_migrate()
             except duckdb.Error as exc:
                 error = exc
         aside = self.db_file.with_name(f"{DB_FILE}.corrupt-{stamp}")
         self.db_file.rename(aside)
         log.error("kero: %s is corrupt (%s); moved it to %s and started a new database", self.db_file, error, aside)
         try:
-            return duckdb.connect(str(self.db_file))
+            return self._connect_and_migrate()
         except duckdb.Error as exc:
             raise StoreUnavailable(f"{self.db_file} cannot be opened ({exc})") from None
 
@@ -230,7 +239,7 @@ class Store:
         cutoff = datetime.fromtimestamp(now, timezone.utc).replace(tzinfo=None) - self.retention
         con.execute("BEGIN")
         removed = con.execute("DELETE FROM events WHERE ts < ?", [cutoff]).fetchone()[0]
-        con.execute("DELETE FROM ingested WHERE at < ?", [cutoff])
+        con.execute("DELETE FROM ingested WHERE ingested_at < ?", [cutoff])
         con.execute("INSERT OR REPLACE INTO meta VALUES ('last_prune', ?)", [repr(now)])
         con.execute("COMMIT")
         return int(removed)

@@ -116,7 +116,7 @@ class _TrackedBody:
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._body
-        except BaseException:
+        except Exception:  # not GeneratorExit: a client that hangs up is not a server error
             self._finish(500)
             raise
 

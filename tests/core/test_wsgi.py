@@ -52,7 +52,7 @@ def client(kero: Kero) -> Client:
 
 def get(client: Client, path: str, **headers: str) -> Any:
     headers.setdefault("User-Agent", CHROME_UA)
-    return client.get(path, headers=headers, environ_base={"REMOTE_ADDR": "81.2.69.142"})
+    return client.get(path, headers=headers, environ_base={"REMOTE_ADDR": "81.2.69.142"}, buffered=True)
 
 
 def paths(kero: Kero) -> list[str]:

@@ -1,0 +1,137 @@
+"""The buffer and background writer: bounded, lazy, fork-safe, flushing at exit, and
+holding events while the disk refuses them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from kero_core import Kero
+from tests.conftest import environ
+
+
+def writer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "kero-writer"]
+
+
+def test_no_thread_and_no_database_before_the_first_event(make_kero: Callable[..., Kero]) -> None:
+    before = len(writer_threads())
+    kero = make_kero()
+    assert len(writer_threads()) == before
+    assert not kero.store.db_file.exists()
+    kero.record_request(environ("/"), status=200)
+    assert len(writer_threads()) == before + 1
+
+
+def test_background_writer_stores_without_flush(make_kero: Callable[..., Kero]) -> None:
+    kero = make_kero(flush_interval=0.05)
+    kero.record_request(environ("/"), status=200)
+    deadline = time.monotonic() + 10
+    while kero.store.pending() == [] and not kero.store.db_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    while kero.pipeline._buffer and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not kero.pipeline._buffer  # drained by the writer thread, not by a query
+    assert kero.count() == 1
+
+
+def test_read_your_writes(make_kero: Callable[..., Kero]) -> None:
+    kero = make_kero(flush_interval=3600)
+    for i in range(10):
+        kero.record_request(environ(f"/{i}"), status=200)
+    assert kero.count() == 10
+
+
+def test_full_buffer_drops_and_counts(make_kero: Callable[..., Kero]) -> None:
+    kero = make_kero(max_buffer=5, flush_interval=3600)
+    for i in range(8):
+        kero.record_request(environ(f"/{i}"), status=200)
+    assert kero.dropped == 3
+    assert kero.count() == 5
+
+
+def test_spool_failure_holds_events_and_recovers(make_kero: Callable[..., Kero], monkeypatch: pytest.MonkeyPatch) -> None:
+    kero = make_kero(flush_interval=3600)
+    real_spool = kero.store.spool
+
+    def disk_full(table: Any) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(kero.store, "spool", disk_full)
+    kero.record_request(environ("/a"), status=200)
+    assert kero.flush(timeout=1) is False
+    monkeypatch.setattr(kero.store, "spool", real_spool)
+    kero.record_request(environ("/b"), status=200)
+    assert kero.flush(timeout=5) is True
+    assert sorted(e.path for e in kero.query()) == ["/a", "/b"]
+    assert kero.dropped == 0
+
+
+def test_close_is_idempotent_and_stores_everything(make_kero: Callable[..., Kero]) -> None:
+    kero = make_kero(flush_interval=3600)
+    kero.record_request(environ("/"), status=200)
+    kero.close()
+    kero.close()
+    with Kero(db_path=kero.config.db_path) as other:
+        assert other.count() == 1
+
+
+def test_context_manager(tmp_path: Path) -> None:
+    with Kero(db_path=tmp_path) as kero:
+        kero.track("signup", {"plan": "pro"})
+    with Kero(db_path=tmp_path) as kero:
+        [event] = kero.query(name="signup")
+        assert event.labels == {"plan": "pro"} and event.visitor_id == 0
+
+
+def run_python(code: str, timeout: float = 60) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout,
+        cwd=Path(__file__).parents[2],
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_events_are_stored_at_exit_without_close(tmp_path: Path) -> None:
+    run_python(f"""
+        from kero_core import Kero
+        kero = Kero(db_path={str(tmp_path)!r}, flush_interval=3600)
+        for i in range(100):
+            kero.record_request({{"PATH_INFO": "/x", "REMOTE_ADDR": "1.2.3.4"}}, status=200)
+    """)
+    with Kero(db_path=tmp_path) as kero:
+        assert kero.count() == 100
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_fork_after_use_loses_nothing(tmp_path: Path) -> None:
+    """The --preload case: the parent uses Kero, then forks 3 workers recording 1,000 each."""
+    out = run_python(f"""
+        import os
+        from kero_core import Kero
+        kero = Kero(db_path={str(tmp_path)!r})
+        kero.record_request({{"PATH_INFO": "/parent", "REMOTE_ADDR": "1.2.3.4"}}, status=200)
+        kero.flush()
+        assert kero.count() == 1
+        kero.record_request({{"PATH_INFO": "/parent-unflushed", "REMOTE_ADDR": "1.2.3.4"}}, status=200)
+        children = []
+        for n in range(3):
+            pid = os.fork()
+            if pid == 0:
+                for i in range(1000):
+                    kero.record_request({{"PATH_INFO": f"/child{{n}}", "REMOTE_ADDR": "1.2.3.4"}}, status=200)
+                os._exit(0 if kero.flush(timeout=60) else 3)
+            children.append(pid)
+        codes = [os.waitpid(pid, 0)[1] for pid in children]
+        print(codes, kero.count(), kero.count(filters={{"path": "/parent-unflushed"}}))
+    """)
+    assert out.strip() == "[0, 0, 0] 3002 1"

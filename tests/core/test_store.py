@@ -1,0 +1,191 @@
+"""The spool-and-ingest store on real DuckDB files: idempotent ingest, quarantine of bad
+files, migrations, corrupt databases, retention, and another program holding the file."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from kero_core import Kero
+from kero_core.schema import ARROW_SCHEMA, COLUMN_NAMES
+from kero_core.store import SCHEMA_VERSION, Store, StoreUnavailable
+from tests.conftest import FakeClock, environ
+
+
+def one_event_table(path: str = "/", ts: datetime | None = None) -> pa.Table:
+    ts = ts or datetime(2026, 11, 10, 12, 0)
+    row = {name: None for name in COLUMN_NAMES}
+    row.update(ts=ts, name="http_req", method="GET", path=path, status=200, visitor_id=1, is_bot=False, value=1.0)
+    return pa.Table.from_pylist([row], schema=ARROW_SCHEMA)
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FakeClock) -> Store:
+    return Store(tmp_path, timedelta(days=15), clock)
+
+
+def stored_paths(store: Store) -> list[str]:
+    with store.session() as con:
+        return sorted(r[0] for r in con.execute("SELECT path FROM events").fetchall())
+
+
+def test_spool_then_session_ingests_and_deletes(store: Store) -> None:
+    store.spool(one_event_table("/a"))
+    store.spool(one_event_table("/b"))
+    assert len(store.pending()) == 2
+    assert stored_paths(store) == ["/a", "/b"]
+    assert store.pending() == []
+
+
+def test_ingest_is_idempotent_when_deletion_did_not_happen(store: Store) -> None:
+    spooled = store.spool(one_event_table("/a"))
+    kept = spooled.read_bytes()
+    assert stored_paths(store) == ["/a"]
+    spooled.write_bytes(kept)  # as if the process died after COMMIT, before unlink
+    assert stored_paths(store) == ["/a"]
+    assert not spooled.exists()
+
+
+def test_unreadable_spool_file_is_quarantined_and_others_kept(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    store.spool(one_event_table("/good"))
+    (store.spool_dir / "00000000000000000000-1-0.parquet").write_bytes(b"garbage, not parquet")
+    with caplog.at_level(logging.ERROR, logger="kero"):
+        assert stored_paths(store) == ["/good"]
+    assert [p.name for p in store.spool_dir.glob("*.bad")] == ["00000000000000000000-1-0.parquet.bad"]
+    assert "unreadable" in caplog.text
+
+
+def test_temporary_spool_files_are_not_ingested(store: Store) -> None:
+    (store.spool_dir / ".half-written.tmp").write_bytes(b"partial")
+    assert stored_paths(store) == []
+
+
+def test_schema_version_is_recorded(store: Store) -> None:
+    with store.session() as con:
+        assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+
+
+def test_database_of_a_newer_kero_is_refused(store: Store) -> None:
+    with store.session() as con:
+        con.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    with pytest.raises(StoreUnavailable, match="newer Kero"):
+        with store.session():
+            pass
+
+
+def test_corrupt_database_is_moved_aside(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    store.db_file.write_bytes(b"\x00garbage" * 4096)
+    with caplog.at_level(logging.ERROR, logger="kero"):
+        assert stored_paths(store) == []
+    aside = list(store.folder.glob("kero.duckdb.corrupt-*"))
+    assert len(aside) == 1 and "corrupt" in caplog.text
+
+
+def test_truncated_database_is_moved_aside(store: Store) -> None:
+    store.spool(one_event_table("/a"))
+    assert stored_paths(store) == ["/a"]
+    data = store.db_file.read_bytes()
+    store.db_file.write_bytes(data[: len(data) // 3])
+    store.spool(one_event_table("/b"))
+    assert stored_paths(store) == ["/b"]
+    assert list(store.folder.glob("kero.duckdb.corrupt-*"))
+
+
+def test_garbage_wal_does_not_stop_the_store(store: Store) -> None:
+    store.spool(one_event_table("/a"))
+    assert stored_paths(store) == ["/a"]
+    (store.folder / "kero.duckdb.wal").write_bytes(b"\xff" * 5000)
+    store.spool(one_event_table("/b"))
+    assert stored_paths(store) == ["/a", "/b"]
+
+
+def test_retention_prunes_old_events(make_kero: Callable[..., Kero], clock: FakeClock) -> None:
+    kero = make_kero(clock=clock, retention=timedelta(days=2))
+    kero.record_request(environ("/old"), status=200)
+    kero.flush()
+    clock.advance(3 * 86400)
+    kero.record_request(environ("/new"), status=200)
+    assert [e.path for e in kero.query()] == ["/new"]
+
+
+def test_database_held_by_another_program(tmp_path: Path, make_kero: Callable[..., Kero]) -> None:
+    kero = make_kero(db_path=tmp_path / "kero")
+    kero.record_request(environ("/first"), status=200)
+    kero.flush()
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(30)",
+         str(tmp_path / "kero" / "kero.duckdb")],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        kero.record_request(environ("/while-held"), status=200)
+        assert kero.flush(timeout=2) is False  # cannot store now, must not raise
+        assert len(kero.store.pending()) == 1  # safe in the spool
+        with pytest.raises(StoreUnavailable, match="held open by another program"):
+            kero.count()
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    assert sorted(e.path for e in kero.query()) == ["/first", "/while-held"]
+
+
+def test_concurrent_sessions_in_one_process_do_not_fail(store: Store) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            for j in range(5):
+                store.spool(one_event_table(f"/{i}-{j}"))
+                with store.session():
+                    pass
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(stored_paths(store)) == 20
+
+
+def test_session_lock_times_out(store: Store) -> None:
+    with store.session():
+        start = time.monotonic()
+        with pytest.raises(TimeoutError):
+            with store.session(wait=0.2):
+                pass
+        assert time.monotonic() - start < 2
+
+
+def test_database_file_is_not_held_open_between_sessions(store: Store) -> None:
+    store.spool(one_event_table("/a"))
+    with store.session():
+        pass
+    con = duckdb.connect(str(store.db_file))  # another program can open it now
+    try:
+        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def test_events_timestamps_are_utc(make_kero: Callable[..., Kero], clock: FakeClock) -> None:
+    kero = make_kero(clock=clock)
+    kero.record_request(environ("/"), status=200)
+    [event] = kero.query()
+    assert event.ts == datetime(2026, 11, 10, 12, 0, tzinfo=timezone.utc)
