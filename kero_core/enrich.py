@@ -1,0 +1,602 @@
+"""Enrichment of raw hits, in the background writer: user agent, bots, geo, referrer, UTM, visitor id.
+
+Everything here runs off the request thread, once per event of a batch, so the hot paths are
+LRU-cached (repeated inputs cost about a microsecond each). Every input is attacker-controlled:
+no function raises on bad text, garbage gives empty strings, and every returned string can be
+encoded as UTF-8 (no lone surrogates) and holds no control characters. The IP and the full
+User-Agent go in and never come out: only their parsed parts and a salted daily hash do."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import hashlib
+import logging
+import math
+import os
+import re
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+from urllib.parse import parse_qsl, urlsplit
+
+import maxminddb
+from ua_parser import BestAvailableResolver, Device, Domain, load_lazy_builtins
+
+from kero_core.capture import MAX_PATH, MAX_QUERY, MAX_USER_AGENT
+
+__all__ = [
+    "DEFAULT_IGNORED_AGENTS", "EMPTY_CAMPAIGN", "Agent", "AgentParser", "Campaign", "GeoLookup",
+    "SaltStore", "VisitorIds", "campaign", "client_ip", "decode_path", "referrer_domain",
+]
+
+log = logging.getLogger("kero")
+
+# Lowercase substrings of the User-Agents of HTTP client libraries, headless browsers, crawlers,
+# monitors and scanners. "bot", "crawler" and "spider" catch most crawlers by themselves.
+DEFAULT_IGNORED_AGENTS: tuple[str, ...] = (
+    "bot", "crawler", "spider", "slurp", "scrapy", "curl", "wget", "python-requests", "python-urllib",
+    "python-httpx", "aiohttp", "go-http-client", "axios", "node-fetch", "undici", "okhttp", "java/",
+    "apache-httpclient", "libwww-perl", "httpie", "postmanruntime", "guzzlehttp", "ruby", "php/",
+    "dart:io", "winhttp", "headlesschrome", "phantomjs", "lighthouse", "pingdom", "uptime",
+    "facebookexternalhit", "feedfetcher", "wordpress", "zgrab", "masscan", "nmap", "nuclei", "sqlmap",
+    "nikto",
+)
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAX_FIELD = 128  # parsed User-Agent parts and geo names are short; bound what odd inputs produce
+_MAX_UTM = 256
+
+
+def _redecode(text: str) -> str:
+    """WSGI strings are raw bytes decoded as latin-1: read them as UTF-8 again.
+
+    A string that is not valid UTF-8 once re-encoded was either already decoded (a framework's
+    ``request.path``: re-decoding would turn "/café" into "/caf\ufffd") or holds non-UTF-8
+    bytes, which stay readable as latin-1. Lone surrogates, which cannot be stored, become U+FFFD."""
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return text
+
+
+def _clean(text: str) -> str:
+    """``text`` re-decoded (see :func:`_redecode`) without control characters."""
+    return _CONTROL.sub("", _redecode(text))
+
+
+def decode_path(path: str) -> str:
+    """A WSGI ``PATH_INFO`` (or an already-decoded path) as readable text, cut to 2048 characters.
+
+    >>> decode_path("/caf\\xc3\\xa9")
+    '/café'"""
+    return _clean(path)[:MAX_PATH]
+
+
+# -- user agents ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """What is kept of a User-Agent: its parsed parts, never the string itself."""
+
+    browser: str  # ua-parser's family ('' for 'Other'); for libraries the family or the library's name
+    browser_version: str  # "major" or "major.minor", '' if unknown
+    os: str
+    os_version: str
+    device: str
+    form_factor: str  # "desktop", "mobile", "tablet" or "bot"
+    is_bot: bool  # a crawler, an HTTP client library, a headless browser, or an empty User-Agent
+
+
+_EMPTY_AGENT = Agent("", "", "", "", "", "bot", True)
+
+
+@functools.cache
+def _resolver() -> Callable[[str, Domain], object]:
+    """ua-parser's fastest resolver, without its own cache (ours sits in front). Built once per
+    process and on first use: compiling the regexes takes ~150 ms."""
+    return BestAvailableResolver(load_lazy_builtins())
+
+
+def _family(value: object) -> str:
+    family = getattr(value, "family", "") or ""
+    return "" if family == "Other" else family[:_MAX_FIELD]
+
+
+def _version(value: object) -> str:
+    major = getattr(value, "major", None)
+    if not major:
+        return ""
+    minor = getattr(value, "minor", None)
+    return (f"{major}.{minor}" if minor else major)[:_MAX_FIELD]
+
+
+_PRODUCT = re.compile(r"[\w.-]+(?:/v?(\d+(?:\.\d+)?))?")
+
+
+def _product(user_agent: str, needle: str) -> tuple[str, str]:
+    """Name and version of the product token around ``needle``, e.g. ("python-httpx", "0.27")
+    in "python-httpx/0.27.0": the name of a library that ua-parser does not know. Linear time."""
+    core = needle.strip("/ ")
+    found = re.search(re.escape(core), user_agent, re.IGNORECASE) if core else None
+    if found is None:
+        return "", ""
+    start = found.start()
+    while start and (user_agent[start - 1].isalnum() or user_agent[start - 1] in "._-"):
+        start -= 1
+    match = _PRODUCT.match(user_agent, start)
+    if match is None:
+        return "", ""
+    return match.group(0).split("/")[0][:_MAX_FIELD], match.group(1) or ""
+
+
+def _form_factor(lowered: str, os_family: str, device: Device | None) -> str:
+    """Tablets first: Android tablets omit "Mobile" (Google's guidance), Firefox says "Tablet".
+    iPadOS' Safari sends a Mac User-Agent and counts as desktop: nothing in it tells them apart."""
+    family = device.family if device else ""
+    brand = (device.brand or "") if device else ""
+    if family in ("iPad", "Kindle") or brand.endswith("Tablet") or "tablet" in lowered:
+        return "tablet"
+    if "mobi" in lowered or "phone" in lowered or os_family == "iOS":
+        return "mobile"
+    return "tablet" if os_family == "Android" else "desktop"
+
+
+class AgentParser:
+    """Parses User-Agents with ua-parser behind an LRU cache.
+
+    ``ignored_agents`` is the live list users extend at runtime (``kero.ignored_agents``): each
+    :meth:`parse` compares it with the copy the cache was built from (a list comparison, well under
+    a microsecond) and starts a fresh cache when it changed, so there is nothing to call per batch.
+
+    >>> AgentParser(list(DEFAULT_IGNORED_AGENTS)).parse("curl/8.5.0").is_bot
+    True"""
+
+    def __init__(self, ignored_agents: list[str], cache_size: int = 20_000) -> None:
+        self.ignored_agents = ignored_agents
+        self._seen: list[str] = []
+        self._needles: tuple[str, ...] = ()
+        self._cached = functools.lru_cache(maxsize=cache_size)(self._parse)
+        self._reload()
+
+    def parse(self, user_agent: str) -> Agent:
+        """The parsed ``user_agent`` (cut to 512 characters first). Never raises."""
+        if self.ignored_agents != self._seen:
+            self._reload()
+        return self._cached(user_agent[:MAX_USER_AGENT])
+
+    def _reload(self) -> None:
+        self._seen = list(self.ignored_agents)
+        # Only non-empty strings: a stray "" would match every User-Agent.
+        self._needles = tuple(n.lower() for n in self._seen if isinstance(n, str) and n.strip())
+        self._cached.cache_clear()
+
+    def _parse(self, user_agent: str) -> Agent:
+        text = _clean(user_agent).strip()
+        if not text:
+            return _EMPTY_AGENT
+        result = _resolver()(text, Domain.ALL)
+        lowered = text.lower()
+        needle = next((n for n in self._needles if n in lowered), None)
+        is_bot = needle is not None or (result.device is not None and result.device.family == "Spider")
+        browser, browser_version = _family(result.user_agent), _version(result.user_agent)
+        if is_bot and not browser and needle is not None:
+            browser, browser_version = _product(text, needle)
+        os_family = _family(result.os)
+        return Agent(
+            browser, browser_version, os_family, _version(result.os), _family(result.device),
+            "bot" if is_bot else _form_factor(lowered, os_family, result.device), is_bot,
+        )
+
+
+# -- referrers and campaigns ----------------------------------------------------------------------
+
+_HOST = re.compile(r"[\w-]+(?:\.[\w-]+)*|[0-9a-f:.]*:[0-9a-f:.]*")
+
+
+@functools.lru_cache(maxsize=4096)
+def referrer_domain(referrer: str) -> str:
+    """The lowercase host of an http(s) URL without "www." and port; '' for anything else.
+
+    >>> referrer_domain("https://WWW.Example.com:8443/a?b")
+    'example.com'"""
+    try:
+        parts = urlsplit(referrer.strip())
+        host = parts.hostname  # lowercase, no userinfo, no port, no IPv6 brackets
+    except ValueError:  # an invalid IPv6 literal or port
+        return ""
+    if parts.scheme not in ("http", "https") or not host:
+        return ""
+    host = host.rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    return host if len(host) <= 253 and _HOST.fullmatch(host) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """The UTM parameters of a landing page, and which kind of ad click id it carried.
+
+    Only the kind of click id is kept, never its value: a click id is a per-click identifier that
+    links the visit to the ad platform's profile of the person who clicked."""
+
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+    utm_term: str
+    utm_content: str
+    click_id: str  # "gclid", "fbclid", "msclkid", "twclid" or ''
+
+
+EMPTY_CAMPAIGN = Campaign("", "", "", "", "", "")
+_UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+_CLICK_IDS = ("gclid", "fbclid", "msclkid", "twclid")  # when several are present, the first here wins
+_CAMPAIGN_KEYS = frozenset(_UTM_KEYS + _CLICK_IDS)
+
+
+def campaign(query: str) -> Campaign:
+    """The campaign of a raw query string. Keys match case-insensitively after percent-decoding;
+    a repeated key keeps its first non-empty value. Never raises.
+
+    >>> campaign("utm_source=news&gclid=abc").click_id
+    'gclid'"""
+    return _campaign(query[:MAX_QUERY]) if query else EMPTY_CAMPAIGN
+
+
+@functools.lru_cache(maxsize=4096)
+def _campaign(query: str) -> Campaign:
+    found: dict[str, str] = {}
+    for key, value in parse_qsl(_redecode(query), errors="replace"):
+        key = key.strip().lower()
+        if key in _CAMPAIGN_KEYS and key not in found:
+            value = _CONTROL.sub("", value).strip()[:_MAX_UTM]
+            if value:
+                found[key] = value
+    if not found:
+        return EMPTY_CAMPAIGN
+    click_id = next((kind for kind in _CLICK_IDS if kind in found), "")
+    return Campaign(*(found.get(key, "") for key in _UTM_KEYS), click_id)
+
+
+# -- client address -------------------------------------------------------------------------------
+
+def _without_port(address: str) -> str:
+    """"1.2.3.4:5678" and "[2001:db8::1]:443" (some proxies add the port) as bare addresses: the
+    port changes per connection and would split one visitor into many."""
+    if address.startswith("["):
+        return address[1:].partition("]")[0]
+    if address.count(":") == 1:
+        return address.partition(":")[0]
+    return address
+
+
+def client_ip(remote_addr: str, forwarded_for: str, cf_connecting_ip: str, real_ip: str,
+              trusted_proxies: int | None) -> str:
+    """The client's address as the deployment says it can be trusted.
+
+    ``None``: CF-Connecting-IP, the first X-Forwarded-For entry, X-Real-IP, then REMOTE_ADDR (easy,
+    but a client can spoof the headers). ``0``: REMOTE_ADDR only. ``N``: the N-th X-Forwarded-For
+    entry from the right, as werkzeug's ProxyFix does, else REMOTE_ADDR. The result may be garbage:
+    :class:`GeoLookup` handles that.
+
+    >>> client_ip("10.0.0.2", "6.6.6.6, 81.2.69.142", "", "", 1)
+    '81.2.69.142'"""
+    if trusted_proxies is None:
+        first = forwarded_for.partition(",")[0]
+        for candidate in (cf_connecting_ip, first, real_ip):
+            if candidate.strip():
+                return _without_port(candidate.strip())
+    elif trusted_proxies > 0 and forwarded_for:
+        entries = forwarded_for.split(",")
+        if len(entries) >= trusted_proxies and entries[-trusted_proxies].strip():
+            return _without_port(entries[-trusted_proxies].strip())
+    return _without_port(remote_addr.strip())
+
+
+# -- geo ------------------------------------------------------------------------------------------
+
+_NO_GEO = ("", "", "")
+_CHECK_SECONDS = 10.0
+_NEVER_CHECKED = (-1, -1, -1)
+
+
+def _english_name(record: object) -> str:
+    names = record.get("names") if isinstance(record, dict) else None
+    name = names.get("en") if isinstance(names, dict) else None
+    return _CONTROL.sub("", name)[:_MAX_FIELD] if isinstance(name, str) else ""
+
+
+def _location(record: object) -> tuple[str, str, str]:
+    """(country ISO code, first subdivision, city) of a GeoLite2-City record, tolerant of any shape."""
+    if not isinstance(record, dict):
+        return _NO_GEO
+    country = record.get("country")
+    iso = country.get("iso_code") if isinstance(country, dict) else None
+    subdivisions = record.get("subdivisions")
+    region = _english_name(subdivisions[0]) if isinstance(subdivisions, list) and subdivisions else ""
+    iso = _CONTROL.sub("", iso)[:8] if isinstance(iso, str) else ""
+    return iso, region, _english_name(record.get("city"))
+
+
+class GeoLookup:
+    """(country, region, city) of IP addresses from a MaxMind GeoLite2-City file, LRU-cached.
+
+    The file may be replaced (geoipupdate), rewritten in place, or deleted (MaxMind's licence asks
+    to delete outdated copies) while the app runs: at most every 10 s, a lookup compares the file's
+    (inode, mtime, size) with the one loaded and reloads it. An unusable or missing file turns geo
+    off with one warning on the ``kero`` logger, until the file changes again. Opened lazily, on
+    the first lookup, in the process that looks up (not before a fork)."""
+
+    def __init__(self, path: os.PathLike[str] | str | None, cache_size: int = 50_000, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.path = None if path is None else os.fspath(path)
+        self._clock = clock
+        self._reader: maxminddb.Reader | None = None
+        self._signature: tuple[int, int, int] | None = _NEVER_CHECKED
+        self._next_check = -math.inf
+        self._cached = functools.lru_cache(maxsize=cache_size)(self._lookup)
+
+    def lookup(self, ip: str) -> tuple[str, str, str]:
+        """(ISO country code, region, city) of ``ip``; ('', '', '') when unknown, private, invalid,
+        or without a usable database. Never raises.
+
+        >>> GeoLookup(None).lookup("81.2.69.142")
+        ('', '', '')"""
+        if self.path is None:
+            return _NO_GEO
+        now = self._clock()
+        if now >= self._next_check:
+            self._next_check = now + _CHECK_SECONDS
+            self._check()
+        return self._cached(ip) if self._reader is not None else _NO_GEO
+
+    def close(self) -> None:
+        """Free the database (about 60 MB); a later lookup loads it again."""
+        self._drop()
+        self._signature = _NEVER_CHECKED
+        self._next_check = -math.inf
+
+    def _drop(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        self._cached.cache_clear()
+
+    def _check(self) -> None:
+        try:
+            st = os.stat(self.path)  # type: ignore[arg-type]  # path is set when checked
+            signature: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError as exc:
+            signature, reason = None, exc.strerror
+        if signature == self._signature:
+            return
+        self._drop()
+        self._signature = signature
+        if signature is None:
+            log.warning("kero: cannot read the GeoIP database %s (%s); locations stay empty until it is back.",
+                        self.path, reason)
+            return
+        self._open()
+
+    def _open(self) -> None:
+        try:
+            with open(self.path, "rb") as file:  # type: ignore[arg-type]
+                st = os.fstat(file.fileno())
+                # MODE_FD reads the whole file into memory. A memory-mapped reader (the C extension,
+                # MODE_MMAP) would be ~5x faster per uncached lookup, but a database truncated or
+                # rewritten in place (`cp new.mmdb GeoLite2-City.mmdb`) under an mmap kills the whole
+                # host process with SIGBUS; a private copy cannot change under us. The cost: ~60 MB
+                # per process and ~120 µs per uncached lookup, which the LRU cache absorbs.
+                self._reader = maxminddb.open_database(file, maxminddb.MODE_FD)
+            self._signature = (st.st_ino, st.st_mtime_ns, st.st_size)  # exactly what was read
+        except Exception as exc:  # noqa: BLE001  maxminddb raises many types for a bad file
+            log.warning("kero: the GeoIP database %s is not usable (%s); locations stay empty until it changes.",
+                        self.path, exc)
+
+    def _lookup(self, ip: str) -> tuple[str, str, str]:
+        try:
+            return _location(self._reader.get(ip))  # type: ignore[union-attr]  # set when called
+        except (ValueError, TypeError):  # not an IP address, or IPv6 in an IPv4-only database
+            return _NO_GEO
+        except Exception as exc:  # noqa: BLE001  a corrupt data section: geo off until the file changes
+            log.warning("kero: the GeoIP database %s is corrupt (%s); locations stay empty until it changes.",
+                        self.path, exc)
+            self._drop()
+            return _NO_GEO
+
+
+# -- daily salts and visitor ids ------------------------------------------------------------------
+
+_SALT_BYTES = 32
+_DAY_NAME = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class SaltStore:
+    """Daily random salts shared by every process using the same folder (``<db_path>/salts``).
+
+    A day's salt is the file ``<folder>/<YYYY-MM-DD>``. Creators write a temporary file and
+    ``os.link()`` it to that name: the link fails when the name exists, so concurrent creators
+    (workers of one server) agree on one winner and read its salt. :meth:`destroy_before` deletes
+    older salts, after which the ids of those days can never be recomputed, not even by Kero.
+
+    If the folder cannot be used, salts stay in memory (ids then differ between processes) and
+    one warning is logged: visitor ids must never stop the writer."""
+
+    def __init__(self, folder: os.PathLike[str] | str) -> None:
+        self.folder = Path(folder)
+        self._salts: dict[datetime.date, bytes] = {}
+        self._horizon: datetime.date | None = None
+        self._warned = False
+
+    def salt_for(self, day: datetime.date) -> bytes:
+        """The salt of ``day`` (32 random bytes), created if missing, then cached in memory."""
+        salt = self._salts.get(day)
+        if salt is None:
+            salt = self._salts[day] = self._load_or_create(day)
+        return salt
+
+    def destroy_before(self, day: datetime.date) -> int:
+        """Delete the salts of the days before ``day`` (files and memory); returns how many files
+        were deleted. Salts asked for later for those days are never written to disk again."""
+        self._horizon = day if self._horizon is None else max(self._horizon, day)
+        for old in [d for d in self._salts if d < day]:
+            del self._salts[old]
+        try:
+            names = os.listdir(self.folder)
+        except OSError:  # no folder yet: nothing was ever stored
+            return 0
+        deleted = 0
+        for name in names:  # temporary files count too: they hold a salt until unlinked
+            if _DAY_NAME.match(name) and name[:10] < day.isoformat():
+                try:
+                    os.unlink(self.folder / name)
+                    deleted += 1
+                except FileNotFoundError:  # another process destroyed it first
+                    pass
+                except OSError as exc:
+                    log.warning("kero: cannot delete the old visitor salt %s (%s).", name, exc)
+        return deleted
+
+    def _load_or_create(self, day: datetime.date) -> bytes:
+        if self._horizon is not None and day < self._horizon:
+            return secrets.token_bytes(_SALT_BYTES)  # that day's salt is destroyed: never recreate it on disk
+        path = self.folder / day.isoformat()
+        try:
+            salt = self._read(path) or self._create(path)
+            if len(salt) < 16:
+                raise OSError(f"{path} holds {len(salt)} bytes, not a salt")
+            return salt
+        except OSError as exc:
+            if not self._warned:
+                self._warned = True
+                log.warning("kero: cannot keep visitor salts in %s (%s); salts stay in this process's memory.",
+                            self.folder, exc)
+            return secrets.token_bytes(_SALT_BYTES)
+
+    @staticmethod
+    def _read(path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _create(self, path: Path) -> bytes:
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        salt = secrets.token_bytes(_SALT_BYTES)
+        fd, temp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=self.folder)  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(salt)
+                file.flush()
+                os.fsync(file.fileno())  # the name never points to a salt that a crash could empty
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                return self._read(path) or b""  # another process won: its salt is the day's salt
+            return salt
+        finally:
+            os.unlink(temp)
+
+
+_SECONDS_PER_DAY = 86_400
+_CARRY_SECONDS = 30 * 60
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+_MIN_DAY = 1 - _EPOCH_ORDINAL
+_MAX_DAY = datetime.date.max.toordinal() - _EPOCH_ORDINAL
+
+
+def _utc_day(ts: float) -> int | None:
+    """Days since 1970-01-01 (UTC) of a unix time; None for NaN, infinities and years past 9999."""
+    try:
+        day = math.floor(ts / _SECONDS_PER_DAY)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    return day if _MIN_DAY <= day <= _MAX_DAY else None
+
+
+class VisitorIds:
+    """Anonymous visitor ids: a keyed BLAKE2b hash (8 bytes, an unsigned 64-bit int for a DuckDB
+    UBIGINT) of IP, User-Agent, Accept-Language and Accept-Encoding, keyed by the salt of the UTC
+    day. Ids are stable within a day, unlinkable across days, and irreversible (the salt is random
+    and destroyed after yesterday, so the small IPv4 space cannot be brute-forced).
+
+    A visit crossing midnight stays one visitor, as in Plausible: if the same fields got an id with
+    the previous day's salt less than 30 minutes earlier, that id is kept. Only ids seen in the last
+    30 minutes of a day (or carried over since) are remembered, so memory is bounded by those.
+
+    ``clock`` (unix seconds) guards the shared salts: an event more than a day in the future (a
+    bad clock, a bad import) gets id 0 instead of destroying today's salt in every process."""
+
+    def __init__(self, salts: SaltStore, *, clock: Callable[[], float] = time.time) -> None:
+        self._salts = salts
+        self._clock = clock
+        self._day: int | None = None  # newest UTC day seen
+        self._keys: dict[int, hashlib.blake2b] = {}
+        self._late: dict[int, dict[int, float]] = {}  # salt's day -> {id: last seen}, for the carry-over
+        self._next_prune = -math.inf
+
+    def visitor_id(self, ts: float, ip: str, user_agent: str, accept_language: str, accept_encoding: str) -> int:
+        """The visitor id of a hit at unix time ``ts`` (0 when ``ts`` is not a usable time)."""
+        day = _utc_day(ts)
+        if day is None:
+            return 0
+        if self._day is None or day > self._day:
+            if day > (_utc_day(self._clock()) or 0) + 1:
+                return 0
+            self._new_day(day)
+        # Netstring-like: each field prefixed with its length, so no field can pass for another.
+        message = (f"{len(ip)}:{ip}{len(user_agent)}:{user_agent}{len(accept_language)}:{accept_language}"
+                   f"{len(accept_encoding)}:{accept_encoding}").encode("utf-8", "surrogatepass")
+        carried = self._carried(day, ts, message)
+        if carried is not None:
+            return carried
+        visitor = self._hash(day, message)
+        if ts >= (day + 1) * _SECONDS_PER_DAY - _CARRY_SECONDS:
+            self._late.setdefault(day, {})[visitor] = ts
+        return visitor
+
+    def _carried(self, day: int, ts: float, message: bytes) -> int | None:
+        """The previous day's id of these fields, if it was seen less than 30 minutes ago."""
+        recent = self._late.get(day - 1)
+        if not recent:
+            return None
+        if ts >= self._next_prune:
+            self._prune(day - 1, ts)
+        previous = self._hash(day - 1, message)
+        seen = recent.get(previous)
+        if seen is None or abs(ts - seen) >= _CARRY_SECONDS:
+            return None
+        recent[previous] = max(seen, ts)  # an ongoing visit keeps its id
+        return previous
+
+    def _prune(self, salt_day: int, ts: float) -> None:
+        """Forget ids too old to carry over, at most once a minute (a scan of all of them)."""
+        self._next_prune = ts + 60
+        recent = self._late[salt_day]
+        for visitor in [v for v, seen in recent.items() if ts - seen >= _CARRY_SECONDS]:
+            del recent[visitor]
+        if not recent:
+            del self._late[salt_day]  # back to one hash per event
+
+    def _hash(self, day: int, message: bytes) -> int:
+        keyed = self._keys.get(day)
+        if keyed is None:
+            salt = self._salts.salt_for(datetime.date.fromordinal(_EPOCH_ORDINAL + day))
+            keyed = self._keys[day] = hashlib.blake2b(digest_size=8, key=salt)
+        hasher = keyed.copy()  # cheaper than keying a new hasher per event
+        hasher.update(message)
+        return int.from_bytes(hasher.digest(), "big")
+
+    def _new_day(self, day: int) -> None:
+        self._day = day
+        self._keys = {d: k for d, k in self._keys.items() if d >= day - 1}
+        self._late = {d: ids for d, ids in self._late.items() if d >= day - 1}
+        self._salts.destroy_before(datetime.date.fromordinal(_EPOCH_ORDINAL + day - 1))
