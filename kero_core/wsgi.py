@@ -47,8 +47,8 @@ class KeroMiddleware:
                 start_response("200 OK", list(PIXEL_HEADERS))
                 return [PIXEL_GIF]
             return self._dashboard(environ, start_response, path)
-        if not kero.should_track(environ):
-            return self.app(environ, start_response)
+        # record_request() decides whether the request is tracked; checking here too would
+        # only add work to the common case.
         return self._tracked(environ, start_response)
 
     def _tracked(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
