@@ -8,8 +8,9 @@ from __future__ import annotations
 import functools
 import json
 import math
+import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import pyarrow as pa
 
@@ -54,10 +55,11 @@ def _finite(value: Any, default: float) -> float:
 class EventBuilder:
     """Enriches hits with the parsers, caches and salts of one process."""
 
-    def __init__(self, config: Config, ignored_agents: list[str], salts_folder: Path) -> None:
+    def __init__(self, config: Config, ignored_agents: list[str], salts_folder: Path,
+                 clock: Callable[[], float] = time.time) -> None:
         self.agents = AgentParser(ignored_agents)
         self.geo = GeoLookup(config.geoip_db)
-        self.visitors = VisitorIds(SaltStore(salts_folder))
+        self.visitors = VisitorIds(SaltStore(salts_folder), clock=clock)
         self.trusted_proxies = config.trusted_proxies
         self.ignore_bots = config.ignore_bots
         self.measure_requests = config.measure_requests

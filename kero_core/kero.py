@@ -70,10 +70,13 @@ class Kero:
         self.store = Store(self.config.db_path, self.config.retention, clock)
         self.pipeline = Pipeline(
             self.store,
-            lambda: EventBuilder(self.config, self.ignored_agents, self.config.db_path / "salts"),
+            self._event_builder,
             self.config.flush_interval,
             self.config.max_buffer,
         )
+
+    def _event_builder(self) -> EventBuilder:
+        return EventBuilder(self.config, self.ignored_agents, self.config.db_path / "salts", self.clock)
 
     # -- recording (request thread: O(1), never raises) -------------------------------------------
     def should_track(self, environ: Mapping[str, Any]) -> bool:
@@ -135,7 +138,7 @@ class Kero:
         """Store many hits (an importer's, a generator's) through the writer's batch path, bypassing
         the bounded buffer, and make them queryable. Returns how many events were stored (bots are
         left out with ``ignore_bots``). ``progress`` is called with the number of hits of each batch."""
-        builder = EventBuilder(self.config, self.ignored_agents, self.config.db_path / "salts")
+        builder = self._event_builder()
         stored = 0
         try:
             batch: list[Hit] = []
