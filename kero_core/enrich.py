@@ -8,9 +8,9 @@ User-Agent go in and never come out: only their parsed parts and a salted daily 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
-import hashlib
 import logging
 import math
 import os
@@ -19,12 +19,13 @@ import secrets
 import tempfile
 import time
 from dataclasses import dataclass
+from hashlib import blake2b
 from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 import maxminddb
-from ua_parser import BestAvailableResolver, Device, Domain, load_lazy_builtins
+from ua_parser import BestAvailableResolver, Device, Domain, Resolver, load_lazy_builtins
 
 from kero_core.capture import MAX_PATH, MAX_QUERY, MAX_USER_AGENT
 
@@ -100,7 +101,7 @@ _EMPTY_AGENT = Agent("", "", "", "", "", "bot", True)
 
 
 @functools.cache
-def _resolver() -> Callable[[str, Domain], object]:
+def _resolver() -> Resolver:
     """ua-parser's fastest resolver, without its own cache (ours sits in front). Built once per
     process and on first use: compiling the regexes takes ~150 ms."""
     return BestAvailableResolver(load_lazy_builtins())
@@ -355,7 +356,7 @@ class GeoLookup:
         now = self._clock()
         if now >= self._next_check:
             self._next_check = now + _CHECK_SECONDS
-            self._check()
+            self._check(self.path)
         return self._cached(ip) if self._reader is not None else _NO_GEO
 
     def close(self) -> None:
@@ -370,9 +371,9 @@ class GeoLookup:
             self._reader = None
         self._cached.cache_clear()
 
-    def _check(self) -> None:
+    def _check(self, path: str) -> None:
         try:
-            st = os.stat(self.path)  # type: ignore[arg-type]  # path is set when checked
+            st = os.stat(path)
             signature: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
         except OSError as exc:
             signature, reason = None, exc.strerror
@@ -382,13 +383,13 @@ class GeoLookup:
         self._signature = signature
         if signature is None:
             log.warning("kero: cannot read the GeoIP database %s (%s); locations stay empty until it is back.",
-                        self.path, reason)
+                        path, reason)
             return
-        self._open()
+        self._open(path)
 
-    def _open(self) -> None:
+    def _open(self, path: str) -> None:
         try:
-            with open(self.path, "rb") as file:  # type: ignore[arg-type]
+            with open(path, "rb") as file:
                 st = os.fstat(file.fileno())
                 # MODE_FD reads the whole file into memory. A memory-mapped reader (the C extension,
                 # MODE_MMAP) would be ~5x faster per uncached lookup, but a database truncated or
@@ -399,11 +400,14 @@ class GeoLookup:
             self._signature = (st.st_ino, st.st_mtime_ns, st.st_size)  # exactly what was read
         except Exception as exc:  # noqa: BLE001  maxminddb raises many types for a bad file
             log.warning("kero: the GeoIP database %s is not usable (%s); locations stay empty until it changes.",
-                        self.path, exc)
+                        path, exc)
 
     def _lookup(self, ip: str) -> tuple[str, str, str]:
+        reader = self._reader
+        if reader is None:
+            return _NO_GEO
         try:
-            return _location(self._reader.get(ip))  # type: ignore[union-attr]  # set when called
+            return _location(reader.get(ip))
         except (ValueError, TypeError):  # not an IP address, or IPv6 in an IPv4-only database
             return _NO_GEO
         except Exception as exc:  # noqa: BLE001  a corrupt data section: geo off until the file changes
@@ -503,18 +507,20 @@ class SaltStore:
                 return self._read(path) or b""  # another process won: its salt is the day's salt
             return salt
         finally:
-            os.unlink(temp)
+            with contextlib.suppress(FileNotFoundError):  # destroy_before() of another process
+                os.unlink(temp)
 
 
 _SECONDS_PER_DAY = 86_400
 _CARRY_SECONDS = 30 * 60
 _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
-_MIN_DAY = 1 - _EPOCH_ORDINAL
+_MIN_DAY = 2 - _EPOCH_ORDINAL  # the day before must be a date too (carry-over, destruction)
 _MAX_DAY = datetime.date.max.toordinal() - _EPOCH_ORDINAL
 
 
 def _utc_day(ts: float) -> int | None:
-    """Days since 1970-01-01 (UTC) of a unix time; None for NaN, infinities and years past 9999."""
+    """Days since 1970-01-01 (UTC) of a unix time; None for NaN, infinities and dates outside
+    0001-01-02..9999-12-31."""
     try:
         day = math.floor(ts / _SECONDS_PER_DAY)
     except (OverflowError, ValueError, TypeError):
@@ -539,37 +545,48 @@ class VisitorIds:
         self._salts = salts
         self._clock = clock
         self._day: int | None = None  # newest UTC day seen
-        self._keys: dict[int, hashlib.blake2b] = {}
+        self._day_start = math.inf  # its first second
+        self._keys: dict[int, bytes] = {}  # UTC day -> salt, for today and yesterday (and rare old days)
         self._late: dict[int, dict[int, float]] = {}  # salt's day -> {id: last seen}, for the carry-over
         self._next_prune = -math.inf
 
     def visitor_id(self, ts: float, ip: str, user_agent: str, accept_language: str, accept_encoding: str) -> int:
         """The visitor id of a hit at unix time ``ts`` (0 when ``ts`` is not a usable time)."""
-        day = _utc_day(ts)
-        if day is None:
-            return 0
-        if self._day is None or day > self._day:
-            if day > (_utc_day(self._clock()) or 0) + 1:
+        day = self._day
+        if not self._day_start <= ts < self._day_start + _SECONDS_PER_DAY:  # NaN lands here too
+            day = self._other_day(ts)
+            if day is None:
                 return 0
-            self._new_day(day)
         # Netstring-like: each field prefixed with its length, so no field can pass for another.
         message = (f"{len(ip)}:{ip}{len(user_agent)}:{user_agent}{len(accept_language)}:{accept_language}"
                    f"{len(accept_encoding)}:{accept_encoding}").encode("utf-8", "surrogatepass")
-        carried = self._carried(day, ts, message)
-        if carried is not None:
-            return carried
+        if day - 1 in self._late:
+            carried = self._carried(day, ts, message)
+            if carried is not None:
+                return carried
         visitor = self._hash(day, message)
-        if ts >= (day + 1) * _SECONDS_PER_DAY - _CARRY_SECONDS:
+        # Remember the last 30 minutes of today or yesterday: the only ids a carry-over can use.
+        if ts >= (day + 1) * _SECONDS_PER_DAY - _CARRY_SECONDS and ts >= self._day_start - _CARRY_SECONDS:
             self._late.setdefault(day, {})[visitor] = ts
         return visitor
 
+    def _other_day(self, ts: float) -> int | None:
+        """The UTC day of ``ts`` when it is not the newest day seen; a newer day becomes the newest."""
+        day = _utc_day(ts)
+        if day is None or (self._day is not None and day <= self._day):
+            return day
+        if day > (_utc_day(self._clock()) or 0) + 1:
+            return None
+        self._new_day(day)
+        return day
+
     def _carried(self, day: int, ts: float, message: bytes) -> int | None:
         """The previous day's id of these fields, if it was seen less than 30 minutes ago."""
-        recent = self._late.get(day - 1)
-        if not recent:
-            return None
         if ts >= self._next_prune:
             self._prune(day - 1, ts)
+            if day - 1 not in self._late:
+                return None
+        recent = self._late[day - 1]
         previous = self._hash(day - 1, message)
         seen = recent.get(previous)
         if seen is None or abs(ts - seen) >= _CARRY_SECONDS:
@@ -587,16 +604,13 @@ class VisitorIds:
             del self._late[salt_day]  # back to one hash per event
 
     def _hash(self, day: int, message: bytes) -> int:
-        keyed = self._keys.get(day)
-        if keyed is None:
-            salt = self._salts.salt_for(datetime.date.fromordinal(_EPOCH_ORDINAL + day))
-            keyed = self._keys[day] = hashlib.blake2b(digest_size=8, key=salt)
-        hasher = keyed.copy()  # cheaper than keying a new hasher per event
-        hasher.update(message)
-        return int.from_bytes(hasher.digest(), "big")
+        key = self._keys.get(day)
+        if key is None:
+            key = self._keys[day] = self._salts.salt_for(datetime.date.fromordinal(_EPOCH_ORDINAL + day))
+        return int.from_bytes(blake2b(message, digest_size=8, key=key).digest(), "big")
 
     def _new_day(self, day: int) -> None:
-        self._day = day
+        self._day, self._day_start = day, day * _SECONDS_PER_DAY
         self._keys = {d: k for d, k in self._keys.items() if d >= day - 1}
         self._late = {d: ids for d, ids in self._late.items() if d >= day - 1}
         self._salts.destroy_before(datetime.date.fromordinal(_EPOCH_ORDINAL + day - 1))

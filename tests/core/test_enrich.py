@@ -37,6 +37,7 @@ from kero_core.enrich import (
 GEOLITE2 = geolite2_database()
 DAY = 86_400
 MARCH_10 = 1_710_028_800.0  # 2024-03-10 00:00:00 UTC
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 class Clock:
@@ -597,10 +598,12 @@ def test_unusable_times_give_id_zero_without_touching_the_salts(tmp_path: Path) 
     now = MARCH_10 + 3600
     ids = make_ids(tmp_path, now=now)
     today = ids.visitor_id(now, *ALICE)
-    for ts in (math.nan, math.inf, -math.inf, 1e300, -1e300, now + 2 * DAY):
+    year_one = (datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc) - EPOCH).total_seconds()
+    for ts in (math.nan, math.inf, -math.inf, 1e300, -1e300, now + 2 * DAY, year_one):
         assert ids.visitor_id(ts, *ALICE) == 0
+    assert ids.visitor_id(year_one + DAY, *ALICE) != 0  # the first day whose day before is a date
     assert ids.visitor_id(now, *ALICE) == today
-    assert os.listdir(tmp_path) == ["2024-03-10"]
+    assert os.listdir(tmp_path) == ["2024-03-10"]  # the future did not destroy today's salt
 
 
 def test_an_old_day_gets_ids_but_no_salt_file(tmp_path: Path) -> None:
