@@ -12,6 +12,7 @@ import shutil
 import threading
 from pathlib import Path
 
+import maxminddb
 import pytest
 from _maxminddb_geolite2 import geolite2_database
 from hypothesis import given, settings
@@ -428,6 +429,24 @@ def test_a_file_overwritten_in_place_by_garbage_degrades_with_one_warning(
         assert geo.lookup("8.8.8.8") == ("", "", "")
     warnings = kero_warnings(caplog)
     assert len(warnings) == 1 and "not usable" in warnings[0]
+    geo.close()
+
+
+def test_a_corrupt_data_section_turns_geo_off_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "GeoLite2-City.mmdb"
+    write_geo_db(path, "AA", "Alpha")
+    with maxminddb.open_database(str(path), maxminddb.MODE_MEMORY) as reader:
+        tree_end = reader.metadata().search_tree_size + 16  # the data section starts after a separator
+    data = bytearray(path.read_bytes())
+    data[tree_end:tree_end + 24] = b"\xff" * 24  # valid metadata, garbage records
+    path.write_bytes(bytes(data))
+    geo = GeoLookup(path)
+    for _ in range(3):
+        assert geo.lookup("81.2.69.142") == ("", "", "")
+    warnings = kero_warnings(caplog)
+    assert len(warnings) == 1 and "corrupt" in warnings[0]
     geo.close()
 
 
