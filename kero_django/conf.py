@@ -1,0 +1,73 @@
+"""The ``KERO`` settings dict, read once and cached until Django's ``setting_changed`` says it
+changed (``override_settings`` in tests).
+
+Accepted keys are the core's options upper-cased (derived from :data:`kero_core.config.OPTIONS`,
+so a new core option is a new Django key with no change here), plus the Django-only keys below.
+Values are validated by the core (and reported by ``checks.py``), never here."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from kero_core.config import OPTIONS
+
+# The dashboard lives wherever the site includes ``kero_django.urls``, so the core's option that
+# places it has no Django key: the mount point is found with ``reverse`` (see ``runtime``).
+NOT_FOR_DJANGO = {"DASHBOARD_PATH": "the dashboard is served where you include kero_django.urls"}
+CORE_KEYS: dict[str, str] = {o.name.upper(): o.name for o in OPTIONS if o.name.upper() not in NOT_FOR_DJANGO}
+# Django-only keys and their defaults.
+DJANGO_DEFAULTS: dict[str, Any] = {
+    "RETENTION_DAYS": None,  # shorthand for RETENTION as a number of days
+    "AUTH": None,  # dotted path to a callable(request) -> bool replacing the is_staff check
+    "ADMIN_USER": None,  # HTTP Basic credentials, for sites without django.contrib.auth
+    "ADMIN_PASSWORD": None,
+}
+KNOWN_KEYS = (*CORE_KEYS, *DJANGO_DEFAULTS)
+
+
+@dataclass(frozen=True)
+class KeroSettings:
+    """The ``KERO`` dict split into what the core gets and what the adapter uses."""
+
+    raw: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of kero_core.Kero
+    auth: str | None = None
+    users: dict[str, str] = field(default_factory=dict)  # Basic auth: {ADMIN_USER: ADMIN_PASSWORD}
+
+
+def raw_settings() -> dict[str, Any]:
+    """``settings.KERO`` as given; ImproperlyConfigured when it is not a dict."""
+    raw = getattr(settings, "KERO", None)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ImproperlyConfigured(f"The KERO setting must be a dict, got {type(raw).__name__}.")
+    return raw
+
+
+@functools.cache
+def get_settings() -> KeroSettings:
+    """The parsed ``KERO`` setting (cached; cleared when the setting changes)."""
+    raw = raw_settings()
+    merged = {**DJANGO_DEFAULTS, **raw}
+    options = {CORE_KEYS[key]: value for key, value in raw.items() if key in CORE_KEYS}
+    if merged["RETENTION_DAYS"] is not None:
+        if "retention" in options:
+            raise ImproperlyConfigured("KERO sets both RETENTION_DAYS and RETENTION; keep one.")
+        options["retention"] = merged["RETENTION_DAYS"]
+    user, password = merged["ADMIN_USER"], merged["ADMIN_PASSWORD"]
+    users = {user: password} if isinstance(user, str) and isinstance(password, str) and user and password else {}
+    return KeroSettings(raw=raw, options=options, auth=merged["AUTH"], users=users)
+
+
+@receiver(setting_changed)
+def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "KERO":
+        get_settings.cache_clear()
