@@ -30,6 +30,7 @@ from kero_core.enrich import (
 from kero_core.schema import ARROW_SCHEMA, COLUMN_NAMES
 
 _NO_GEO = ("", "", "")
+_decode = functools.lru_cache(maxsize=50_000)(decode_path)  # paths and referrers repeat a lot
 
 
 def _bounded_text(value: Any) -> str:
@@ -69,14 +70,10 @@ class EventBuilder:
 
     def build(self, hits: Iterable[Hit]) -> pa.Table:
         """The stored events of ``hits`` (bots left out when ``ignore_bots``)."""
-        columns: dict[str, list[Any]] = {name: [] for name in COLUMN_NAMES}
-        rows = [columns[name] for name in COLUMN_NAMES]
-        for hit in hits:
-            row = self._row(hit)
-            if row is not None:
-                for column, value in zip(rows, row):
-                    column.append(value)
-        return pa.table(columns, schema=ARROW_SCHEMA)
+        rows = [row for row in map(self._row, hits) if row is not None]
+        columns = zip(*rows) if rows else ([] for _ in COLUMN_NAMES)
+        arrays = [pa.array(column, type=field.type) for column, field in zip(columns, ARROW_SCHEMA)]
+        return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 
     def _row(self, hit: Hit) -> tuple[Any, ...] | None:
         ts_us = int(hit.ts * 1_000_000)
@@ -91,7 +88,7 @@ class EventBuilder:
         ip = client_ip(hit.remote_addr, hit.forwarded_for, hit.cf_connecting_ip, hit.real_ip, self.trusted_proxies)
         visitor = self.visitors.visitor_id(hit.ts, ip, hit.user_agent, hit.accept_language, hit.accept_encoding)
         country, region, city = self.geo.lookup(ip) if ip else _NO_GEO
-        referrer = decode_path(hit.referrer) if hit.referrer else ""
+        referrer = _decode(hit.referrer) if hit.referrer else ""
         domain = referrer_domain(referrer) if referrer else ""
         if domain and domain == _site_domain(hit.host):
             referrer = domain = ""  # internal navigation is not a referral
@@ -100,7 +97,7 @@ class EventBuilder:
         if self.measure_requests and hit.duration_ms is not None:
             duration = max(0.0, _finite(hit.duration_ms, 0.0))
         return (
-            ts_us, hit.name, hit.method, decode_path(hit.path), hit.route, _status(hit.status), duration,
+            ts_us, hit.name, hit.method, _decode(hit.path), hit.route, _status(hit.status), duration,
             visitor, agent.browser, agent.browser_version, agent.os, agent.os_version, agent.device,
             agent.form_factor, agent.is_bot, referrer, domain, utm.utm_source, utm.utm_medium,
             utm.utm_campaign, utm.utm_term, utm.utm_content, utm.click_id, country, region, city,
