@@ -33,6 +33,8 @@ from kero_core.capture import Hit
 SITE_HOST = "example.com"
 SITE_URL = f"https://{SITE_HOST}"
 
+_Net = tuple[int, int, bool]  # first address as an int, host bits, IPv6?
+
 _CATALOG_SEED = 0x5EED  # the site's shape must not change with the traffic seed
 _SLICE_MAX = 20_000  # hits generated per time slice: bounds memory for any size
 _DAY = 86_400.0
@@ -47,16 +49,17 @@ _WEEKDAY = (1.00, 1.03, 1.01, 0.97, 0.90, 0.66, 0.71)
 class SiteProfile:
     """The shape of the simulated site. The defaults are a mid-size content site."""
 
-    paths: int = 2000  # distinct page paths, Zipf popularity (s = 1.1), "/" first
-    referrer_domains: int = 500  # well-known sources first, then a long tail of blogs
-    countries: int = 100  # countries whose real networks the client IPs come from
-    user_agents: int = 1200  # distinct User-Agents (capped by the size of the built-in pool)
-    visitors_per_day: int | None = None  # default: one visitor per ~3 hits (3.2)
+    paths: int = 2000  # distinct page paths (1-100,000), Zipf popularity (s = 1.1), "/" first
+    referrer_domains: int = 500  # (1-20,000) well-known sources first, then a long tail of blogs
+    countries: int = 100  # whose real networks the IPs come from (capped by what GeoLite2 has, ~150)
+    user_agents: int = 1200  # distinct User-Agents, about (capped by the built-in pool, ~2,000)
+    visitors_per_day: int | None = None  # default: one visitor per 3.2 hits
 
     def __post_init__(self) -> None:
-        for name in ("paths", "referrer_domains", "countries", "user_agents"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"SiteProfile.{name} must be at least 1, got {getattr(self, name)!r}.")
+        for name, most in (("paths", 100_000), ("referrer_domains", 20_000), ("countries", 300),
+                           ("user_agents", 100_000)):
+            if not 1 <= getattr(self, name) <= most:
+                raise ValueError(f"SiteProfile.{name} must be from 1 to {most:,}, got {getattr(self, name)!r}.")
         if self.visitors_per_day is not None and self.visitors_per_day < 1:
             raise ValueError(f"SiteProfile.visitors_per_day must be at least 1, got {self.visitors_per_day!r}.")
 
@@ -140,7 +143,8 @@ def _quotas(events: int, start: float, end: float, rng: random.Random) -> list[t
         hour = int(t0 % _DAY // 3600)
         weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
         weights.append(_HOURLY[hour] * _WEEKDAY[weekday] * noise[day] * (t1 - t0))
-    shares = [events * w / sum(weights) for w in weights]
+    total = sum(weights)
+    shares = [events * w / total for w in weights]
     quotas = [int(s) for s in shares]
     by_remainder = sorted(range(len(shares)), key=lambda i: quotas[i] - shares[i])
     for i in by_remainder[: events - sum(quotas)]:
@@ -317,7 +321,8 @@ class _Traffic:
         """A custom event the app records while serving a form post."""
         rng = self.rng
         if rng.random() < 0.7:
-            name, path, labels, value = "signup", "/signup", {"plan": rng.choice(("free", "free", "pro", "team"))}, 1.0
+            plan = rng.choice(("free", "free", "pro", "team"))
+            name, path, labels, value = "signup", "/signup", {"plan": plan}, 1.0
         else:
             plan, price = rng.choice((("pro", 29.0), ("pro", 29.0), ("team", 99.0), ("pro-yearly", 290.0)))
             name, path, labels, value = "purchase", "/checkout", {"plan": plan, "currency": "USD"}, price
@@ -343,7 +348,7 @@ def _lognormal_table(median: float, sigma: float, size: int) -> list[float]:
     return [round(median * math.exp(sigma * normal.inv_cdf((i + 0.5) / size)), 2) for i in range(size)]
 
 
-def _address(net: tuple[int, int, bool], rng: random.Random) -> str:
+def _address(net: _Net, rng: random.Random) -> str:
     """A random host address inside a network (for IPv4, not its first or last address)."""
     base, host_bits, v6 = net
     if v6:
@@ -381,8 +386,8 @@ def _junk(rng: random.Random, *, scanner: bool) -> str:
 
 class _Country(NamedTuple):
     iso: str
-    v4: Sequence[tuple[int, int, bool]]
-    v6: Sequence[tuple[int, int, bool]]
+    v4: Sequence[_Net]
+    v6: Sequence[_Net]
     languages: tuple[str, str, str]  # Accept-Language as sent by Chromium, Firefox, Safari
 
 
@@ -394,7 +399,7 @@ class _Catalog:
     referrer_cum: list[float]
     campaign_cum: list[float]
     kind_cum: list[float]
-    agents: dict[int, list[tuple[str, str, int, tuple[int, int, bool] | None]]]  # UA, encoding, style, net
+    agents: dict[int, list[tuple[str, str, int, _Net | None]]]  # UA, encoding, style, net
     agent_cums: dict[int, list[float]]
     countries: list[_Country]
     country_cum: list[float]
@@ -458,7 +463,7 @@ def _site_paths(n: int, rng: random.Random) -> list[tuple[str, str, str, float]]
         elif u < 0.70:
             path, route = f"/docs/{b}/{c}", "/docs/<path:page>"
         elif u < 0.90:
-            path, route = f"/products/{rng.randrange(100, 100_000)}", "/products/<int:id>"
+            path, route = f"/products/{rng.randrange(100, 100 + 50 * n)}", "/products/<int:id>"
         elif u < 0.95:
             path, route = f"/blog/tag/{b}", "/blog/tag/<tag>"
         else:
@@ -581,18 +586,20 @@ _LIBRARIES = (
     (3, "Python/3.12 aiohttp/3.10.10", "gzip, deflate"),
 )
 
-_Agent = tuple[float, str, str, int, "tuple[int, int, bool] | None"]  # weight, UA, encoding, style, net
+_Agent = tuple[float, str, str, int, _Net | None]  # weight, UA, Accept-Encoding, language style, network
+_Group = tuple[float, int, list[tuple[float, str]]]  # share of people's hits, language style, (weight, UA)
 
 
 def _user_agents(kind: int, wanted: int) -> list[_Agent]:
-    """The weighted User-Agents of one kind of client; people's browsers are trimmed so that
-    all kinds together make about ``wanted`` distinct strings."""
+    """The weighted User-Agents of one kind of client; people's browsers are trimmed (each
+    group keeps its most common strings and its share) so that all kinds together make about
+    ``wanted`` distinct strings."""
     if kind == BOT:
         return [(w, ua, "gzip, deflate, br", _CHROMIUM, _network(net) if net else None) for w, ua, net in _BOTS]
     if kind == LIBRARY:
         return [(w, ua, ae, _CHROMIUM, None) for w, ua, ae in _LIBRARIES]
-    groups = _browser_groups()
-    pool = sum(len(g) for _, _, g in groups)
+    groups = _chromium_groups() + _apple_and_gecko_groups()
+    pool = sum(len(variants) for _, _, variants in groups)
     target = max(len(groups), wanted - len(_BOTS) - len(_LIBRARIES) - 1)
     agents: list[_Agent] = []
     for share, style, variants in groups:
@@ -603,6 +610,7 @@ def _user_agents(kind: int, wanted: int) -> list[_Agent]:
 
 
 def _versions(latest: int, count: int, decay: float) -> list[tuple[int, float]]:
+    """The last ``count`` major versions, newest first, each ``decay`` times as common as the next."""
     return [(latest - k, decay ** k) for k in range(count)]
 
 
@@ -611,66 +619,73 @@ def _chrome_full(major: int, patch: int) -> str:
     return f"{major}.0.{6099 + 62 * (major - 120)}.{(major * 37 + patch * 53) % 180 + 20}"
 
 
-def _ios_weights() -> list[tuple[str, float]]:
-    return [(ios, 1.0 / (rank ** 0.8)) for rank, ios in enumerate(_IOS, 1)]
+_KHTML = "AppleWebKit/537.36 (KHTML, like Gecko)"
+_WINDOWS = "Windows NT 10.0; Win64; x64"
 
 
-def _browser_groups() -> list[tuple[float, int, list[tuple[float, str]]]]:
-    """(share of people's hits, Accept-Language style, [(weight, UA)]) per browser and platform;
-    Chrome in all its forms is ~65%, Safari ~20%."""
-    webkit = "AppleWebKit/537.36 (KHTML, like Gecko)"
+def _chromium_groups() -> list[_Group]:
+    """Chrome on every platform (reduced UAs, plus Android WebViews with full versions and
+    device models), Edge, Opera and Samsung Internet: ~75% of people's hits."""
     chrome = _versions(_CHROME, 12, 0.7)
     android = list(_ANDROID_BUILDS)
-    ios = _ios_weights()
-    desktop = {"Windows NT 10.0; Win64; x64": 25.0, "Macintosh; Intel Mac OS X 10_15_7": 8.0, "X11; Linux x86_64": 2.0}
-    groups = [(share, _CHROMIUM, [(w, f"Mozilla/5.0 ({os}) {webkit} Chrome/{v}.0.0.0 Safari/537.36") for v, w in chrome]
-               + [(0.01, f"Mozilla/5.0 (Windows NT 6.{m}; Win64; x64) {webkit} Chrome/109.0.5414.{p} Safari/537.36")
-                  for m in (1, 3) for p in (120, 165)] * (os[0] == "W"))
-              for os, share in desktop.items()]
-    groups += [
-        (0.5, _CHROMIUM, [(w, f"Mozilla/5.0 (X11; CrOS x86_64 {15662 + 55 * (v - 120)}.{p}.0) {webkit} "
+    samsungs = [m for m in _PHONES if m.startswith("SM-")]
+    legacy = [(0.01, f"Mozilla/5.0 (Windows NT 6.{m}; Win64; x64) {_KHTML} Chrome/109.0.5414.{p} Safari/537.36")
+              for m in (1, 3) for p in (120, 165)]  # Windows 7 and 8.1 stay on Chrome 109
+    desktop = [(share, _CHROMIUM, [(w, f"Mozilla/5.0 ({os}) {_KHTML} Chrome/{v}.0.0.0 Safari/537.36")
+                                   for v, w in chrome])
+               for os, share in ((_WINDOWS, 25.0), ("Macintosh; Intel Mac OS X 10_15_7", 8.0),
+                                 ("X11; Linux x86_64", 2.0))]
+    desktop[0][2].extend(legacy)
+    return desktop + [
+        (0.5, _CHROMIUM, [(w, f"Mozilla/5.0 (X11; CrOS x86_64 {15662 + 55 * (v - 120)}.{p}.0) {_KHTML} "
                               f"Chrome/{v}.0.0.0 Safari/537.36") for v, w in chrome for p in (0, 58)]),
-        (16.0, _CHROMIUM, [(w, f"Mozilla/5.0 (Linux; Android 10; K) {webkit} Chrome/{v}.0.0.0 Mobile Safari/537.36")
+        (16.0, _CHROMIUM, [(w, f"Mozilla/5.0 (Linux; Android 10; K) {_KHTML} Chrome/{v}.0.0.0 Mobile Safari/537.36")
                            for v, w in chrome]),
-        (8.0, _CHROMIUM, [(w / (i + 1) ** 0.6 * (0.6 if a != android[i % 3] else 1.0),
-                           f"Mozilla/5.0 (Linux; Android {a}; {model} Build/{_ANDROID_BUILDS[a]}; wv) {webkit} "
+        (8.0, _CHROMIUM, [(w / (i + 1) ** 0.6 * (1.0 if a == android[i % 3] else 0.6),
+                           f"Mozilla/5.0 (Linux; Android {a}; {model} Build/{_ANDROID_BUILDS[a]}; wv) {_KHTML} "
                            f"Version/4.0 Chrome/{_chrome_full(v, p)} Mobile Safari/537.36")
                           for i, model in enumerate(_PHONES) for a in (android[i % 3], android[i % 3 + 2])
                           for v, w in chrome[:8] for p in range(3)]),
-        (1.0, _CHROMIUM, [(w / (i + 1), f"Mozilla/5.0 (Linux; Android {a}; {tablet}) {webkit} Chrome/{v}.0.0.0 Safari/537.36")
+        (1.0, _CHROMIUM, [(w / (i + 1), f"Mozilla/5.0 (Linux; Android {a}; {tablet}) {_KHTML} "
+                                        f"Chrome/{v}.0.0.0 Safari/537.36")  # no "Mobile": a tablet
                           for i, tablet in enumerate(_TABLETS) for a in android[1:3] for v, w in chrome[:4]]),
-        (2.5, _WEBKIT, [(wi * wv, f"Mozilla/5.0 (iPhone; CPU iPhone OS {o} like Mac OS X) AppleWebKit/605.1.15 "
-                                  f"(KHTML, like Gecko) CriOS/{_chrome_full(v, 1)} Mobile/15E148 Safari/604.1")
-                        for o, wi in ios for v, wv in chrome[:8]]),
-        (15.0, _WEBKIT, [(w, f"Mozilla/5.0 (iPhone; CPU iPhone OS {o} like Mac OS X) AppleWebKit/605.1.15 "
-                             f"(KHTML, like Gecko) Version/{o.replace('_', '.')} Mobile/15E148 Safari/604.1")
+        (5.0, _CHROMIUM, [(w / (b + 1), f"Mozilla/5.0 ({_WINDOWS}) {_KHTML} Chrome/{v}.0.0.0 Safari/537.36 "
+                                        f"Edg/{v}.0.{3485 + 60 * (v - _EDGE)}.{(v * 17 + b * 29) % 120}")
+                          for v, w in _versions(_EDGE, 10, 0.65) for b in range(3)]),
+        (1.0, _CHROMIUM, [(w, f"Mozilla/5.0 ({_WINDOWS}) {_KHTML} Chrome/{o + 15}.0.0.0 Safari/537.36 OPR/{o}.0.0.0")
+                          for o, w in _versions(_OPERA, 6, 0.6)]),
+        (3.0, _CHROMIUM, [(w / (i + 1) ** 0.6, f"Mozilla/5.0 (Linux; Android {a}; {model}) {_KHTML} "
+                                               f"SamsungBrowser/{s}.0 Chrome/{2 * s + 76}.0.0.0 Mobile Safari/537.36")
+                          for i, model in enumerate(samsungs) for a in android[:3]
+                          for s, w in _versions(_SAMSUNG, 5, 0.6)]),
+    ]
+
+
+def _apple_and_gecko_groups() -> list[_Group]:
+    """Safari on iPhone, iPad and Mac, Chrome and Firefox on iOS, Firefox elsewhere: ~25%."""
+    ios = [(o, 1.0 / (rank ** 0.8)) for rank, o in enumerate(_IOS, 1)]
+    iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS {} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+    firefox_os = (("Windows NT 10.0; Win64; x64", 1.0), ("Macintosh; Intel Mac OS X 10.15", 0.4),
+                  ("X11; Linux x86_64", 0.3), ("X11; Ubuntu; Linux x86_64", 0.15))
+    firefox = [*_versions(_FIREFOX, 10, 0.6), (140, 0.1), (128, 0.05), (115, 0.03)]  # the last three: ESR
+    return [
+        (15.0, _WEBKIT, [(w, f"{iphone.format(o)} Version/{o.replace('_', '.')} Mobile/15E148 Safari/604.1")
                          for o, w in ios]),
+        (2.5, _WEBKIT, [(wi * wv, f"{iphone.format(o)} CriOS/{_chrome_full(v, 1)} Mobile/15E148 Safari/604.1")
+                        for o, wi in ios for v, wv in _versions(_CHROME, 8, 0.7)]),
+        (0.6, _WEBKIT, [(w, f"{iphone.format(o)} FxiOS/{_FIREFOX - k}.0 Mobile/15E148 Safari/605.1.15")
+                        for o, w in ios for k in range(3)]),
         (2.0, _WEBKIT, [(w, f"Mozilla/5.0 (iPad; CPU OS {o} like Mac OS X) AppleWebKit/605.1.15 "
                             f"(KHTML, like Gecko) Version/{o.replace('_', '.')} Mobile/15E148 Safari/604.1")
                         for o, w in ios[:8]]),
-        (0.6, _WEBKIT, [(w, f"Mozilla/5.0 (iPhone; CPU iPhone OS {o} like Mac OS X) AppleWebKit/605.1.15 "
-                            f"(KHTML, like Gecko) FxiOS/{_FIREFOX - k}.0 Mobile/15E148 Safari/605.1.15")
-                        for o, w in ios for k in range(3)]),
-        (4.5, _WEBKIT, [(1.0 / (r ** 0.8), f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
-                                            f"(KHTML, like Gecko) Version/{v} Safari/605.1.15")
-                        for r, v in enumerate(_MAC_SAFARI, 1)]),
-        (5.0, _CHROMIUM, [(w / (b + 1), f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {webkit} Chrome/{v}.0.0.0 "
-                                        f"Safari/537.36 Edg/{v}.0.{3485 + 60 * (v - _EDGE)}.{(v * 17 + b * 29) % 120}")
-                          for v, w in _versions(_EDGE, 10, 0.65) for b in range(3)]),
+        (4.5, _WEBKIT, [(1.0 / (rank ** 0.8), f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+                                               f"(KHTML, like Gecko) Version/{v} Safari/605.1.15")
+                        for rank, v in enumerate(_MAC_SAFARI, 1)]),
         (3.0, _GECKO, [(w * ow, f"Mozilla/5.0 ({os}; rv:{v}.0) Gecko/20100101 Firefox/{v}.0")
-                       for os, ow in (("Windows NT 10.0; Win64; x64", 1.0), ("Macintosh; Intel Mac OS X 10.15", 0.4),
-                                      ("X11; Linux x86_64", 0.3), ("X11; Ubuntu; Linux x86_64", 0.15))
-                       for v, w in [*_versions(_FIREFOX, 10, 0.6), (140, 0.1), (128, 0.05), (115, 0.03)]]),
+                       for os, ow in firefox_os for v, w in firefox]),
         (0.5, _GECKO, [(w, f"Mozilla/5.0 (Android {a}; Mobile; rv:{v}.0) Gecko/{v}.0 Firefox/{v}.0")
-                       for a in android[:4] for v, w in _versions(_FIREFOX, 5, 0.6)]),
-        (3.0, _CHROMIUM, [(w / (i + 1) ** 0.6, f"Mozilla/5.0 (Linux; Android {a}; {model}) {webkit} "
-                                               f"SamsungBrowser/{s}.0 Chrome/{2 * s + 76}.0.0.0 Mobile Safari/537.36")
-                          for i, model in enumerate(m for m in _PHONES if m.startswith("SM-"))
-                          for a in android[:3] for s, w in _versions(_SAMSUNG, 5, 0.6)]),
-        (1.0, _CHROMIUM, [(w, f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {webkit} Chrome/{o + 15}.0.0.0 "
-                              f"Safari/537.36 OPR/{o}.0.0.0") for o, w in _versions(_OPERA, 6, 0.6)]),
+                       for a in list(_ANDROID_BUILDS)[:4] for v, w in _versions(_FIREFOX, 5, 0.6)]),
     ]
-    return groups
 
 
 # --------------------------------------------------------------------------- countries and networks
@@ -694,7 +709,7 @@ _RIR_V6 = (0x2400, 0x2600, 0x2800, 0x2A00, 0x2C00)  # the /12 blocks the regiona
 _KEEP_V4, _KEEP_V6 = 6, 4  # networks kept per country
 
 
-def _network(cidr: str) -> tuple[int, int, bool]:
+def _network(cidr: str) -> _Net:
     net = ipaddress.ip_network(cidr)
     return int(net.network_address), net.max_prefixlen - net.prefixlen, net.version == 6
 
@@ -719,7 +734,7 @@ def _countries(n: int) -> list[_Country]:
 
 
 @functools.cache
-def _geo_networks() -> dict[str, tuple[int, list[tuple[int, int, bool]], list[tuple[int, int, bool]]]]:
+def _geo_networks() -> dict[str, tuple[int, list[_Net], list[_Net]]]:
     """Country -> (probes that landed there, IPv4 networks, IPv6 networks) from the GeoLite2-City
     database, or {} without it. Walking the whole database takes ~50 s, so this looks up a fixed
     sequence of random addresses instead (~0.4 s); a country's share of hits follows its share of
@@ -731,7 +746,7 @@ def _geo_networks() -> dict[str, tuple[int, list[tuple[int, int, bool]], list[tu
         return {}
     rng = random.Random(_CATALOG_SEED)
     hits: Counter[str] = Counter()
-    nets: dict[str, tuple[list[tuple[int, int, bool]], list[tuple[int, int, bool]]]] = {}
+    nets: dict[str, tuple[list[_Net], list[_Net]]] = {}
     with maxminddb.open_database(geolite2_database()) as reader:
         probes = itertools.chain(
             (ipaddress.IPv4Address(rng.getrandbits(32)) for _ in range(_PROBES_V4)),
