@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
@@ -32,4 +33,6 @@ class DashboardAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponseRedirect:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         return HttpResponseRedirect(reverse("kero:dashboard", kwargs={"subpath": ""}))
