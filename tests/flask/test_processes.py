@@ -9,11 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from kero_core import Kero as CoreKero
 from tests.conftest import CHROME_UA, free_port
-from tests.flask.servers import REPO, gunicorn_args, serving
+from tests.flask.servers import BIN, REPO, gunicorn_args, serving
 
 HERE = Path(__file__).resolve().parent
 HEADERS = {"User-Agent": CHROME_UA}
@@ -39,9 +40,13 @@ def assert_clean(log: str) -> None:
         assert problem not in log, log
 
 
-def test_dev_server_reloader_two_processes_one_database(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["app.run(debug=True)", "flask run --debug"])
+def test_dev_server_reloader_two_processes_one_database(tmp_path: Path, command: str) -> None:
     db_path, port, requests_made = tmp_path / "kero", free_port(), 30
-    args = [sys.executable, str(HERE / "reloader_site.py"), str(port)]
+    if command == "flask run --debug":
+        args = [str(BIN / "flask"), "--app", "hello_site", "run", "--debug", "--port", str(port)]
+    else:  # this script also reads the database at start-up, in both processes
+        args = [sys.executable, str(HERE / "reloader_site.py"), str(port)]
     with serving(args, tmp_path / "reloader.log", port=port, env={"FLASK_KERO_DB_PATH": str(db_path)}, cwd=HERE, group_stop=True) as server:
         pids = {requests.get(f"{server.url}/pid", headers=HEADERS, timeout=10).text for _ in range(requests_made)}
         assert pids and str(server.process.pid) not in pids  # served by the reloader's child
