@@ -50,10 +50,12 @@ class Kero:
             core = CoreKero(**settings.options)
         except KeroConfigError as error:
             raise flask_error(error) from None
+        # The blueprint first: Flask refuses it on an app that has already served a request,
+        # and then nothing else must have been changed.
+        app.register_blueprint(make_blueprint(core, settings.users, self.auth))
+        app.wsgi_app = TrackingMiddleware(app, core)  # type: ignore[method-assign]
         app.extensions["kero"] = self
         self._cores[app] = core
-        app.wsgi_app = TrackingMiddleware(app, core)  # type: ignore[method-assign]
-        app.register_blueprint(make_blueprint(core, settings.users, self.auth))
 
     @property
     def core(self) -> CoreKero:
@@ -73,7 +75,7 @@ class Kero:
 
     def track(self, name: str, labels: Mapping[str, Any] | None = None, value: float = 1.0, *, request: Any = None) -> None:
         """Record a custom event; inside a request it is enriched from that request
-        (browser, country, referrer, campaign...). Never raises.
+        (browser, country, referrer, campaign...). A failure to record is logged, never raised.
 
         >>> kero.track("signup", {"plan": "pro"})      # doctest: +SKIP"""
         if request is None and has_request_context():
