@@ -34,15 +34,15 @@ def test_middleware_follows_the_stack_it_is_in() -> None:
 @pytest.mark.parametrize(("handler", "adapted"), [(ASGIHandler, "Asynchronous"), (WSGIHandler, "Synchronous")])
 def test_django_never_adapts_it(settings: Any, caplog: Any, handler: type, adapted: str) -> None:
     """With DEBUG on, Django logs each adaptation it makes between a middleware and the next one.
-    A sync-only middleware after Kero's and one before it show that such logs would appear."""
+    A sync-only middleware in front of all others shows that such a log would appear."""
     settings.DEBUG = True
     sync_only = "tests.django.project.middleware.sync_only"
-    settings.MIDDLEWARE = [sync_only, *settings.MIDDLEWARE, sync_only]
+    settings.MIDDLEWARE = [sync_only, *settings.MIDDLEWARE]
     with caplog.at_level(logging.DEBUG, logger="django.request"):
         handler()
     lines = [r.getMessage() for r in caplog.records]
     assert "KeroMiddleware" not in caplog.text
-    if handler is ASGIHandler:  # the outer sync-only middleware gets Kero's (async) instance adapted
+    if handler is ASGIHandler:  # the sync-only one gets the (async) chain behind it adapted
         assert f"{adapted} handler adapted for middleware {sync_only}." in lines, lines
 
 
