@@ -37,6 +37,7 @@ _Net = tuple[int, int, bool]  # first address as an int, host bits, IPv6?
 
 _CATALOG_SEED = 0x5EED  # the site's shape must not change with the traffic seed
 _SLICE_MAX = 20_000  # hits generated per time slice: bounds memory for any size
+_REVISITS_KEPT = 50_000  # visitors of the day kept for a second visit
 _DAY = 86_400.0
 
 # UTC hour-of-day and weekday (Monday first) activity of a site read in Europe and the Americas.
@@ -50,7 +51,7 @@ class SiteProfile:
     """The shape of the simulated site. The defaults are a mid-size content site."""
 
     paths: int = 2000  # distinct page paths (1-100,000), Zipf popularity (s = 1.1), "/" first
-    referrer_domains: int = 500  # (1-20,000) well-known sources first, then a long tail of blogs
+    referrer_domains: int = 500  # (1-20,000) big sources first, then a long tail (+ campaigns' own)
     countries: int = 100  # whose real networks the IPs come from (capped by what GeoLite2 has, ~150)
     user_agents: int = 1200  # distinct User-Agents, about (capped by the built-in pool, ~2,000)
     visitors_per_day: int | None = None  # default: one visitor per 3.2 hits
@@ -233,7 +234,10 @@ class _Traffic:
         if kind == HUMAN:
             language = _ENGLISH[style] if rand() < 0.15 else country.languages[style]
         visitor = _Visitor(kind, _address(net, self.rng), ua, language, ae)
-        self.today.append(visitor)
+        if len(self.today) < _REVISITS_KEPT:
+            self.today.append(visitor)
+        else:  # bounded memory on huge days: a revisit comes from a random sample of today's visitors
+            self.today[int(rand() * _REVISITS_KEPT)] = visitor
         return visitor
 
     def _human_session(self, out: list[Hit], v: _Visitor, ts: float, budget: int, end: float) -> int:
@@ -241,6 +245,7 @@ class _Traffic:
         Referer (and the campaign), every later one the URL of the page before."""
         rand, bits = self.rng.random, self.rng.getrandbits
         paths, cum, durations, gaps = self.c.paths, self.c.path_cum, self.durations, self.gaps[HUMAN]
+        append, hit, ok, host = out.append, _hit, _P_OK, SITE_HOST  # locals: this loop makes most hits
         _, ip, ua, al, ae = v
         query, referrer = self._entry()
         event = int(rand() * _EVENT_EVERY)  # the page after which a custom event fires, mostly none
@@ -253,19 +258,21 @@ class _Traffic:
                 referrer = url
             path, route, url, post = paths[bisect(cum, rand())]
             u = rand()
-            if u < _P_OK:
-                out.append(_hit((ts, "http_req", "POST" if u < post else "GET", path, query, route, 200,
-                                 durations[bits(12)], ip, "", "", "", ua, al, ae, referrer, None, 1.0, SITE_HOST)))
+            if u < ok:
+                append(hit((ts, "http_req", "POST" if u < post else "GET", path, query, route, 200,
+                            durations[bits(12)], ip, "", "", "", ua, al, ae, referrer, None, 1.0, host)))
             else:
                 path, route, url, status = self._rare(u, path, route, url)
-                out.append(_hit((ts, "http_req", "GET", path, query, route, status,
-                                 durations[bits(12)], ip, "", "", "", ua, al, ae, referrer, None, 1.0, SITE_HOST)))
+                append(hit((ts, "http_req", "GET", path, query, route, status,
+                            durations[bits(12)], ip, "", "", "", ua, al, ae, referrer, None, 1.0, host)))
             if query:
                 url, query = f"{url}?{query}", ""
             n += 1
             if page == event and n < budget:
-                out.append(self._event(ts, v, url))
-                n += 1
+                made = self._event(ts, v, url)
+                if made.ts < end:
+                    append(made)
+                    n += 1
             if n >= budget:
                 break
         return n

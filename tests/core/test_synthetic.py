@@ -11,7 +11,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Callable, Iterator
 
 import maxminddb
 import pytest
@@ -47,7 +47,7 @@ def _url(hit: Hit) -> str:
     return f"https://{SITE_HOST}{hit.path}" + (f"?{hit.query}" if hit.query else "")
 
 
-def _share(hits: list[Hit], predicate) -> float:
+def _share(hits: list[Hit], predicate: Callable[[Hit], bool]) -> float:
     return sum(1 for h in hits if predicate(h)) / len(hits)
 
 
@@ -103,10 +103,11 @@ def test_batches_hold_the_same_hits() -> None:
         lambda: generate(10, days=0),
         lambda: generate_batches(10, batch_size=0),
         lambda: SiteProfile(paths=0),
+        lambda: SiteProfile(paths=100_001),
         lambda: SiteProfile(visitors_per_day=0),
     ],
 )
-def test_bad_arguments_fail_at_call_time(call) -> None:
+def test_bad_arguments_fail_at_call_time(call: Callable[[], object]) -> None:
     with pytest.raises(ValueError):
         call()
 
