@@ -170,3 +170,13 @@ def test_failing_auth_callable_refuses_and_logs(tmp_path: Path, caplog: pytest.L
 def test_dashboard_head_request(make_app: Callable[..., Flask]) -> None:
     response = make_app().test_client().head("/_kero/", headers=ADMIN)
     assert response.status_code == 200 and response.data == b""
+
+
+def test_init_app_after_the_first_request_changes_nothing(tmp_path: Path) -> None:
+    app = Flask(__name__)
+    app.config["KERO_DB_PATH"] = str(tmp_path / "kero")
+    app.test_client().get("/")
+    wsgi_app = app.wsgi_app
+    with pytest.raises(AssertionError, match="already handled its first request"):
+        Kero(app)
+    assert "kero" not in app.extensions and app.wsgi_app == wsgi_app
