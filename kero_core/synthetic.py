@@ -186,6 +186,8 @@ _KINDS = (
 _P_OK = 0.93
 _RARE_LIMITS, _RARE_STATUSES = (0.96, 0.975, 0.995), (304, 301, 404, 500)
 _EVENT_EVERY = 90  # a custom event follows ~1 human page view in 90
+_P_CAMPAIGN = 0.10  # sessions arriving with UTM parameters
+_P_DIRECT = 0.42  # of the other sessions: no Referer (typed, bookmarked, from an app)
 _FORM_POST = 0.4  # share of POSTs on form pages
 
 
@@ -306,13 +308,13 @@ class _Traffic:
         """Query string and Referer of a session's landing page: ~10% campaigns, ~40% direct."""
         rng = self.rng
         u = rng.random()
-        if u < 0.10:
+        if u < _P_CAMPAIGN:
             query, referrer, click_id = _CAMPAIGNS[bisect(self.c.campaign_cum, rng.random())]
             if click_id:
                 name, prefix, length = click_id
                 query += f"&{name}={prefix}{''.join(rng.choices(_TOKEN_CHARS, k=length))}"
             return query, referrer
-        if u < 0.10 + 0.9 * 0.42:
+        if u < _P_CAMPAIGN + (1.0 - _P_CAMPAIGN) * _P_DIRECT:
             return "", ""
         return "", self.c.referrers[bisect(self.c.referrer_cum, rng.random())]
 
@@ -385,7 +387,7 @@ def _junk(rng: random.Random, *, scanner: bool) -> str:
         return rng.choice(_SCANNER_PATHS)
     a, b = rng.choice(_WORDS), rng.choice(_WORDS)
     return rng.choice((f"/blog/{a}-{b}-{rng.randrange(1, 99)}", f"/{a}.html", f"/docs/v1/{a}",
-                       f"/products/{rng.randrange(10_000, 99_999)}", f"/{a}/{b}/", f"/p/{rng.getrandbits(32):x}"))
+                       f"/products/{rng.randrange(10**7, 10**8)}", f"/{a}/{b}/", f"/p/{rng.getrandbits(32):x}"))
 
 
 # --------------------------------------------------------------------------- the site's catalog
@@ -424,11 +426,13 @@ def _cumulative(weights: Sequence[float]) -> list[float]:
 
 
 def _zipf(n: int, s: float) -> list[float]:
+    """Power-law weights by rank: the shape of page, referrer and country popularity."""
     return [1.0 / (rank ** s) for rank in range(1, n + 1)]
 
 
 @functools.lru_cache(maxsize=8)
 def _catalog(site: SiteProfile) -> _Catalog:
+    """The site's shape for a profile, built once per process (~0.5 s, mostly the GeoLite2 probe)."""
     rng = random.Random(_CATALOG_SEED)
     paths = _site_paths(site.paths, rng)
     referrers, referrer_weights = _referrer_urls(site.referrer_domains, rng)
