@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import duckdb
 
@@ -207,3 +207,221 @@ def histogram(
     )
     found = {row[0]: int(row[1]) for row in con.execute(sql, w.params).fetchall()}
     return [(b.replace(tzinfo=timezone.utc), found.get(b, 0)) for b in starts]
+
+
+# -- the dashboard -----------------------------------------------------------------------------------
+# A render issues four statements (figures, series, breakdowns, realtime), each scanning the time
+# range once, whatever the number of cards or buckets. They take a Scope, so a later version can
+# answer whole past days from rollups without touching the dashboard.
+
+VISIT_GAP = timedelta(minutes=30)  # a gap this long or longer between two page views starts a new visit
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a dashboard view covers: page views (or the events called ``name``) matching
+    ``filters`` in ``[start, end)``. Bots and HTTP libraries are left out unless ``humans_only``
+    is false: they have their own card, and would otherwise swamp a small site's figures."""
+
+    name: str
+    filters: Filters
+    start: datetime
+    end: datetime
+    humans_only: bool = True
+
+    def where(self, start: datetime | None = None) -> Where:
+        """The scope's WHERE clause, from ``start`` (default: the scope's own start) to its end."""
+        filters = {**self.filters, "is_bot": False} if self.humans_only else self.filters
+        return where(self.name, filters, self.start if start is None else start, self.end)
+
+
+def _visit_marks(source: str, by: str = "", where: str = "visitor_id <> 0") -> str:
+    """The page views of ``source`` with two flags from one window pass: ``entry`` (first of a
+    visit) and ``exit`` (last of a visit). A visit is the page views of one visitor id with gaps
+    under VISIT_GAP. ``by`` is a column (with a trailing comma) that visits are also split by."""
+    gap = int(VISIT_GAP.total_seconds())
+    return f"""
+        SELECT *, coalesce(ts - lag(ts) OVER w >= INTERVAL {gap} SECOND, true) AS entry,
+                  coalesce(lead(ts) OVER w - ts >= INTERVAL {gap} SECOND, true) AS exit
+        FROM {source} WHERE {where}
+        WINDOW w AS (PARTITION BY {by} visitor_id ORDER BY ts)"""
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The key figures of one period. Durations are None when nothing measured them."""
+
+    visitors: int = 0
+    views: int = 0
+    visits: int = 0
+    bounces: int = 0  # visits of a single page view
+    median_visit_seconds: float | None = None
+    errors: int = 0  # page views answered with a 5xx status
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+
+
+def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetime) -> tuple[Figures, Figures]:
+    """The figures of the scope and of the period ``[previous_start, scope.start)`` before it."""
+    w = scope.where(previous_start)
+    # A visit's length is its exit's time less its entry's: among the rows that are an entry or
+    # an exit, the row before a (non-entry) exit is its visit's entry.
+    sql = f"""
+        WITH e AS MATERIALIZED (
+            SELECT ts >= ? AS cur, ts, visitor_id, status, duration_ms FROM events WHERE {w.sql}),
+        marked AS ({_visit_marks("e", "cur,")}),
+        lengths AS (
+            SELECT cur, entry AND exit AS bounce,
+                   CASE WHEN entry THEN 0 ELSE epoch(ts - lag(ts) OVER (PARTITION BY cur, visitor_id ORDER BY ts)) END AS seconds
+            FROM marked WHERE entry OR exit QUALIFY exit),
+        v AS (SELECT cur, count(*) AS visits, count(*) FILTER (WHERE bounce) AS bounces, median(seconds) AS duration
+              FROM lengths GROUP BY cur),
+        t AS (SELECT cur, {METRICS['visitors']} AS visitors, count(*) AS views,
+                     count(*) FILTER (WHERE status >= 500) AS errors,
+                     quantile_cont(duration_ms, 0.5) AS p50, quantile_cont(duration_ms, 0.95) AS p95
+              FROM e GROUP BY cur)
+        SELECT t.cur, visitors, views, coalesce(visits, 0), coalesce(bounces, 0), duration, errors, p50, p95
+        FROM t LEFT JOIN v USING (cur)"""
+    found = {row[0]: Figures(*row[1:]) for row in con.execute(sql, [scope.start, *w.params]).fetchall()}
+    return found.get(True, Figures()), found.get(False, Figures())
+
+
+def has_events(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether anything at all is stored (to tell an empty site from an empty view)."""
+    return con.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchone()[0]
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Visitors and page views of one chart bucket, and of the same bucket one period earlier."""
+
+    start: datetime
+    visitors: int
+    views: int
+    previous_visitors: int
+    previous_views: int
+
+
+def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetime) -> tuple[str, list[Bucket]]:
+    """The scope's buckets (as :func:`buckets` cuts them) with the previous period overlaid:
+    previous events are shifted by one period length, so bucket i of both lines up."""
+    unit, starts = buckets(scope.start, scope.end)
+    w = scope.where(previous_start)
+    shift = scope.start - previous_start
+    # The unit is one of four literals chosen by bucket_unit(), never user input.
+    sql = f"""
+        SELECT ts >= ? AS cur, date_trunc('{unit}', CASE WHEN ts >= ? THEN ts ELSE ts + ? END) AS b,
+               {METRICS['visitors']}, count(*)
+        FROM events WHERE {w.sql} GROUP BY ALL"""
+    found = {(cur, b): (int(v), int(n)) for cur, b, v, n in con.execute(sql, [scope.start, scope.start, shift, *w.params]).fetchall()}
+    out = []
+    for b in starts:
+        visitors, views = found.get((True, b), (0, 0))
+        previous_visitors, previous_views = found.get((False, b), (0, 0))
+        out.append(Bucket(b, visitors, views, previous_visitors, previous_views))
+    return unit, out
+
+
+_ROUTE = "coalesce(nullif(route, ''), path)"  # plain WSGI apps have no routes: their path stands in
+_ROUTE_KEY = (_ROUTE, "method", "(route <> '')::VARCHAR")  # the last key tells a route from a path
+# Cards that group page views by a key: card id -> (SQL expressions of the key, label first; which
+# page views count). Values: visitors and page views; the first one named in VIEWS_FIRST sorts.
+DIMENSION_BREAKDOWNS: dict[str, tuple[tuple[str, ...], str]] = {
+    "pages": (("path",), "TRUE"),
+    "entry_pages": (("path",), "entry AND visitor_id <> 0"),  # page views counted: visits
+    "exit_pages": (("path",), "exit AND visitor_id <> 0"),
+    "referrers": (("referrer_domain",), "TRUE"),
+    "referrer_urls": (("referrer",), "referrer <> ''"),
+    "utm_sources": (("utm_source",), "utm_source <> ''"),
+    "utm_mediums": (("utm_medium",), "utm_medium <> ''"),
+    "utm_campaigns": (("utm_campaign",), "utm_campaign <> ''"),
+    "countries": (("country",), "TRUE"),
+    "regions": (("region", "country"), "region <> ''"),
+    "cities": (("city", "country"), "city <> ''"),
+    "browsers": (("browser",), "TRUE"),
+    "operating_systems": (("os",), "TRUE"),
+    "form_factors": (("form_factor",), "TRUE"),
+    "routes": (_ROUTE_KEY, "TRUE"),
+    "status_codes": (("CAST(status AS VARCHAR)",), "TRUE"),
+    "not_found": (("path",), "status = 404"),
+}
+VIEWS_FIRST = ("entry_pages", "exit_pages", "routes", "status_codes", "not_found")
+VISIT_BREAKDOWNS = ("entry_pages", "exit_pages")  # these need the visit marks
+# Cards with their own aggregate: card id -> SELECT of (key list, v1 (sorts), v2, v3).
+OTHER_BREAKDOWNS: dict[str, str] = {
+    "slowest_routes": f"""SELECT [{', '.join(_ROUTE_KEY)}], quantile_cont(duration_ms, 0.95), avg(duration_ms), count(*)
+                          FROM pv WHERE duration_ms IS NOT NULL""",
+    "bots": f"SELECT [browser], count(*), {METRICS['visitors']}, NULL FROM bots",
+    "custom_events": f"SELECT [name], count(*), {METRICS['visitors']}, NULL FROM custom",
+}
+BREAKDOWNS = (*DIMENSION_BREAKDOWNS, *OTHER_BREAKDOWNS)
+_BREAKDOWN_COLUMNS = (
+    "ts", "name", "is_bot", "visitor_id", "method", "path", "route", "status", "duration_ms", "browser", "os",
+    "form_factor", "referrer", "referrer_domain", "utm_source", "utm_medium", "utm_campaign", "country", "region", "city",
+)
+
+
+class BreakdownRow(NamedTuple):
+    """One row of a card: its key (label first, then e.g. the country of a city), the value it
+    is sorted by, and up to two more (see the card's definition above)."""
+
+    key: tuple[str, ...]
+    value: float
+    value2: float | None
+    value3: float | None
+
+
+def breakdowns(
+    con: duckdb.DuckDBPyConnection, scope: Scope, ids: Sequence[str], limit: int
+) -> dict[str, tuple[int, list[BreakdownRow]]]:
+    """For each breakdown id: how many rows it has in all, and its first ``limit`` rows.
+
+    One statement for all cards. The scope's events are read once; the dimension cards are one
+    UNPIVOT and two plain aggregations (exact distinct visitors without a COUNT(DISTINCT) per
+    card, which costs several times more on DuckDB)."""
+    unknown = [i for i in ids if i not in BREAKDOWNS]
+    if unknown:
+        raise ValueError(f"unknown breakdown {unknown[0]!r}; known: {', '.join(BREAKDOWNS)}")
+    out: dict[str, tuple[int, list[BreakdownRow]]] = {i: (0, []) for i in ids}
+    if not ids:
+        return out
+    base = where(None, scope.filters, scope.start, scope.end)
+    human = "AND NOT is_bot" if scope.humans_only else ""
+    dimensions = [i for i in ids if i in DIMENSION_BREAKDOWNS]
+    parts = [f"SELECT '{i}', * FROM ({OTHER_BREAKDOWNS[i]} GROUP BY ALL)" for i in ids if i in OTHER_BREAKDOWNS]
+    ctes = [
+        f"b AS MATERIALIZED (SELECT {', '.join(_BREAKDOWN_COLUMNS)} FROM events WHERE {base.sql})",
+        f"pv AS MATERIALIZED (SELECT * FROM b WHERE name = ? {human})",
+        "bots AS (SELECT * FROM b WHERE name = 'http_req' AND is_bot)",
+        "custom AS (SELECT * FROM b WHERE name <> 'http_req')",
+    ]
+    keyed_source = "pv"
+    if set(VISIT_BREAKDOWNS) & set(ids):
+        ctes.append(f"marked AS ({_visit_marks('pv', where='TRUE')})")
+        keyed_source = "marked"
+    if dimensions:
+        columns = ", ".join(
+            f"CASE WHEN {DIMENSION_BREAKDOWNS[i][1]} THEN [{', '.join(DIMENSION_BREAKDOWNS[i][0])}] END AS {i}"
+            for i in dimensions
+        )
+        views_first = ", ".join(f"'{i}'" for i in VIEWS_FIRST)
+        ctes.append(f"""
+            keyed AS (UNPIVOT (SELECT visitor_id, {columns} FROM {keyed_source}) ON {', '.join(dimensions)} INTO NAME card VALUE k),
+            per_visitor AS (SELECT card, k, visitor_id, count(*) AS n FROM keyed GROUP BY ALL),
+            per_key AS (SELECT card, k, count(*) FILTER (WHERE visitor_id <> 0) AS visitors, sum(n) AS views
+                        FROM per_visitor GROUP BY ALL)""")
+        parts.append(f"""SELECT card, k, CASE WHEN card IN ({views_first}) THEN views ELSE visitors END,
+                                CASE WHEN card IN ({views_first}) THEN visitors ELSE views END, NULL
+                         FROM per_key""")
+    sql = f"""
+        WITH {', '.join(ctes)},
+        all_rows (card, k, v1, v2, v3) AS ({' UNION ALL '.join(parts)})
+        SELECT card, k, v1, v2, v3, count(*) OVER (PARTITION BY card) AS total FROM all_rows
+        QUALIFY row_number() OVER (PARTITION BY card ORDER BY v1 DESC, k) <= ?
+        ORDER BY card, v1 DESC, k"""
+    rows: dict[str, list[BreakdownRow]] = {i: [] for i in ids}
+    totals: dict[str, int] = {}
+    for card, key, v1, v2, v3, total in con.execute(sql, [*base.params, scope.name, max(0, int(limit))]).fetchall():
+        rows[card].append(BreakdownRow(tuple(key), v1, v2, v3))
+        totals[card] = int(total)
+    return {i: (totals.get(i, 0), rows[i]) for i in ids}

@@ -1,17 +1,44 @@
 """The dashboard, rendered by the core so every adapter serves the same page.
 
 Adapters authenticate, then call :func:`respond` with the part of the URL below the dashboard's
-mount point and the query parameters, and send back the :class:`DashboardResponse`."""
+mount point and the query parameters, and send back the :class:`DashboardResponse`. Routes:
+
+- ``/`` the page (``?format=csv``: the same view as CSV; ``?show=<card>``: with its full list)
+- ``/api/stats`` the same view as JSON; ``/api/realtime`` visitors of the last five minutes
+- ``/static/<file>`` the stylesheet, the script and the icon
+"""
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass, field
-from datetime import timedelta
+import logging
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Mapping, Sequence
+
+from kero_core.dashboard import export, model, render
+from kero_core.dashboard.cards import PANELS
+from kero_core.dashboard.view import BadRequest, View, control, limit, parse_view
+from kero_core.store import StoreUnavailable
 
 if TYPE_CHECKING:
     from kero_core.kero import Kero
+
+log = logging.getLogger("kero")
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# On every answer: the page links nothing but itself, and leaks its URL to no one (referrer
+# links open other sites).
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+)
+HTML = "text/html; charset=utf-8"
+JSON = "application/json"
+EXPORT_ROWS, MAX_EXPORT_ROWS = 100, model.MODAL_ROWS
 
 
 @dataclass
@@ -21,22 +48,75 @@ class DashboardResponse:
     body: bytes = b""
 
 
+def _answer(status: int, content_type: str, body: bytes, *headers: tuple[str, str], cache: str = "no-store") -> DashboardResponse:
+    return DashboardResponse(
+        status, [("Content-Type", content_type), ("Cache-Control", cache), *SECURITY_HEADERS, *headers], body
+    )
+
+
 def respond(kero: "Kero", subpath: str, params: Mapping[str, Sequence[str]], *, request_path: str) -> DashboardResponse:
     """Answer a dashboard request. ``subpath`` is what follows the mount point ("" or "/...")."""
     if subpath == "":
-        # Assets are linked relatively, so the page must live at ".../mount/".
+        # Assets and links are relative, so the page must live at ".../mount/".
         last = request_path.rstrip("/").rsplit("/", 1)[-1]
         return DashboardResponse(308, [("Location", f"{last}/")])
-    if subpath != "/":
-        return DashboardResponse(404, [("Content-Type", "text/plain; charset=utf-8")], b"Not found")
-    now = kero.now()
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    views = kero.count(start=start, end=now + timedelta(seconds=1))
-    visitors = kero.count_visitors(start=start, end=now + timedelta(seconds=1))
-    title = html.escape(kero.config.title)
-    body = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
-        f"<body><h1>{title}</h1><p>Today: <strong id='views'>{views}</strong> page views, "
-        f"<strong id='visitors'>{visitors}</strong> visitors.</p></body></html>"
-    )
-    return DashboardResponse(200, [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")], body.encode())
+    api = subpath.startswith("/api/")
+    try:
+        if subpath == "/":
+            return _page(kero, params)
+        if subpath == "/api/stats":
+            return _stats(kero, params)
+        if subpath == "/api/realtime":
+            return _answer(200, JSON, export.json_bytes({"visitors": model.realtime(kero), "minutes": 5}))
+        if subpath.startswith("/static/"):
+            return _static(subpath[len("/static/"):])
+    except BadRequest as exc:
+        if api:
+            return _answer(400, JSON, export.json_bytes({"error": str(exc)}))
+        return _answer(400, HTML, render.render("kero/error.html", title=kero.config.title, message=str(exc)))
+    except (TimeoutError, StoreUnavailable) as exc:
+        log.warning("kero: dashboard could not read the database (%s)", exc)
+        message = "The Kero database is busy or unavailable; try again in a moment."
+        return _answer(503, "text/plain; charset=utf-8", message.encode(), ("Retry-After", "5"))
+    return _answer(404, "text/plain; charset=utf-8", b"Not found")
+
+
+def _view(kero: "Kero", params: Mapping[str, Sequence[str]], controls: Sequence[str]) -> View:
+    return parse_view(params, kero.now(), controls=controls)
+
+
+def _page(kero: "Kero", params: Mapping[str, Sequence[str]]) -> DashboardResponse:
+    view = _view(kero, params, ("format", "show", "partial", "limit"))
+    fmt = control(params, "format", ("csv",))
+    show = control(params, "show", tuple(PANELS))
+    partial = control(params, "partial", ("modal",))
+    if "limit" in params and fmt != "csv":
+        raise BadRequest("'limit' applies to the CSV export (format=csv) and api/stats only.")
+    if partial and not show:
+        raise BadRequest("'partial=modal' needs 'show' (the card to list).")
+    if fmt == "csv":
+        dashboard = model.build(kero, view, rows=limit(params, EXPORT_ROWS, MAX_EXPORT_ROWS))
+        name = f"kero-{view.timeframe}-{kero.now():%Y%m%d-%H%M}.csv"
+        return _answer(200, "text/csv; charset=utf-8", export.to_csv(dashboard).encode("utf-8"),
+                       ("Content-Disposition", f'attachment; filename="{name}"'))
+    view = replace(view, show=show)
+    if partial:
+        panel = model.build_modal(kero, view)
+        return _answer(200, HTML, render.render("kero/modal.html", panel=panel, view=view, open=False))
+    dashboard = model.build(kero, view)
+    return _answer(200, HTML, render.render("kero/dashboard.html", d=dashboard, view=view))
+
+
+def _stats(kero: "Kero", params: Mapping[str, Sequence[str]]) -> DashboardResponse:
+    view = _view(kero, params, ("limit",))
+    dashboard = model.build(kero, view, rows=limit(params, EXPORT_ROWS, MAX_EXPORT_ROWS))
+    return _answer(200, JSON, export.json_bytes(export.to_json(dashboard)))
+
+
+def _static(name: str) -> DashboardResponse:
+    files = render.static_files()
+    if name not in files:
+        return _answer(404, "text/plain; charset=utf-8", b"Not found")
+    content_type = render.CONTENT_TYPES[name[name.rfind("."):]]
+    # URLs carry a content hash (render.asset), so a browser may keep a file for good.
+    return _answer(200, content_type, files[name], cache="private, max-age=31536000, immutable")

@@ -1,0 +1,110 @@
+"""The current view as CSV (long format: card, label, metric, value) and as JSON (``api/stats``).
+
+Both are built from the same :class:`~kero_core.dashboard.model.Dashboard` as the page, so they
+always agree with it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Any, Iterator
+
+from kero_core.dashboard.model import Dashboard, PanelView
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds") + "Z"
+
+
+def safe_cell(value: Any) -> Any:
+    """A spreadsheet opening the CSV would run a cell starting with = + - @ as a formula (and
+    tracked strings are attacker-controlled): such text gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _number(value: float | None) -> float | int | None:
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else round(float(value), 4)
+
+
+def _panels(dashboard: Dashboard) -> Iterator[tuple[str, PanelView]]:
+    for card in dashboard.cards:
+        for panel in card.panels:
+            yield card.card.title, panel
+
+
+def csv_rows(dashboard: Dashboard) -> Iterator[tuple[str, str, str, Any]]:
+    for f in dashboard.figures:
+        yield "figures", f.label, "current", _number(f.value)
+        yield "figures", f.label, "previous", _number(f.previous)
+    for b in dashboard.buckets:
+        label = _iso(b.start)
+        yield "chart", label, "visitors", b.visitors
+        yield "chart", label, "page_views", b.views
+        yield "chart", label, "previous_visitors", b.previous_visitors
+        yield "chart", label, "previous_page_views", b.previous_views
+    for _, panel in _panels(dashboard):
+        for row in panel.rows:
+            for column, value in zip(panel.panel.columns, row.values):
+                yield panel.panel.id, row.label.text, column.title.lower(), _number(value)
+
+
+def to_csv(dashboard: Dashboard) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(("card", "label", "metric", "value"))
+    for row in csv_rows(dashboard):
+        writer.writerow([safe_cell(cell) for cell in row])
+    return out.getvalue()
+
+
+def to_json(dashboard: Dashboard) -> dict[str, Any]:
+    """The documented schema of ``api/stats`` (see docs/dashboard.md)."""
+    view = dashboard.view
+    return {
+        "title": dashboard.title,
+        "period": {
+            "id": view.timeframe,
+            "label": view.label,
+            "start": _iso(view.start),
+            "end": _iso(view.end.replace(microsecond=0)),
+            "previous_start": _iso(view.previous_start),
+            "timezone": "UTC",
+        },
+        "filters": [{"dimension": f.dimension, "operator": "is not" if f.negate else "is", "value": f.value}
+                    for f in view.filters],
+        "realtime": {"visitors": dashboard.realtime, "minutes": 5},
+        "figures": [{"id": f.id, "label": f.label, "value": _number(f.value), "previous": _number(f.previous),
+                     "change": f.change.text or None} for f in dashboard.figures],
+        "chart": {
+            "unit": dashboard.unit,
+            "buckets": [{"start": _iso(b.start), "visitors": b.visitors, "page_views": b.views,
+                         "previous_visitors": b.previous_visitors, "previous_page_views": b.previous_views}
+                        for b in dashboard.buckets],
+        },
+        "cards": [
+            {
+                "id": panel.panel.id,
+                "card": card,
+                "title": panel.panel.title,
+                "columns": [c.title for c in panel.panel.columns],
+                "total": panel.total,
+                "rows": [{"label": row.label.text, "values": [_number(v) for v in row.values],
+                          "filters": {f.param: f.value for f in row.filters}} for row in panel.rows],
+            }
+            for card, panel in _panels(dashboard)
+        ],
+    }
+
+
+def json_bytes(data: Any) -> bytes:
+    """JSON that is safe even if some page embedded it in HTML: <, > and & are escaped."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()

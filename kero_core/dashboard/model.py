@@ -1,0 +1,279 @@
+"""The dashboard's view-model: everything the page, the CSV and the JSON show, computed from a
+:class:`~kero_core.dashboard.view.View` with one read session and four queries.
+
+Templates and exports only read what is built here; no number is computed in a template."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+
+from kero_core import queries
+from kero_core.dashboard import chart, labels
+from kero_core.dashboard.cards import CARDS, PANELS, REFERRER_URLS, Card, Column, Label, Panel, value
+from kero_core.dashboard.view import TIMEFRAMES, Filter, View
+from kero_core.queries import Bucket, BreakdownRow, Figures
+
+if TYPE_CHECKING:
+    from kero_core.kero import Kero
+
+CARD_ROWS = 10  # rows a card shows
+MODAL_ROWS = 1000  # rows "Show all" lists at most
+REALTIME = timedelta(minutes=5)
+DIMENSION_NAMES = {
+    "name": "Event", "method": "Method", "path": "Page", "route": "Route", "status": "Status",
+    "browser": "Browser", "browser_version": "Browser version", "os": "Operating system",
+    "os_version": "OS version", "device": "Device", "form_factor": "Form factor", "is_bot": "Bot",
+    "referrer": "Referrer URL", "referrer_domain": "Referrer", "utm_source": "UTM source",
+    "utm_medium": "UTM medium", "utm_campaign": "UTM campaign", "utm_term": "UTM term",
+    "utm_content": "UTM content", "click_id": "Ad click id", "country": "Country",
+    "region": "Region", "city": "City",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    """A figure's change against the period before."""
+
+    direction: str  # "up", "down", "flat", "new", or "" when there is nothing to compare
+    text: str  # "↑ 12%", "↓ 3.1 pp", "±0%", "new"
+    tone: str  # "good", "bad" or "neutral"
+
+
+NO_CHANGE = Change("", "", "neutral")
+
+
+def change(current: float | None, previous: float | None, *, points: bool = False, lower_is_better: bool = False) -> Change:
+    """The change from ``previous`` to ``current``: relative (%) for amounts, in percentage
+    points for rates (``points``, values in [0, 1]). From zero, an amount is "new"."""
+    if current is None or previous is None:
+        return NO_CHANGE
+    if points:
+        amount = (current - previous) * 100
+        rounded = round(amount, 1)
+        text = f"{abs(rounded):.1f} pp"
+    elif previous == 0:
+        return Change("flat", "±0%", "neutral") if current == 0 else Change("new", "new", "neutral")
+    else:
+        rounded = round((current - previous) / previous * 100)
+        text = f"{abs(rounded):,}%"
+    if rounded == 0:
+        return Change("flat", "±0" + (" pp" if points else "%"), "neutral")
+    up = rounded > 0
+    good = up != lower_is_better
+    return Change("up" if up else "down", ("↑ " if up else "↓ ") + text, "good" if good else "bad")
+
+
+@dataclass(frozen=True)
+class Figure:
+    id: str
+    label: str
+    value: float | None
+    previous: float | None
+    text: str
+    previous_text: str
+    change: Change
+    integer: bool = False  # whole numbers the browser localises
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def figures(current: Figures, previous: Figures, *, name: str, durations: bool) -> tuple[Figure, ...]:
+    """The key figures with their change; response times only when Kero measures them."""
+    views_label = "Page views" if name == "http_req" else f"Events: {name}"
+
+    def amount(id: str, label: str, a: int, b: int) -> Figure:
+        return Figure(id, label, a, b, labels.integer(a), labels.integer(b), change(a, b), integer=True)
+
+    def rate(id: str, label: str, a: float | None, b: float | None) -> Figure:
+        return Figure(id, label, a, b, labels.percent(a), labels.percent(b),
+                      change(a, b, points=True, lower_is_better=True))
+
+    def timing(id: str, label: str, a: float | None, b: float | None) -> Figure:
+        return Figure(id, label, a, b, labels.milliseconds(a), labels.milliseconds(b), change(a, b, lower_is_better=True))
+
+    per_visitor = _ratio(current.views, current.visitors), _ratio(previous.views, previous.visitors)
+    out = [
+        amount("visitors", "Unique visitors", current.visitors, previous.visitors),
+        amount("views", views_label, current.views, previous.views),
+        Figure("views_per_visitor", "Views per visitor", *per_visitor, labels.decimal(per_visitor[0]),
+               labels.decimal(per_visitor[1]), change(*per_visitor)),
+        rate("bounce_rate", "Bounce rate", _ratio(current.bounces, current.visits), _ratio(previous.bounces, previous.visits)),
+        Figure("visit_duration", "Visit duration", current.median_visit_seconds, previous.median_visit_seconds,
+               labels.seconds(current.median_visit_seconds), labels.seconds(previous.median_visit_seconds),
+               change(current.median_visit_seconds, previous.median_visit_seconds)),
+        rate("error_rate", "Error rate", _ratio(current.errors, current.views), _ratio(previous.errors, previous.views)),
+    ]
+    if durations:
+        out += [timing("p50", "Response p50", current.p50_ms, previous.p50_ms),
+                timing("p95", "Response p95", current.p95_ms, previous.p95_ms)]
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Row:
+    label: Label
+    values: tuple[float | None, ...]  # one per column of the panel
+    texts: tuple[str, ...]
+    bar: int  # 0-100: the first value as a share of the panel's largest
+    filters: tuple[Filter, ...]
+    href: str  # this view, filtered by the row
+
+
+@dataclass(frozen=True)
+class PanelView:
+    panel: Panel
+    rows: tuple[Row, ...]
+    total: int  # rows the panel has in all
+    show_all: str  # link to the full list
+
+
+def _text(number: float | None, column: Column) -> str:
+    if number is None:
+        return "–"
+    return labels.milliseconds(number) if column.unit == "ms" else labels.integer(number)
+
+
+def panel_view(view: View, panel: Panel, total: int, rows: Iterable[BreakdownRow]) -> PanelView:
+    built = []
+    rows = list(rows)
+    largest = max([r.value for r in rows if r.value is not None] + [0])
+    links: dict[frozenset[str], Callable[[Sequence[Filter]], str]] = {}
+    for row in rows:
+        values = tuple(value(row, c) for c in panel.columns)
+        filters = panel.filters(row.key)
+        dimensions = frozenset(f.dimension for f in filters)
+        link = links.get(dimensions) or links.setdefault(dimensions, view.filter_links(dimensions))
+        bar = round(100 * (row.value or 0) / largest) if largest else 0
+        built.append(Row(panel.label(row.key), values, tuple(_text(v, c) for v, c in zip(values, panel.columns)),
+                         bar, filters, link(filters)))
+    return PanelView(panel, tuple(built), total, view.showing(panel.id))
+
+
+@dataclass(frozen=True)
+class CardView:
+    card: Card
+    panels: tuple[PanelView, ...]
+
+
+@dataclass(frozen=True)
+class Chip:
+    """An active filter, shown as a chip that can be removed or turned from "is" to "is not"."""
+
+    filter: Filter
+    dimension: str
+    value: Label
+    remove: str
+    toggle: str
+
+
+def value_label(f: Filter) -> Label:
+    if f.dimension == "country":
+        return Label(labels.country(f.value), labels.flag(f.value))
+    if f.dimension == "form_factor":
+        return Label(labels.form_factor(f.value))
+    if f.dimension == "referrer_domain" and not f.value:
+        return Label(labels.DIRECT)
+    if f.dimension == "is_bot":
+        return Label("yes" if f.value.lower() in ("1", "true", "yes") else "no")
+    return Label(f.value or "(empty)")
+
+
+@dataclass(frozen=True)
+class Timeframe:
+    id: str
+    label: str
+    href: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    title: str
+    view: View
+    figures: tuple[Figure, ...]
+    unit: str  # the chart's bucket: hour, day, week or month
+    buckets: tuple[Bucket, ...]
+    chart: chart.Chart
+    cards: tuple[CardView, ...]
+    chips: tuple[Chip, ...]
+    timeframes: tuple[Timeframe, ...]
+    realtime: int  # visitors in the last five minutes, whatever the filters
+    has_data: bool  # anything stored at all (else the page says how to get data)
+    durations: bool
+    modal: PanelView | None = None
+
+
+def panels_of(view: View, card: Card, durations: bool) -> tuple[Panel, ...]:
+    """A card's panels in this view: full referrer URLs once a referrer domain is picked, and
+    no slowest routes when no durations are measured."""
+    drilled = any(f.dimension == "referrer_domain" and not f.negate and f.value for f in view.filters)
+    out = []
+    for panel in card.panels:
+        if panel.id == "referrers" and drilled:
+            panel = REFERRER_URLS
+        if panel.id == "slowest_routes" and not durations:
+            continue
+        out.append(panel)
+    return tuple(out)
+
+
+def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
+    """Everything the page shows, read in one session (which also ingests pending events)."""
+    scope = view.scope()
+    durations = kero.config.measure_requests
+    panels = {card.id: panels_of(view, card, durations) for card in CARDS}
+    ids = [p.id for card_panels in panels.values() for p in card_panels]
+    with kero.read() as con:
+        current, previous = queries.figures(con, scope, view.previous_start)
+        unit, buckets = queries.series(con, scope, view.previous_start)
+        found = queries.breakdowns(con, scope, ids, rows)
+        modal = queries.breakdowns(con, scope, [view.show], MODAL_ROWS) if view.show else {}
+        live = queries.count_visitors(con, realtime_where(view.now))
+        has_data = bool(current.views or previous.views) or queries.has_events(con)
+    cards = tuple(
+        CardView(card, tuple(panel_view(view, p, *found[p.id]) for p in panels[card.id])) for card in CARDS
+    )
+    return Dashboard(
+        title=kero.config.title,
+        view=view,
+        figures=figures(current, previous, name=view.name, durations=durations),
+        unit=unit,
+        buckets=tuple(buckets),
+        chart=chart.build(unit, buckets),
+        cards=cards,
+        chips=chips(view),
+        timeframes=tuple(Timeframe(id, label, view.with_timeframe(id), id == view.timeframe)
+                         for id, label in TIMEFRAMES.items()),
+        realtime=live,
+        has_data=has_data,
+        durations=durations,
+        modal=panel_view(view, PANELS[view.show], *modal[view.show]) if view.show else None,
+    )
+
+
+def build_modal(kero: "Kero", view: View) -> PanelView:
+    """Only the full list of the card ``view.show`` (what the script fetches for "Show all")."""
+    assert view.show is not None
+    with kero.read() as con:
+        found = queries.breakdowns(con, view.scope(), [view.show], MODAL_ROWS)
+    return panel_view(view, PANELS[view.show], *found[view.show])
+
+
+def chips(view: View) -> tuple[Chip, ...]:
+    return tuple(Chip(f, DIMENSION_NAMES[f.dimension], value_label(f), view.without(f), view.toggled(f))
+                 for f in view.filters)
+
+
+def realtime_where(now: datetime) -> queries.Where:
+    """Human page views of the last five minutes, whatever the view's period and filters."""
+    return queries.where("http_req", {"is_bot": False}, now - REALTIME, now + timedelta(microseconds=1))
+
+
+def realtime(kero: "Kero") -> int:
+    """Human visitors in the last five minutes (the header's live figure)."""
+    with kero.read() as con:
+        return queries.count_visitors(con, realtime_where(kero.now()))

@@ -1,0 +1,245 @@
+"""What a dashboard request asks for: the timeframe, the filters and the other query parameters,
+validated, and the links to other views (all relative: a query string only, so the page works
+under any mount point and URL prefix).
+
+Filters are ``?country=CH`` (is) and ``?country!=CH`` (is not: the query string's key is
+``country!``); their dimensions are the ones :data:`kero_core.queries.DIMENSIONS` knows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Callable, Mapping, Sequence
+from urllib.parse import urlencode
+
+from kero_core.capture import MAX_PATH
+from kero_core.queries import DIMENSIONS, Scope
+
+TIMEFRAMES: dict[str, str] = {
+    "today": "Today",
+    "24h": "Past 24 hours",
+    "7d": "Past 7 days",
+    "30d": "Past 30 days",
+    "12mo": "Past 12 months",
+    "mtd": "Month to date",
+    "ytd": "Year to date",
+}
+DEFAULT_TIMEFRAME = "24h"
+CUSTOM = "custom"
+MAX_CUSTOM_DAYS = 3660  # ten years: far beyond any retention, and still a few dozen chart buckets
+# The end of a period is exclusive; one microsecond (the storage's resolution) past "now"
+# includes what happened at the very moment of the request.
+_JUST_AFTER = timedelta(microseconds=1)
+
+
+class BadRequest(ValueError):
+    """A query parameter the dashboard cannot honour; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    dimension: str
+    value: str
+    negate: bool = False
+
+    @property
+    def param(self) -> str:
+        """Its key in the query string (``country`` or ``country!``)."""
+        return self.dimension + ("!" if self.negate else "")
+
+    @property
+    def key(self) -> str:
+        """Its key for :func:`kero_core.queries.where` (``country`` or ``country!=``)."""
+        return self.dimension + ("!=" if self.negate else "")
+
+
+@dataclass(frozen=True)
+class View:
+    """One view of the dashboard: a period, the period of equal length before it, and filters."""
+
+    timeframe: str  # a TIMEFRAMES key or CUSTOM
+    now: datetime  # naive UTC, like everything here
+    start: datetime
+    end: datetime
+    filters: tuple[Filter, ...] = ()
+    custom: tuple[date, date] | None = None
+    show: str | None = None  # the card whose full list is open
+
+    @property
+    def label(self) -> str:
+        if self.custom is not None:
+            first, last = self.custom
+            return f"{first:%d %b %Y}" if first == last else f"{first:%d %b %Y} – {last:%d %b %Y}"
+        return TIMEFRAMES[self.timeframe]
+
+    @property
+    def previous_start(self) -> datetime:
+        return self.start - (self.end - self.start)
+
+    @property
+    def name(self) -> str:
+        """The events counted: page views, unless a ``name`` filter picks custom events."""
+        return next((f.value for f in self.filters if f.dimension == "name" and not f.negate), "http_req")
+
+    @property
+    def bots_included(self) -> bool:
+        """Bots count only when the filters ask for them (``is_bot`` or ``form_factor=bot``)."""
+        return any(f.dimension == "is_bot" or (f.dimension, f.value, f.negate) == ("form_factor", "bot", False)
+                   for f in self.filters)
+
+    def scope(self) -> Scope:
+        filters = {f.key: f.value for f in self.filters if f.key != "name"}
+        return Scope(self.name, filters, self.start, self.end, humans_only=not self.bots_included)
+
+    # -- links -------------------------------------------------------------------------------------
+    def params(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        if self.custom is not None:
+            out += [("from", self.custom[0].isoformat()), ("to", self.custom[1].isoformat())]
+        else:
+            out.append(("period", self.timeframe))
+        out += [(f.param, f.value) for f in self.filters]
+        if self.show:
+            out.append(("show", self.show))
+        return out
+
+    def url(self, **extra: str) -> str:
+        """This view as a relative URL (a query string), with ``extra`` parameters added."""
+        return "?" + urlencode([*self.params(), *extra.items()])
+
+    def with_timeframe(self, timeframe: str) -> str:
+        return replace(self, timeframe=timeframe, custom=None, show=None).url()
+
+    def with_filters(self, filters: Sequence[Filter]) -> str:
+        """Filtered by ``filters`` too; each replaces what filtered its dimension before."""
+        return self.filter_links(frozenset(f.dimension for f in filters))(filters)
+
+    def filter_links(self, dimensions: frozenset[str]) -> Callable[[Sequence[Filter]], str]:
+        """Makes :meth:`with_filters` links for filters on ``dimensions``, encoding the rest of
+        the view once (a card makes hundreds of such links)."""
+        kept = replace(self, filters=tuple(f for f in self.filters if f.dimension not in dimensions), show=None)
+        base = urlencode(kept.params())
+        return lambda filters: f"?{base}&{urlencode([(f.param, f.value) for f in filters])}"
+
+    def unfiltered(self) -> str:
+        return replace(self, filters=(), show=None).url()
+
+    def without(self, removed: Filter) -> str:
+        return replace(self, filters=tuple(f for f in self.filters if f != removed), show=None).url()
+
+    def toggled(self, flipped: Filter) -> str:
+        """The same filter turned from "is" into "is not", or back."""
+        filters = tuple(replace(f, negate=not f.negate) if f == flipped else f for f in self.filters)
+        return replace(self, filters=filters, show=None).url()
+
+    def showing(self, card: str | None) -> str:
+        return replace(self, show=card).url()
+
+
+def _one(params: Mapping[str, Sequence[str]], key: str) -> str | None:
+    values = params.get(key)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise BadRequest(f"'{key}' is given {len(values)} times; give it once.")
+    return values[0]
+
+
+def _day(text: str, key: str) -> date:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"'{key}' must be a date like 2026-11-01, got {text[:40]!r}.") from None
+    if not 1970 <= day.year <= 9998:
+        raise BadRequest(f"'{key}' must be a date between 1970 and 9998, got {text[:40]!r}.")
+    return day
+
+
+def _period(params: Mapping[str, Sequence[str]], now: datetime) -> tuple[str, datetime, tuple[date, date] | None]:
+    period, first, last = _one(params, "period"), _one(params, "from"), _one(params, "to")
+    if first is not None or last is not None or period == CUSTOM:
+        if first is None or last is None:
+            raise BadRequest("a custom period needs both 'from' and 'to' (dates like 2026-11-01).")
+        if period not in (None, CUSTOM):
+            raise BadRequest(f"give either 'period' or 'from' and 'to', not both (period={period[:40]!r}).")
+        start_day, last_day = _day(first, "from"), _day(last, "to")
+        if start_day > last_day:
+            raise BadRequest(f"'from' ({start_day}) must not be after 'to' ({last_day}).")
+        if (last_day - start_day).days >= MAX_CUSTOM_DAYS:
+            raise BadRequest(f"a custom period can span at most {MAX_CUSTOM_DAYS} days.")
+        return CUSTOM, datetime.combine(start_day, datetime.min.time()), (start_day, last_day)
+    timeframe = DEFAULT_TIMEFRAME if period is None else period
+    if timeframe not in TIMEFRAMES:
+        raise BadRequest(f"unknown period {timeframe[:40]!r}; known: {', '.join(TIMEFRAMES)}, or 'from' and 'to'.")
+    return timeframe, timeframe_start(timeframe, now), None
+
+
+def timeframe_start(timeframe: str, now: datetime) -> datetime:
+    """Where a timeframe begins: aligned on the chart's buckets, so that none is cut."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    day = hour.replace(hour=0)
+    month = day.replace(day=1)
+    if timeframe == "today":
+        return day
+    if timeframe == "24h":
+        return hour - timedelta(hours=23)
+    if timeframe == "7d":
+        return day - timedelta(days=6)
+    if timeframe == "30d":
+        return day - timedelta(days=29)
+    if timeframe == "12mo":
+        months = month.year * 12 + month.month - 1 - 11
+        return month.replace(year=months // 12, month=months % 12 + 1)
+    if timeframe == "mtd":
+        return month
+    return month.replace(month=1)  # ytd
+
+
+def _filters(params: Mapping[str, Sequence[str]], controls: Sequence[str]) -> tuple[Filter, ...]:
+    out = []
+    for key in params:
+        if key in controls or key in ("period", "from", "to"):
+            continue
+        dimension, negate = (key[:-1], True) if key.endswith("!") else (key, False)
+        if dimension not in DIMENSIONS:
+            raise BadRequest(
+                f"unknown filter {key[:40]!r}; filter by one of {', '.join(sorted(DIMENSIONS))} "
+                f"(add '!' to exclude, e.g. country!=CH)."
+            )
+        value = _one(params, key) or ""
+        if len(value) > MAX_PATH:
+            raise BadRequest(f"the value of filter '{key}' is longer than {MAX_PATH} characters.")
+        try:
+            DIMENSIONS[dimension](value)
+        except ValueError as exc:
+            raise BadRequest(f"{exc}.") from None
+        out.append(Filter(dimension, value, negate))
+    return tuple(out)
+
+
+def parse_view(params: Mapping[str, Sequence[str]], now: datetime, *, controls: Sequence[str] = ()) -> View:
+    """The view a request's query parameters ask for. ``controls`` are the other parameters the
+    endpoint accepts (e.g. ``format``); they are left for the caller to read. Raises BadRequest."""
+    timeframe, start, custom = _period(params, now)
+    end = now + _JUST_AFTER
+    if custom is not None:
+        end = datetime.combine(custom[1] + timedelta(days=1), datetime.min.time())
+    return View(timeframe, now, start, end, _filters(params, controls), custom)
+
+
+def control(params: Mapping[str, Sequence[str]], key: str, allowed: Sequence[str]) -> str | None:
+    """A control parameter's value, which must be one of ``allowed``; None when absent."""
+    value = _one(params, key)
+    if value is not None and value not in allowed:
+        raise BadRequest(f"'{key}' must be one of {', '.join(allowed)}, got {value[:40]!r}.")
+    return value
+
+
+def limit(params: Mapping[str, Sequence[str]], default: int, maximum: int) -> int:
+    """The ``limit`` parameter: rows per card in exports."""
+    text = _one(params, "limit")
+    if text is None:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= maximum:
+        raise BadRequest(f"'limit' must be a whole number from 1 to {maximum}, got {text[:40]!r}.")
+    return int(text)
