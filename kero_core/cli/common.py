@@ -1,0 +1,223 @@
+"""What every ``kero`` command shares: the command group and its error policy, the ``--db``
+option, time spans and moments as parameter types, opening Kero, and plain-text tables."""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import re
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import click
+
+from kero_core import queries
+from kero_core.config import OPTIONS, KeroConfigError
+from kero_core.dashboard.view import BadRequest, View, parse_view
+from kero_core.importer import LogImportError
+from kero_core.kero import Kero
+from kero_core.store import DB_FILE, StoreUnavailable
+
+# Commands other than `kero prune` never delete events: a database copied from production, or
+# months of imported history, stays whole however old it is.
+KEEP_EVERYTHING = timedelta(days=36_525)
+OPTION_HELP = {option.name: option.help for option in OPTIONS}
+_NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class _BriefUsageError(click.UsageError):
+    """A usage error on one line of stderr, naming the command's help (exit code 2)."""
+
+    def show(self, file: Any = None) -> None:
+        where = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
+        click.echo(f"Error: {self.format_message()}{where}", err=True)
+
+
+def _brief(exc: click.UsageError) -> click.UsageError:
+    return exc if isinstance(exc, _NO_ARGS_HELP) else _BriefUsageError(exc.format_message(), exc.ctx)
+
+
+class KeroGroup(click.Group):
+    """Turns the mistakes a user can make and the failures of a busy or broken database into one
+    line on stderr: exit code 2 for usage errors, 1 for runtime failures, never a traceback."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise _brief(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _brief(exc) from None
+        except (KeroConfigError, BadRequest) as exc:
+            raise _BriefUsageError(str(exc), ctx) from None
+        except (StoreUnavailable, LogImportError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except TimeoutError:
+            raise click.ClickException("the Kero database stayed busy (another process holds it); try again") from None
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # `kero stats | head`: click leaves quietly
+                raise
+            what = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
+            raise click.ClickException(what) from None
+
+
+def db_option(*, existing: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--db PATH``. With ``existing``, the folder must hold a Kero database already: reading
+    commands must not create an empty one at a mistyped path."""
+    help_text = "Kero's data folder (the app's db_path), holding kero.duckdb."
+    return click.option(
+        "--db", "db_path", required=True, metavar="PATH", help=help_text,
+        type=click.Path(file_okay=False, path_type=Path), callback=_existing_db if existing else None,
+    )
+
+
+def _existing_db(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    if not (value / DB_FILE).is_file():
+        raise click.BadParameter(f"{str(value)!r} holds no Kero database ({DB_FILE})", ctx, param)
+    return value
+
+
+def open_kero(db_path: Path, **options: Any) -> Kero:
+    """A Kero on ``db_path`` that never prunes (see KEEP_EVERYTHING) and keeps and shows response
+    times whenever there are some, unless told otherwise."""
+    options.setdefault("retention", KEEP_EVERYTHING)
+    options.setdefault("measure_requests", True)
+    return Kero(db_path, **options)
+
+
+def days_view(kero: Kero, first: date | None = None, last: date | None = None) -> View:
+    """The dashboard's view of the days ``first`` to ``last`` (UTC, both included); by default
+    from the day of the first stored event to today."""
+    now = kero.now()
+    if first is None:
+        with kero.read() as con:
+            first = (queries.first_event_time(con, None) or now).date()
+    last = last or now.date()
+    return parse_view({"from": [first.isoformat()], "to": [last.isoformat()]}, now)
+
+
+def period_view(kero: Kero, timeframe: str) -> View:
+    """The dashboard's view of one of its timeframes (7d, 30d, ...), or of all days ("all")."""
+    return days_view(kero) if timeframe == "all" else parse_view({"period": [timeframe]}, kero.now())
+
+
+class Span(click.ParamType):
+    """A duration such as 30m, 12h, 7d or 2w; with ``allow_all``, also "all" (None)."""
+
+    name = "span"
+    UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+    def __init__(self, allow_all: bool = False) -> None:
+        self.allow_all = allow_all
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta | None:
+        if isinstance(value, timedelta) or (value is None and self.allow_all):
+            return value
+        text = str(value).strip().lower()
+        if self.allow_all and text == "all":
+            return None
+        found = re.fullmatch(r"(\d+)\s*([mhdw])", text)
+        if found is None or int(found.group(1)) == 0:
+            choices = "30m, 12h, 7d, 2w" + (" or all" if self.allow_all else "")
+            self.fail(f"{value!r} is not a time span such as {choices}", param, ctx)
+        return timedelta(**{self.UNITS[found.group(2)]: int(found.group(1))})
+
+
+class Moment(click.ParamType):
+    """A UTC date or time, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]. With ``day_end``, a bare date
+    means the end of that day, so ``--to 2026-11-10`` includes the 10th."""
+
+    name = "date"
+
+    def __init__(self, day_end: bool = False) -> None:
+        self.day_end = day_end
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM)", param, ctx)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        if self.day_end and len(text) == 10:
+            moment += timedelta(days=1)
+        return moment
+
+
+def describe_span(span: timedelta) -> str:
+    """"7 days", "12 hours", "30 minutes"."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("week", 604_800), ("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, indent: str = "  ") -> str:
+    """Rows as aligned text columns; numbers right-aligned with thousands separators."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) for i in range(len(headers))]
+    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if right else v.ljust(w) for v, w, right in zip(values, widths, numeric)]
+        return (indent + "  ".join(parts)).rstrip()
+
+    return "\n".join([line(headers), *(line(r) for r in cells)])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+class Progress:
+    """A click progress bar on stderr (drawn only on a terminal) showing items per second and,
+    when the total is known, an ETA. ``update(steps, count)`` advances it by ``steps`` (bytes,
+    events) and shows ``count`` things done so far."""
+
+    def __init__(self, label: str, total: int | None, unit: str) -> None:
+        self.unit = unit
+        self.started = time.perf_counter()
+        source = itertools.repeat(None) if total is None else None  # an endless source: no ETA
+        stderr = click.get_text_stream("stderr")
+        self.bar = click.progressbar(
+            source, length=total, label=label, file=stderr, hidden=not stderr.isatty(),
+            show_eta=total is not None, item_show_func=self._info,
+        )
+
+    def _info(self, count: int | None) -> str | None:
+        if count is None:
+            return None
+        rate = count / max(time.perf_counter() - self.started, 1e-9)
+        return f"{count:,} {self.unit}, {rate:,.0f} {self.unit}/s"
+
+    def update(self, steps: int, count: int) -> None:
+        self.bar.update(steps, count)
+
+    def __enter__(self) -> "Progress":
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.bar.__exit__(*exc_info)
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.0f}" if seconds > 0 else "–"
+

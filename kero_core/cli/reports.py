@@ -1,0 +1,190 @@
+"""Commands that look at a database: ``stats`` (figures and top lists) and ``doctor`` (health)."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import NamedTuple
+
+import click
+import maxminddb
+
+from kero_core import queries
+from kero_core.cli.common import db_option, describe_span, open_kero, period_view, table
+from kero_core.dashboard import model
+from kero_core.dashboard.model import MODAL_ROWS
+from kero_core.dashboard.view import TIMEFRAMES
+from kero_core.importer import STATE_FILE, ImportState, LogImportError
+from kero_core.store import DB_FILE, SCHEMA_VERSION, StoreUnavailable
+
+# -- stats -------------------------------------------------------------------------------------------
+
+_SHOWN_PANELS = ("pages", "referrers")
+
+
+@click.command()
+@db_option(existing=True)
+@click.option("--timeframe", type=click.Choice((*TIMEFRAMES, "all")), default="7d", show_default=True,
+              help="The dashboard's period: today, the past 24 hours, 7 or 30 days, 12 months, month or year to "
+                   "date, or every stored day.")
+@click.option("--limit", type=click.IntRange(1, MODAL_ROWS), default=10, show_default=True, help="Rows of each top list.")
+def stats(db_path: Path, timeframe: str, limit: int) -> None:
+    """Print the dashboard's key figures and its top pages and referrers (humans' page views)."""
+    with open_kero(db_path) as kero:
+        dashboard = model.build(kero, period_view(kero, timeframe), rows=limit)
+    view = dashboard.view
+    click.echo(f"{dashboard.title}: {view.label}, {view.start:%Y-%m-%d %H:%M} to {view.end:%Y-%m-%d %H:%M} UTC\n")
+    figures = [(f.label, f.text, f.previous_text, f.change.text) for f in dashboard.figures]
+    click.echo(table(("", "this period", "period before", "change"), figures))
+    panels = {p.panel.id: p for card in dashboard.cards for p in card.panels}
+    for panel_id in _SHOWN_PANELS:
+        panel = panels[panel_id]
+        click.echo(f"\n{panel.panel.title} ({panel.total:,} in all)")
+        headers = (panel.panel.heading, *(c.title for c in panel.panel.columns))
+        rows = [(row.label.text, *row.texts) for row in panel.rows]
+        click.echo(table(headers, rows) if rows else "  none")
+
+
+# -- doctor ------------------------------------------------------------------------------------------
+
+class Finding(NamedTuple):
+    level: str  # ok, note, warning, problem
+    message: str
+    hint: str = ""
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
+def _files(folder: Path) -> list[Finding]:
+    db = folder / DB_FILE
+    if not db.is_file():
+        return [Finding("problem", f"no {DB_FILE} in {folder}",
+                        "is this the app's db_path? The file appears once the app stores its first events.")]
+    wal = _size(db.with_name(DB_FILE + ".wal"))
+    found = [Finding("ok", f"{DB_FILE}: {_megabytes(_size(db))}" + (f" (+ {_megabytes(wal)} write-ahead log)" if wal else ""))]
+    damaged = sorted(folder.glob(f"{DB_FILE}*.corrupt-*"))
+    if damaged:
+        found.append(Finding("warning", f"{len(damaged)} damaged database file(s) set aside: {', '.join(p.name for p in damaged)}",
+                             "Kero started a new database when it could not open the old one; delete them once checked."))
+    return found
+
+
+def _spool(folder: Path, now: float) -> list[Finding]:
+    spool = folder / "spool"
+    pending = sorted(spool.glob("*.parquet"))
+    found = []
+    if pending:
+        age = now - min(p.stat().st_mtime for p in pending)
+        found.append(Finding(
+            "warning" if age > 300 else "ok",
+            f"spool backlog: {len(pending)} batch file(s), {_megabytes(sum(_size(p) for p in pending))}, "
+            f"the oldest {describe_span(timedelta(minutes=max(1, int(age // 60))))} old; stored now",
+            "a backlog that keeps coming back means no process could open the database: is another program holding it?"
+            if age > 300 else "",
+        ))
+    else:
+        found.append(Finding("ok", "spool: no backlog"))
+    bad = sorted(spool.glob("*.bad"))
+    if bad:
+        found.append(Finding("problem", f"{len(bad)} unreadable spool file(s) set aside (*.bad)",
+                             f"they are never loaded: inspect them with DuckDB or delete them from {spool}."))
+    stale = [p for p in spool.glob(".*.tmp") if now - p.stat().st_mtime > 3600]
+    if stale:
+        found.append(Finding("warning", f"{len(stale)} unfinished spool file(s) older than an hour",
+                             f"a process died while writing them; they are safe to delete from {spool}."))
+    return found
+
+
+def _contents(kero_path: Path) -> list[Finding]:
+    try:
+        with open_kero(kero_path) as kero, kero.read(wait=10) as con:
+            everything = queries.where(None, None, None, None)
+            events = queries.count(con, everything)
+            views = queries.count(con, queries.where("http_req", None, None, None))
+            first = queries.first_event_time(con, None)
+            newest = queries.events(con, everything, 1)
+            now = kero.now()
+    except StoreUnavailable as exc:
+        return [Finding("problem", f"the database cannot be opened: {exc}")]
+    except TimeoutError:
+        return [Finding("problem", "the database stayed busy for 10 s", "another process holds it; try again.")]
+    found = [Finding("ok", f"schema version {SCHEMA_VERSION} (current)")]
+    if not events:
+        return found + [Finding("note", "no events stored yet", "events appear once the app serves tracked requests.")]
+    found.append(Finding("ok", f"{events:,} events ({views:,} page views) from {first:%Y-%m-%d %H:%M} "
+                               f"to {newest[0].ts:%Y-%m-%d %H:%M} UTC"))
+    idle = now - newest[0].ts.replace(tzinfo=None)
+    if idle > timedelta(days=2):
+        found.append(Finding("note", f"no event in the last {idle.days} days",
+                             "is the app running, with Kero installed and this db_path?"))
+    return found
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}$")
+
+
+def _salts(folder: Path, today: date) -> list[Finding]:
+    """Salts older than yesterday let those days' visitor ids be recomputed while they exist."""
+    salts = folder / "salts"
+    old = sorted(p.name for p in salts.glob("*") if _DAY.match(p.name) and p.name < (today - timedelta(days=1)).isoformat()) if salts.is_dir() else []
+    if not old:
+        return []
+    return [Finding("warning", f"visitor salts of {len(old)} past day(s) are still on disk ({old[0]}...)",
+                    "they are destroyed when the app records its next event; until then those days' ids could be recomputed.")]
+
+
+def _geoip(path: Path | None, now: float) -> list[Finding]:
+    if path is None:
+        return [Finding("note", "GeoIP database not checked", "pass --geoip PATH to check the app's geoip_db file.")]
+    try:
+        with maxminddb.open_database(str(path)) as reader:
+            built, kind = reader.metadata().build_epoch, reader.metadata().database_type
+    except Exception as exc:  # noqa: BLE001  maxminddb raises many types for a bad file
+        return [Finding("problem", f"{path} is not a usable MaxMind database ({exc})",
+                        "download GeoLite2-City.mmdb again (geoipupdate).")]
+    days = int((now - built) // 86_400)
+    if days > 30:
+        return [Finding("warning", f"GeoIP database {kind} was built {days} days ago",
+                        "MaxMind updates GeoLite2 twice a week and its licence asks to delete outdated copies: run geoipupdate.")]
+    return [Finding("ok", f"GeoIP database {kind}, built {days} day(s) ago")]
+
+
+def _imports(folder: Path) -> list[Finding]:
+    if not (folder / STATE_FILE).exists():
+        return []
+    try:
+        files = ImportState(folder).files
+    except LogImportError as exc:
+        return [Finding("problem", str(exc))]
+    return [Finding("ok", f"{len(files)} imported log file(s) remembered in {STATE_FILE}")]
+
+
+@click.command()
+@click.option("--db", "db_path", required=True, metavar="PATH", help="Kero's data folder (the app's db_path).",
+              type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--geoip", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The app's GeoLite2-City .mmdb file, to check that it is usable and recent.")
+def doctor(db_path: Path, geoip: Path | None) -> None:
+    """Check a database: files, spool backlog, schema, events and their dates, salts, GeoIP file.
+    Exits with 1 when it finds a problem."""
+    now = time.time()
+    findings = _files(db_path) + _spool(db_path, now)
+    if (db_path / DB_FILE).is_file():
+        findings += _contents(db_path)
+    findings += _salts(db_path, datetime.now(timezone.utc).date()) + _imports(db_path) + _geoip(geoip, now)
+    for finding in findings:
+        click.echo(f"{finding.level:<8} {finding.message}")
+        if finding.hint:
+            click.echo(f"{'':<8} hint: {finding.hint}")
+    problems = sum(1 for f in findings if f.level == "problem")
+    click.echo(f"\n{problems} problem(s) found." if problems else "\nNo problem found.")
+    if problems:
+        raise SystemExit(1)
