@@ -251,12 +251,13 @@ class _Traffic:
         _, ip, ua, al, ae = v
         query, referrer = self._entry()
         event = int(rand() * _EVENT_EVERY)  # the page after which a custom event fires, mostly none
-        n = 0
-        for page in range(self.c.lengths[HUMAN][bits(12)]):
+        pages = min(budget, self.c.lengths[HUMAN][bits(12)])
+        events = 0  # an event fits in the budget only when the pages leave room for it
+        for page in range(pages):
             if page:
                 ts += gaps[bits(10)]
                 if ts >= end:
-                    break
+                    return page + events
                 referrer = url
             path, route, url, post = paths[bisect(cum, rand())]
             u = rand()
@@ -269,15 +270,12 @@ class _Traffic:
                             durations[bits(12)], ip, "", "", "", ua, al, ae, referrer, None, 1.0, host)))
             if query:
                 url, query = f"{url}?{query}", ""
-            n += 1
-            if page == event and n < budget:
+            if page == event and pages < budget:
                 made = self._event(ts, v, url)
                 if made.ts < end:
                     append(made)
-                    n += 1
-            if n >= budget:
-                break
-        return n
+                    events = 1
+        return pages + events
 
     def _machine_session(self, out: list[Hit], v: _Visitor, ts: float, budget: int, end: float) -> int:
         """Bots, HTTP libraries and empty UAs: no referrer, campaign, language or custom event;
