@@ -85,4 +85,4 @@ def stop(process: subprocess.Popen[bytes]) -> str:
     except subprocess.TimeoutExpired:
         process.kill()
         _, stderr = process.communicate()
-    return stderr.decode(errors="replace")
+    return (stderr or b"").decode(errors="replace")

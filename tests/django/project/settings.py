@@ -50,6 +50,7 @@ STATIC_URL = "static/"
 USE_TZ = True
 KERO = {
     "DB_PATH": os.environ.get("KERO_TEST_DB_PATH"),
+    "FLUSH_INTERVAL": float(os.environ.get("KERO_TEST_FLUSH_INTERVAL", "1")),
     "PIXEL_PATH": "/visit.gif",
     "MEASURE_REQUESTS": True,
     "IGNORE_WEB_ASSETS": True,

@@ -12,6 +12,7 @@ urlpatterns = [
     path("stream/", views.stream),
     path("cached/", views.cached_page),
     path("signup/", views.signup),
+    path("_pid/", views.pid),  # under /_: not tracked (IGNORE_WEB_ASSETS)
     path("admin/", admin.site.urls),
     path("_kero/", include("kero_django.urls")),
 ]

@@ -1,6 +1,7 @@
 """Views of the test project: plain, parameterised, slow, failing, async and streamed."""
 
 import asyncio
+import os
 import time
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -47,3 +48,8 @@ def cached_page(request: HttpRequest) -> HttpResponse:
 def signup(request: HttpRequest) -> HttpResponse:
     kero_django.track("signup", {"plan": "pro"}, request=request)
     return HttpResponse("welcome")
+
+
+def pid(request: HttpRequest) -> HttpResponse:
+    """Which process answered: tells runserver's reloaded child from the one before."""
+    return HttpResponse(str(os.getpid()))
