@@ -522,27 +522,31 @@ class Importer:
         skipped, malformed = self.report.skipped, self.report.malformed
         batch: list[Hit] = []
         shown = source.disk_position(0)
-        for line in _guarded(source.lines(offset), lines):
-            if source.appendable and not line.endswith(b"\n"):
-                result.waiting_line = True  # being written right now, or cut: the next run gets it whole
-                break
-            offset += len(line)
-            lines += 1
-            result.lines += 1
-            parsed = parse(line)
-            if isinstance(parsed, str):
-                skipped[parsed] += 1
-                if parsed == MALFORMED and len(malformed) < MALFORMED_SHOWN:
-                    malformed.append((source.name, lines, printable(line)))
-            elif track(parsed.path):
-                batch.append(parsed)
-            else:
-                skipped[IGNORED_PATH] += 1
-            if result.lines % self.batch_size == 0:
-                entry = self._commit(builder, state, entry, source, batch, offset, lines, result)
-                batch = []
-            if result.lines % self.PROGRESS_EVERY == 0:
-                shown = self._show(source, offset, shown)
+        try:
+            for line in _guarded(source.lines(offset), lines):
+                if source.appendable and not line.endswith(b"\n"):
+                    result.waiting_line = True  # being written right now, or cut: the next run gets it whole
+                    break
+                offset += len(line)
+                lines += 1
+                result.lines += 1
+                parsed = parse(line)
+                if isinstance(parsed, str):
+                    skipped[parsed] += 1
+                    if parsed == MALFORMED and len(malformed) < MALFORMED_SHOWN:
+                        malformed.append((source.name, lines, printable(line)))
+                elif track(parsed.path):
+                    batch.append(parsed)
+                else:
+                    skipped[IGNORED_PATH] += 1
+                if result.lines % self.batch_size == 0:
+                    entry = self._commit(builder, state, entry, source, batch, offset, lines, result)
+                    batch = []
+                if result.lines % self.PROGRESS_EVERY == 0:
+                    shown = self._show(source, offset, shown)
+        except (_ReadError, KeyboardInterrupt):  # keep what was read before it
+            self._commit(builder, state, entry, source, batch, offset, lines, result)
+            raise
         self._commit(builder, state, entry, source, batch, offset, lines, result)
         self._show(source, offset, shown)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import itertools
 import re
+import sys
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -195,7 +196,7 @@ class Progress:
         self.unit = unit
         self.started = time.perf_counter()
         source = itertools.repeat(None) if total is None else None  # an endless source: no ETA
-        stderr = click.get_text_stream("stderr")
+        stderr = sys.stderr
         self.bar = click.progressbar(
             source, length=total, label=label, file=stderr, hidden=not stderr.isatty(),
             show_eta=total is not None, item_show_func=self._info,

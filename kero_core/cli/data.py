@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -79,7 +80,7 @@ def import_(db_path: Path, log_format: str, site_host: str, geoip: Path | None, 
     with open_kero(db_path, geoip_db=geoip, ignore_bots=ignore_bots, ignore_web_assets=not keep_web_assets) as kero:
         with Progress("Importing", total, "lines") as bar:
             importer = Importer(kero, log_format=log_format, site_host=site_host,
-                                stdin=click.get_binary_stream("stdin"), progress=bar.update)
+                                stdin=sys.stdin.buffer, progress=bar.update)
             report = importer.run(files)
     _print_import(report, site_host)
     if any(f.status == "failed" for f in report.files):
@@ -136,7 +137,7 @@ def export_(db_path: Path, file_format: str, start: datetime | None, end: dateti
     aggregates. Times are UTC. In CSV, text starting with = + - @ gets a leading ' so that no
     spreadsheet runs it as a formula."""
     to_stdout = str(output) == STDIN
-    stdout = click.get_binary_stream("stdout")
+    stdout = sys.stdout.buffer
     if to_stdout and file_format == "parquet" and stdout.isatty():
         raise click.UsageError("parquet is binary: pass -o FILE, or redirect stdout")
     folder = Path(tempfile.mkdtemp(prefix="kero-export-", dir=None if to_stdout else output.resolve().parent))
