@@ -82,7 +82,7 @@ def _served_by_gunicorn(tmp: Path) -> Served:
 
             def get(path: str, **headers: str) -> Reply:
                 response = session.get(server.url + path, headers=scenario.default_headers(headers),
-                                       allow_redirects=False, timeout=10)
+                                       allow_redirects=False, timeout=30)
                 return Reply(response.status_code, response.headers, response.content)
 
             replies = scenario.run(get, parallel=8)

@@ -66,7 +66,7 @@ def check_quickstart(ns: Namespace, apps: list[Flask]) -> None:
 
 
 def check_factory(ns: Namespace, apps: list[Flask], tmp_path: Path) -> None:
-    first, second = ns["create_app"]({"KERO_DB_PATH": str(tmp_path / "a")}), ns["create_app"]({"KERO_DB_PATH": str(tmp_path / "b")})
+    first, second = (ns["create_app"]({"KERO_DB_PATH": str(tmp_path / db)}) for db in ("a", "b"))
     apps += [first, second]
     for app in (first, second):
         app.test_client().get("/health", headers=HEADERS, buffered=True)
@@ -129,7 +129,8 @@ def check_testing(ns: Namespace, apps: list[Flask]) -> None:
     apps.append(ns["app"])  # the example asserts the count itself
 
 
-def test_every_example_is_checked(close_cores: list[Flask], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_example_is_checked(close_cores: list[Flask], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
     found = blocks()
     fenced = re.findall(r"^```(\w+)$", DOC.read_text(), re.M)
     assert len(found) == len([lang for lang in fenced if lang != "sh"])  # every non-shell block is marked
@@ -144,6 +145,8 @@ def test_every_example_is_checked(close_cores: list[Flask], tmp_path: Path, caps
     }
     assert sorted(found) == sorted(checks)
     for name, check in checks.items():
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)  # each example gets its own ./kero
         capsys.readouterr()
         check()
 

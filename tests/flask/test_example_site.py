@@ -59,7 +59,7 @@ class Page(HTMLParser):
             self.links.append(str(values["href"]))
         if tag == "img" and values.get("src"):
             self.images.append(str(values["src"]))
-        self._in_title = tag == "title"
+        self._in_title = tag == "title" and not self.title  # the page's; SVG charts have their own
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
@@ -130,12 +130,12 @@ def test_under_gunicorn_every_request_is_stored_once(tmp_path: Path, monkeypatch
     with requests.Session() as session:
         with serving(args, tmp_path / "gunicorn.log", port=port, env={"FLASK_KERO_DB_PATH": str(db_path)}, ready_path="/static/style.css") as server:
             for path in pages:
-                assert session.get(server.url + path, headers=HEADERS, timeout=10).status_code == 200
-            assert session.get(server.url + "/launch.html", timeout=10).status_code == 200
-            pixel = session.get(server.url + "/visit.gif", headers={**HEADERS, "Referer": server.url + "/launch.html"}, timeout=10)
+                assert session.get(server.url + path, headers=HEADERS, timeout=30).status_code == 200
+            assert session.get(server.url + "/launch.html", timeout=30).status_code == 200
+            pixel = session.get(server.url + "/visit.gif", headers={**HEADERS, "Referer": server.url + "/launch.html"}, timeout=30)
             assert pixel.content.startswith(b"GIF89a")
-            assert session.get(server.url + "/_kero/", timeout=10).status_code == 401
-            assert session.get(server.url + "/_kero/", auth=("boss", "s3cret"), timeout=10).status_code == 200
+            assert session.get(server.url + "/_kero/", timeout=30).status_code == 401
+            assert session.get(server.url + "/_kero/", auth=("boss", "s3cret"), timeout=30).status_code == 200
     with CoreKero(db_path=db_path) as reader:
         assert reader.count() == len(pages) + 1
         assert reader.count(filters={"path": "/launch.html"}) == 1
@@ -150,14 +150,14 @@ def run_demo(tmp_path: Path, db_path: Path, log_name: str) -> tuple[str, str]:
     port = free_port()
     args = [str(BIN / "python"), "example_sites/flask_site/run.py", "--port", str(port), "--db-path", str(db_path)]
     with serving(args, tmp_path / log_name, port=port, ready_path="/static/style.css") as server:
-        assert requests.get(server.url + "/", headers=HEADERS, timeout=10).status_code == 200
+        assert requests.get(server.url + "/", headers=HEADERS, timeout=30).status_code == 200
         found = DASHBOARD_LINE.search(server.log())
         assert found, server.log()
         url, user, password = found.groups()
         assert url == f"{server.url}/_kero/"
-        assert requests.get(url, timeout=10).status_code == 401
+        assert requests.get(url, timeout=30).status_code == 401
         dashboard = requests.get(url, auth=(user, password), timeout=30)
-        assert dashboard.status_code == 200 and Page(dashboard.text).title == "Flask site stats"
+        assert dashboard.status_code == 200 and Page(dashboard.text).title.startswith("Flask site stats")
     return server.log(), password
 
 

@@ -48,7 +48,7 @@ def test_dev_server_reloader_two_processes_one_database(tmp_path: Path, command:
     else:  # this script also reads the database at start-up, in both processes
         args = [sys.executable, str(HERE / "reloader_site.py"), str(port)]
     with serving(args, tmp_path / "reloader.log", port=port, env={"FLASK_KERO_DB_PATH": str(db_path)}, cwd=HERE, group_stop=True) as server:
-        pids = {requests.get(f"{server.url}/pid", headers=HEADERS, timeout=10).text for _ in range(requests_made)}
+        pids = {requests.get(f"{server.url}/pid", headers=HEADERS, timeout=30).text for _ in range(requests_made)}
         assert pids and str(server.process.pid) not in pids  # served by the reloader's child
         assert wait_for_count(db_path, requests_made) == requests_made
         time.sleep(0.5)  # more than a flush interval: nothing counted twice
@@ -93,6 +93,6 @@ def test_gunicorn_preload_app_made_before_the_fork(tmp_path: Path) -> None:
     with requests.Session() as session:
         with serving(args, tmp_path / "gunicorn.log", port=port, env={"FLASK_KERO_DB_PATH": str(db_path)}) as server:
             for _ in range(requests_made):
-                assert session.get(f"{server.url}/hello/preload", headers=HEADERS, timeout=10).status_code == 200
+                assert session.get(f"{server.url}/hello/preload", headers=HEADERS, timeout=30).status_code == 200
     assert stored_page_views(db_path) == requests_made
     assert_clean(server.log())
