@@ -47,16 +47,18 @@ class Server:
 
 
 @contextmanager
-def server(kind: str, settings: str, db_path: Path, *args: str) -> Iterator[Server]:
-    """Run ``gunicorn`` or ``uvicorn`` on the test project until the block ends."""
+def server(kind: str, settings: str, db_path: Path, *args: str, app: str = "", env: dict[str, str] | None = None) -> Iterator[Server]:
+    """Run ``gunicorn`` (default app: the WSGI one) or ``uvicorn`` (default: the ASGI one,
+    without lifespan) on the test project until the block ends."""
     port = free_port()
     if kind == "gunicorn":
-        command = [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", *args, "tests.django.project.wsgi:application"]
+        command = [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", *args, app or "tests.django.project.wsgi:application"]
     else:
-        command = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off", "--no-access-log",
-                   *args, "tests.django.project.asgi:application"]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, "KERO_TEST_DB_PATH": str(db_path)}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        lifespan = "on" if app else "off"
+        command = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--lifespan", lifespan, "--no-access-log",
+                   *args, app or "tests.django.project.asgi:application"]
+    environ = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, "KERO_TEST_DB_PATH": str(db_path), **(env or {})}
+    process = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     running = Server(f"http://127.0.0.1:{port}")
     try:
         _wait_until_up(running.url, process)

@@ -113,3 +113,31 @@ def test_gunicorn_four_workers_record_exactly_the_requests_sent(tmp_path: Path) 
         assert kero.count() == sent
         assert kero.count(filters={"path": "/hello/3"}) == len([i for i in range(sent) if i % 7 == 3])
         assert kero.top("route", metric="events", limit=1) == [("GET hello/<str:name>", sent)]
+
+
+LIFESPAN_APP = "tests.django.project.asgi_lifespan:application"
+
+
+def test_uvicorn_with_lifespan_writes_everything_at_sigterm(tmp_path: Path) -> None:
+    """No waiting for the writer here: with_lifespan() closes Kero during uvicorn's shutdown.
+    The interval is a minute, so only that final write can have stored the requests."""
+    sent, db_path = 40, tmp_path / "kero"
+    with server("uvicorn", FULL, db_path, app=LIFESPAN_APP, env={"KERO_TEST_FLUSH_INTERVAL": "60"}) as running:
+        statuses = [fetch(f"{running.url}/hello/{i}")[0] for i in range(sent)]
+    assert statuses == [200] * sent
+    assert "Traceback" not in running.stderr, running.stderr
+    with Kero(db_path=db_path) as kero:
+        assert kero.count() == sent
+
+
+def test_gunicorn_uvicorn_workers_with_lifespan(tmp_path: Path) -> None:
+    """The usual production ASGI setup: gunicorn managing uvicorn workers."""
+    sent, db_path = 100, tmp_path / "kero"
+    with server("gunicorn", FULL, db_path, "-w", "2", "-k", "uvicorn.workers.UvicornWorker", app=LIFESPAN_APP,
+                env={"KERO_TEST_FLUSH_INTERVAL": "60"}) as running:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda i: fetch(f"{running.url}/nap/{i % 3}/")[0], range(sent)))
+    assert statuses == [200] * sent
+    assert "Traceback" not in running.stderr, running.stderr
+    with Kero(db_path=db_path) as kero:
+        assert kero.count() == sent
