@@ -55,3 +55,5 @@ KERO = {
     "MEASURE_REQUESTS": True,
     "IGNORE_WEB_ASSETS": True,
 }
+# Tests create users; the default hasher is slow on purpose.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
