@@ -76,9 +76,9 @@ def _wait_until_up(server: Server, path: str) -> None:
         if server.process.poll() is not None:
             raise AssertionError(f"the server exited with {server.process.returncode}:\n{server.log()}")
         try:
-            requests.get(server.url + path, timeout=2)
+            requests.get(server.url + path, timeout=5)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet; workers still booting
             time.sleep(0.1)
     raise AssertionError(f"the server did not answer within {START_TIMEOUT:.0f} s:\n{server.log()}")
 
