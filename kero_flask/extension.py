@@ -35,7 +35,7 @@ class Kero:
         # Per-app cores, keyed weakly so an app that is dropped (tests, factories) frees its core.
         self._cores: weakref.WeakKeyDictionary[Flask, CoreKero] = weakref.WeakKeyDictionary()
         if app is not None:
-            self.init_app(app)
+            self._setup(app)
 
     def init_app(self, app: Flask) -> None:
         """Read ``app``'s ``KERO_*`` settings, create its core, and mount tracking, dashboard and pixel.
@@ -43,9 +43,14 @@ class Kero:
         Raises :class:`kero_core.KeroConfigError` naming the ``app.config`` key of a bad setting,
         and RuntimeError when Kero is already registered on ``app``. Opens no database and starts
         no thread: that happens on the first recorded request, after any pre-fork."""
+        self._setup(app)
+
+    def _setup(self, app: Flask) -> None:
+        """init_app's work, one call deep from both public entry points, so that a settings
+        warning points at the user's ``Kero(app)`` or ``kero.init_app(app)`` line."""
         if "kero" in app.extensions:
             raise RuntimeError("Kero is already registered on this Flask app; call init_app once per app.")
-        settings = read_settings(app.config)
+        settings = read_settings(app.config, warning_stacklevel=4)
         try:
             core = CoreKero(**settings.options)
         except KeroConfigError as error:

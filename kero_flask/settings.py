@@ -48,16 +48,16 @@ class Settings:
     users: dict[str, str]
 
 
-def read_settings(config: MutableMapping[str, Any], environ: Mapping[str, str] = os.environ) -> Settings:
+def read_settings(config: MutableMapping[str, Any], *, warning_stacklevel: int = 2) -> Settings:
     """Fill in every missing ``KERO_*`` key with its default (so ``app.config`` shows the
     settings in force), warn about unknown ``KERO_*`` keys, and check the values."""
     for option in OPTIONS:
         config.setdefault(key_of(option.name), _flask_default(option))
-    config.setdefault(ADMIN_USER, environ.get(ADMIN_USER))
-    config.setdefault(ADMIN_PASSWORD, environ.get(ADMIN_PASSWORD))
+    config.setdefault(ADMIN_USER, os.environ.get(ADMIN_USER))
+    config.setdefault(ADMIN_PASSWORD, os.environ.get(ADMIN_PASSWORD))
     for key in unknown_keys(config):
         closest = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.0)[0]
-        warnings.warn(f"app.config[{key!r}] is not a Kero setting and is ignored; did you mean {closest!r}?", KeroConfigWarning, stacklevel=3)
+        warnings.warn(f"app.config[{key!r}] is not a Kero setting and is ignored; did you mean {closest!r}?", KeroConfigWarning, stacklevel=warning_stacklevel)
     if not config[key_of("db_path")]:
         raise KeroConfigError(
             f"{key_of('db_path')} is required: set app.config[{key_of('db_path')!r}] to the folder where Kero "

@@ -136,8 +136,16 @@ def test_a_path_that_contains_an_option_name_is_left_alone(tmp_path: Path) -> No
      ("KERO_ADMIN_PASS", "KERO_ADMIN_PASSWORD"), ("KERO_IGNORE_BOT", "KERO_IGNORE_BOTS")],
 )
 def test_unknown_keys_warn_with_the_closest_key(init: Callable[..., Flask], typo: str, closest: str) -> None:
-    with pytest.warns(KeroConfigWarning, match=rf"app.config\['{typo}'\] is not a Kero setting and is ignored; did you mean '{closest}'\?"):
+    with pytest.warns(KeroConfigWarning, match=rf"app.config\['{typo}'\] is not a Kero setting and is ignored; did you mean '{closest}'\?") as caught:
         init(**{typo: True})
+    assert caught[0].filename == __file__  # points at the Kero(app) line
+
+
+def test_warning_points_at_init_app_in_a_factory(tmp_path: Path) -> None:
+    app = flask_app(tmp_path, KERO_TITEL="Shop")
+    with pytest.warns(KeroConfigWarning, match="did you mean 'KERO_TITLE'") as caught:
+        Kero().init_app(app)
+    assert caught[0].filename == __file__
 
 
 def test_warning_is_a_user_warning_and_known_keys_do_not_warn(init: Callable[..., Flask]) -> None:
