@@ -83,6 +83,11 @@
     dialog.addEventListener("click", function (event) {
       if (event.target === dialog) dialog.close(); // a click on the backdrop
     });
+    dialog.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") return;
+      event.preventDefault(); // even from the search box, which would only clear itself
+      dialog.close();
+    });
     dialog.addEventListener("close", function () {
       dialog.remove();
       if (opener) {
