@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import pyarrow as pa
 
-from kero_core.capture import MAX_LABEL, MAX_LABELS, Hit
+from kero_core.capture import MAX_LABEL, MAX_LABELS, MAX_NAME, MAX_PATH, Hit
 from kero_core.config import Config
 from kero_core.enrich import (
     EMPTY_CAMPAIGN,
@@ -31,10 +31,26 @@ from kero_core.schema import ARROW_SCHEMA, COLUMN_NAMES
 
 _NO_GEO = ("", "", "")
 _decode = functools.lru_cache(maxsize=50_000)(decode_path)  # paths and referrers repeat a lot
+# The range of a DuckDB TIMESTAMP (and of Python's datetime): years 1 to 9999.
+_MIN_TS_US, _MAX_TS_US = -62_135_596_800_000_000, 253_402_300_799_999_999
+_WARM_UP_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+_WARM_UP_IP = "192.0.2.1"  # TEST-NET-1: never located, but the lookup opens the GeoIP file
 
 
-def _bounded_text(value: Any) -> str:
-    return str(value).encode("utf-8", "replace").decode("utf-8")[:MAX_LABEL]
+def _bounded_text(value: Any, bound: int = MAX_LABEL) -> str:
+    """``value`` as text that can be stored: lone surrogates (which no UTF-8 column accepts, and
+    one of which would fail its whole batch) replaced, cut to ``bound`` characters."""
+    text = value if isinstance(value, str) else str(value)
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text[:bound]
+
+
+def _timestamp_us(ts: float) -> int:
+    ts_us = int(ts * 1_000_000)  # NaN and infinities raise here
+    if not _MIN_TS_US <= ts_us <= _MAX_TS_US:
+        raise ValueError("a time outside the years 1 to 9999")
+    return ts_us
 
 
 def labels_json(labels: Mapping[str, Any] | None) -> str:
@@ -54,7 +70,10 @@ def _finite(value: Any, default: float) -> float:
 
 
 class EventBuilder:
-    """Enriches hits with the parsers, caches and salts of one process."""
+    """Enriches hits with the parsers, caches and salts of one process.
+
+    A hit that cannot be stored (an unusable time, labels that fail to turn into text) is left
+    out of its batch and counted in :attr:`rejected`: one bad hit never costs the others."""
 
     def __init__(self, config: Config, ignored_agents: list[str], salts_folder: Path,
                  clock: Callable[[], float] = time.time) -> None:
@@ -64,23 +83,40 @@ class EventBuilder:
         self.trusted_proxies = config.trusted_proxies
         self.ignore_bots = config.ignore_bots
         self.measure_requests = config.measure_requests
+        self.rejected = 0  # hits left out because they could not be stored
 
     def close(self) -> None:
         self.geo.close()
 
+    def warm_up(self) -> None:
+        """Load what the first batch would otherwise wait for (the User-Agent regexes, the GeoIP
+        file; seconds on a busy machine), so a fresh process does not hold its first events in
+        memory longer than the others do."""
+        self.agents.parse(_WARM_UP_AGENT)
+        self.geo.lookup(_WARM_UP_IP)
+
     def build(self, hits: Iterable[Hit]) -> pa.Table:
         """The stored events of ``hits`` (bots left out when ``ignore_bots``)."""
-        rows = [row for row in map(self._row, hits) if row is not None]
+        rows = []
+        for hit in hits:
+            try:
+                row = self._row(hit)
+            except Exception:  # noqa: BLE001  counted; the caller logs it
+                self.rejected += 1
+                continue
+            if row is not None:
+                rows.append(row)
         columns = zip(*rows) if rows else ([] for _ in COLUMN_NAMES)
         arrays = [pa.array(column, type=field.type) for column, field in zip(columns, ARROW_SCHEMA)]
         return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 
     def _row(self, hit: Hit) -> tuple[Any, ...] | None:
-        ts_us = int(hit.ts * 1_000_000)
+        ts_us = _timestamp_us(hit.ts)
         labels = labels_json(hit.labels)
         value = _finite(hit.value, 1.0)
+        name = _bounded_text(hit.name, MAX_NAME)
         if not hit.method:  # a custom event recorded without a request: nothing to enrich
-            return (ts_us, hit.name, "", "", "", 0, None, 0, "", "", "", "", "", "", False,
+            return (ts_us, name, "", "", "", 0, None, 0, "", "", "", "", "", "", False,
                     "", "", "", "", "", "", "", "", "", "", "", labels, value)
         agent = self.agents.parse(hit.user_agent)
         if agent.is_bot and self.ignore_bots:
@@ -97,7 +133,8 @@ class EventBuilder:
         if self.measure_requests and hit.duration_ms is not None:
             duration = max(0.0, _finite(hit.duration_ms, 0.0))
         return (
-            ts_us, hit.name, hit.method, _decode(hit.path), hit.route, _status(hit.status), duration,
+            ts_us, name, _bounded_text(hit.method, MAX_NAME), _decode(hit.path), _bounded_text(hit.route, MAX_PATH),
+            _status(hit.status), duration,
             visitor, agent.browser, agent.browser_version, agent.os, agent.os_version, agent.device,
             agent.form_factor, agent.is_bot, referrer, domain, utm.utm_source, utm.utm_medium,
             utm.utm_campaign, utm.utm_term, utm.utm_content, utm.click_id, country, region, city,

@@ -81,6 +81,7 @@ class Pipeline:
 
     # -- writer thread -------------------------------------------------------------------------------
     def _run(self) -> None:
+        self._warm_up()
         while not self._stopping:
             self._wake.wait(self.interval)
             self._wake.clear()
@@ -89,6 +90,14 @@ class Pipeline:
             self.write()
             self._ingest(wait=0)
 
+    def _warm_up(self) -> None:
+        """Ready the builder while the first interval runs, not after it (see EventBuilder.warm_up)."""
+        with self._write_lock:
+            try:
+                self._ready_builder().warm_up()
+            except Exception as exc:  # a broken GeoIP file or parser must not stop the writer
+                self._log_once("warm_up", "kero: could not prepare the writer (%s); will retry", _describe(exc))
+
     def write(self) -> bool:
         """Drain the buffer into the spool; True when nothing is left in memory."""
         with self._write_lock:
@@ -96,16 +105,36 @@ class Pipeline:
                 self._spool_retries()
                 while self._buffer:
                     hits = [self._buffer.popleft() for _ in range(min(len(self._buffer), 50_000))]
-                    self._spool(self._build(hits))
+                    table = self._build(hits)
+                    if table is not None:
+                        self._spool(table)
                 return not self._unspooled
-            except Exception as exc:  # never let a parser or disk failure kill the writer
-                self._log_once("write", "kero: could not write events (%s); will retry", exc)
+            except Exception as exc:  # never let a disk failure kill the writer
+                self._log_once("write", "kero: could not write events (%s); will retry", _describe(exc))
                 return False
 
-    def _build(self, hits: list[Hit]) -> pa.Table:
+    def _ready_builder(self) -> EventBuilder:
         if self._builder is None:
             self._builder = self._make_builder()
-        return self._builder.build(hits)
+        return self._builder
+
+    def _build(self, hits: list[Hit]) -> pa.Table | None:
+        """The batch of ``hits``; the hits it cannot hold are dropped and counted, not retried
+        (they would fail again, and hold up everything behind them)."""
+        builder = self._ready_builder()
+        rejected = builder.rejected
+        try:
+            table = builder.build(hits)
+        except Exception as exc:  # noqa: BLE001  a bug in enrichment: lose this batch, not the writer
+            builder.rejected = rejected + len(hits)
+            table, reason = None, _describe(exc)
+        else:
+            reason = "unusable time or labels"
+        if builder.rejected != rejected:
+            self.dropped += builder.rejected - rejected
+            self._log_once("rejected", "kero: %d events could not be stored and were dropped (%s)",
+                           builder.rejected - rejected, reason)
+        return table
 
     def _spool(self, table: pa.Table) -> None:
         if table.num_rows == 0:
@@ -114,7 +143,7 @@ class Pipeline:
             self.store.spool(table)
         except OSError as exc:
             self._keep_for_retry(table)
-            self._log_once("spool", "kero: cannot write to the spool (%s); holding events in memory", exc)
+            self._log_once("spool", "kero: cannot write to the spool (%s); holding events in memory", _describe(exc))
 
     def _spool_retries(self) -> None:
         waiting, self._unspooled = self._unspooled, []
@@ -142,7 +171,7 @@ class Pipeline:
         except TimeoutError:
             return False
         except Exception as exc:  # StoreUnavailable, disk errors, DuckDB errors: retried next time
-            self._log_once("ingest", "kero: could not ingest events into the database (%s); will retry", exc)
+            self._log_once("ingest", "kero: could not ingest events into the database (%s); will retry", _describe(exc))
             return False
 
     def _log_once(self, key: str, message: str, *args: object) -> None:
@@ -175,6 +204,13 @@ class Pipeline:
         self._reset()
         self._logged = {}
         self.store.after_fork_in_child()
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as one log-safe line: its message may quote request data, so CR, LF and
+    other control characters are escaped (no forged log lines) and its length is bounded."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text.encode("unicode_escape").decode("ascii")[:300] if not text.isprintable() else text[:300]
 
 
 _LIVE: "weakref.WeakSet[Pipeline]" = weakref.WeakSet()
