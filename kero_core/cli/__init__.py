@@ -14,7 +14,7 @@ from kero_core.cli.reports import doctor, stats
 from kero_core.cli.serving import demo, serve
 
 
-@click.group(cls=KeroGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group("kero", cls=KeroGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="kero", prog_name="kero")
 def cli() -> None:
     """Kero: privacy-friendly web analytics stored in an embedded DuckDB file.

@@ -33,7 +33,8 @@ class _BriefUsageError(click.UsageError):
 
     def show(self, file: Any = None) -> None:
         where = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
-        click.echo(f"Error: {self.format_message()}{where}", err=True)
+        message = " ".join(self.format_message().split())  # click lists choices on several lines
+        click.echo(f"Error: {message}{where}", err=True)
 
 
 def _brief(exc: click.UsageError) -> click.UsageError:
@@ -157,7 +158,7 @@ class Moment(click.ParamType):
 def describe_span(span: timedelta) -> str:
     """"7 days", "12 hours", "30 minutes"."""
     seconds = int(span.total_seconds())
-    for unit, size in (("week", 604_800), ("day", 86_400), ("hour", 3_600), ("minute", 60)):
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
         if seconds % size == 0:
             count = seconds // size
             return f"{count} {unit}{'s' if count != 1 else ''}"
