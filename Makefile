@@ -18,7 +18,7 @@ system-deps:
 	./scripts/install-system-deps.sh
 
 demo: $(STAMP)
-	$(PY) example_sites/wsgi_site/app.py
+	$(PY) example_sites/flask_site/run.py
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest
