@@ -9,6 +9,7 @@ import logging
 from typing import Any, Callable
 
 from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
@@ -21,7 +22,10 @@ log = logging.getLogger("kero")
 
 def allows(request: HttpRequest) -> bool:
     """Whether the request's user passes the check (``AUTH``, else ``is_staff``)."""
-    auth = get_settings().auth
+    try:
+        auth = get_settings().auth
+    except ImproperlyConfigured:  # reported by the checks; the admin index must still render
+        return False
     if auth is None:
         user = getattr(request, "user", None)
         return bool(user is not None and user.is_active and user.is_staff)

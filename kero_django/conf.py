@@ -36,9 +36,8 @@ KNOWN_KEYS = (*CORE_KEYS, *DJANGO_DEFAULTS)
 class KeroSettings:
     """The ``KERO`` dict split into what the core gets and what the adapter uses."""
 
-    raw: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of kero_core.Kero
-    auth: str | None = None
+    auth: Any = None  # a dotted path or a callable
     users: dict[str, str] = field(default_factory=dict)  # Basic auth: {ADMIN_USER: ADMIN_PASSWORD}
 
 
@@ -64,7 +63,7 @@ def get_settings() -> KeroSettings:
         options["retention"] = merged["RETENTION_DAYS"]
     user, password = merged["ADMIN_USER"], merged["ADMIN_PASSWORD"]
     users = {user: password} if isinstance(user, str) and isinstance(password, str) and user and password else {}
-    return KeroSettings(raw=raw, options=options, auth=merged["AUTH"], users=users)
+    return KeroSettings(options=options, auth=merged["AUTH"], users=users)
 
 
 @receiver(setting_changed)

@@ -48,7 +48,7 @@ class KeroMiddleware:
         try:
             response = self.get_response(request)
         except BaseException:  # only with DEBUG_PROPAGATE_EXCEPTIONS; Django turns the rest into 500s
-            kero.record_request(request.META, status=500, duration_ms=_since(started), route=_route(request) or "")
+            _failed(kero, request, started)
             raise
         return _recorded(kero, request, response, started)
 
@@ -62,7 +62,7 @@ class KeroMiddleware:
         try:
             response = await self.get_response(request)
         except BaseException:
-            kero.record_request(request.META, status=500, duration_ms=_since(started), route=_route(request) or "")
+            _failed(kero, request, started)
             raise
         return _recorded(kero, request, response, started)
 
@@ -83,6 +83,12 @@ def _route(request: HttpRequest) -> str | None:
     if match is None:
         return ""
     return None if DASHBOARD_APP in match.app_names else match.route
+
+
+def _failed(kero: Kero, request: HttpRequest, started: float) -> None:
+    route = _route(request)
+    if route is not None:
+        kero.record_request(request.META, status=500, duration_ms=_since(started), route=route)
 
 
 def _recorded(kero: Kero, request: HttpRequest, response: HttpResponseBase, started: float) -> HttpResponseBase:

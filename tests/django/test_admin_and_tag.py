@@ -53,6 +53,14 @@ def test_link_hidden_when_the_auth_check_refuses(client: Client, django_user_mod
     assert client.get("/admin/kero_django/dashboard/").status_code == 403
 
 
+@pytest.mark.django_db
+def test_admin_index_survives_a_broken_setting(client: Client, django_user_model: Any, settings: Any) -> None:
+    settings.KERO = ["not", "a", "dict"]
+    client.force_login(django_user_model.objects.create_user("staff", password="pw", is_staff=True))
+    index = client.get("/admin/")
+    assert index.status_code == 200 and links_to_kero(index.content.decode()) == []
+
+
 def test_pixel_tag_renders_the_img(kero: Kero) -> None:
     html = Template("{% load kero %}{% kero_pixel %}").render(Context())
     [img] = tags(html, "img")

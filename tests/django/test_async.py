@@ -91,3 +91,11 @@ def _fresh(settings: Any, kero_settings: dict[str, Any], db_path: Any) -> Kero:
 
     settings.KERO = {**kero_settings, "DB_PATH": db_path}
     return get_kero()
+
+
+def test_async_exception_propagated_by_django_is_recorded_as_500(settings: Any, kero: Kero) -> None:
+    settings.DEBUG_PROPAGATE_EXCEPTIONS = True
+    with pytest.raises(RuntimeError, match="the host view failed"):
+        asyncio.run(AsyncClient().get("/boom/"))
+    [event] = kero.query()
+    assert (event.path, event.route, event.status) == ("/boom/", "boom/", 500)

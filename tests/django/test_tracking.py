@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from django.test import Client
 
 from kero_core import Kero
@@ -92,3 +95,12 @@ def test_custom_event_without_request(kero: Kero) -> None:
     kero_django.track("export", {"rows": 3}, value=3.0)
     [event] = kero.query(name="export")
     assert (event.labels, event.value, event.visitor_id) == ({"rows": "3"}, 3.0, 0)
+
+
+def test_exception_propagated_by_django_is_recorded_as_500(settings: Any, kero: Kero) -> None:
+    """With DEBUG_PROPAGATE_EXCEPTIONS the view's exception passes through the middleware."""
+    settings.DEBUG_PROPAGATE_EXCEPTIONS = True
+    with pytest.raises(RuntimeError, match="the host view failed"):
+        Client().get("/boom/")
+    [event] = kero.query()
+    assert (event.path, event.route, event.status) == ("/boom/", "boom/", 500)
