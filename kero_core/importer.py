@@ -543,12 +543,12 @@ class Importer:
                     entry = self._commit(builder, state, entry, source, batch, offset, lines, result)
                     batch = []
                 if result.lines % self.PROGRESS_EVERY == 0:
-                    shown = self._show(source, offset, shown)
+                    shown = self._show(source, result, offset, shown)
         except (_ReadError, KeyboardInterrupt):  # keep what was read before it
             self._commit(builder, state, entry, source, batch, offset, lines, result)
             raise
         self._commit(builder, state, entry, source, batch, offset, lines, result)
-        self._show(source, offset, shown)
+        self._show(source, result, offset, shown)
 
     def _commit(self, builder: EventBuilder, state: ImportState, entry: dict[str, Any] | None, source: _Source,
                 batch: list[Hit], offset: int, lines: int, result: FileReport) -> dict[str, Any] | None:
@@ -567,10 +567,10 @@ class Importer:
         result.imported += stored
         return entry
 
-    def _show(self, source: _Source, offset: int, shown: int) -> int:
+    def _show(self, source: _Source, result: FileReport, offset: int, shown: int) -> int:
         position = source.disk_position(offset)
-        if self.progress is not None:
-            self.progress(max(0, position - shown), self.report.lines)
+        if self.progress is not None:  # the report lists a file once it is done
+            self.progress(max(0, position - shown), self.report.lines + result.lines)
         return position
 
 
