@@ -5,6 +5,7 @@ the real ua-parser and the real GeoLite2 database."""
 from __future__ import annotations
 
 import ipaddress
+import random
 import re
 import statistics
 import sys
@@ -68,10 +69,14 @@ def test_the_large_sample_is_bounded_and_ordered(hits: list[Hit]) -> None:
     assert all(a.ts <= b.ts for a, b in zip(hits, hits[1:]))
 
 
-def test_one_busy_day_is_cut_into_slices_without_losing_order() -> None:
-    made = list(generate(60_000, days=1, seed=2, end=END))
-    assert len(made) == 60_000
-    assert all(a.ts <= b.ts for a, b in zip(made, made[1:]))
+@pytest.mark.parametrize("events", [0, 5, 1_000_000])
+def test_time_slices_cover_the_range_and_bound_memory(events: int) -> None:
+    """Busy hours are cut so that no slice holds more than ~20,000 hits, and the quotas add up."""
+    slices = synthetic._quotas(events, END - 86_400, END, random.Random(1))
+    assert sum(q for _, _, q in slices) == events
+    assert slices[0][0] == END - 86_400 and slices[-1][1] == END
+    assert all(a[1] == b[0] for a, b in zip(slices, slices[1:]))
+    assert max(q for _, _, q in slices) <= synthetic._SLICE_MAX
 
 
 def test_same_arguments_same_hits_other_seed_other_hits() -> None:
