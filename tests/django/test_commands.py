@@ -45,7 +45,8 @@ def test_stats_shows_todays_figures(browser: Client, kero: Kero) -> None:
     assert section(lines, "Top pages (visitors)") == [["/", "1"], ["/hello/earth", "1"], ["/hello/world", "1"]]
     assert section(lines, "Top referrers (visitors)") == [["news.ycombinator.com", "1"]]
     assert section(lines, "Top browsers (visitors)") == [["Chrome", "1"]]
-    assert any(line.strip().startswith("Slowest route (p95)") for line in lines)
+    [slowest] = [line.split() for line in lines if "Slowest route" in line]
+    assert slowest[:4] == ["Slowest", "route,", "p95:", "GET"] and slowest[-1] == "ms"
 
 
 def test_stats_on_an_empty_database(kero: Kero) -> None:
@@ -93,6 +94,12 @@ def test_export_json_of_everything_to_a_file(kero: Kero, tmp_path: Path) -> None
     records = json.loads(out.read_text())
     assert [(r["name"], r["path"]) for r in records] == [("http_req", "/day1"), ("http_req", "/day2"), ("http_req", "/day3"), ("signup", "")]
     assert records[-1]["labels"] == {"plan": "pro"}
+
+
+def test_export_rounds_durations(browser: Client, kero: Kero) -> None:
+    browser.get("/slow/")
+    [record] = json.loads(run("kero_export", "--format", "json"))
+    assert record["duration_ms"] >= 123 and record["duration_ms"] == round(record["duration_ms"], 3)
 
 
 def test_export_csv_neutralises_formulas(browser: Client, kero: Kero) -> None:

@@ -69,6 +69,8 @@ def _midnight(day: date) -> datetime:
 def _record(event: Event) -> dict[str, Any]:
     record = dataclasses.asdict(event)
     record["ts"] = event.ts.isoformat()
+    if event.duration_ms is not None:  # stored as float32: its other digits are noise
+        record["duration_ms"] = round(event.duration_ms, 3)
     return record
 
 

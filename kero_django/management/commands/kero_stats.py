@@ -33,7 +33,8 @@ class Command(BaseCommand):
         self._row("Views per visitor", f"{views / visitors:.1f}" if visitors else "-")
         slowest = kero.top("route", start=start, end=end, metric="p95_duration", limit=1)
         if slowest:
-            self._row("Slowest route (p95)", f"{slowest[0][0]}  {slowest[0][1]:.0f} ms")
+            route, p95 = slowest[0]
+            self._row(f"Slowest route, p95: {route}", f"{p95:.0f} ms")
         for title, dimension in TOP:
             rows = kero.top(dimension, start=start, end=end, limit=limit)
             self.stdout.write("")
