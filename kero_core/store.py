@@ -10,6 +10,8 @@ closes. Readers do the same before they query, which gives read-your-writes for 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import itertools
 import logging
@@ -33,10 +35,19 @@ SCHEMA_VERSION = 1
 DB_FILE = "kero.duckdb"
 MAX_FILES_PER_INGEST = 500  # bounds one transaction after a long backlog
 PRUNE_EVERY = 3600.0  # seconds between two retention passes
+STALE_TMP = 3600.0  # seconds after which a half-written spool file is a dead writer's leftover
+# Errors of the machine, not of the database file: moving the file aside would lose data and
+# fix nothing, so they make the store unavailable until they go away.
+_ENVIRONMENT_ERRORS = tuple(
+    os.strerror(code)
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
+                 errno.EMFILE, errno.ENFILE, errno.ENOMEM)
+)
 
 
 class StoreUnavailable(RuntimeError):
-    """The database could not be opened (held by another program, or the disk failed)."""
+    """The database cannot be used now (held by another program, a full or read-only disk...);
+    the spool keeps what was written meanwhile, and the next session ingests it."""
 
 
 def _create_v1(con: duckdb.DuckDBPyConnection) -> None:
@@ -102,8 +113,11 @@ class Store:
         with self._locked(wait):
             con = self._open()
             try:
-                self._ingest(con)
-                self._maybe_prune(con)
+                try:
+                    self._ingest(con)
+                    self._maybe_prune(con)
+                except duckdb.Error as exc:  # a full disk, an I/O error: retried by the next session
+                    raise StoreUnavailable(f"{self.db_file} cannot store events now ({exc})") from None
                 yield con
             finally:
                 con.close()
@@ -114,7 +128,10 @@ class Store:
         if not self._thread_lock.acquire(timeout=-1 if wait is None else wait):
             raise TimeoutError("the Kero database is busy")
         try:
-            fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:  # a read-only or full disk
+                raise StoreUnavailable(f"{self._lock_file} cannot be opened ({exc.strerror})") from None
             try:
                 delay = 0.002
                 while True:
@@ -140,11 +157,17 @@ class Store:
         try:
             return self._connect_and_migrate()
         except duckdb.Error as exc:
-            if "lock" in str(exc).lower():
+            message = str(exc)
+            if "lock" in message.lower():
                 raise StoreUnavailable(f"{self.db_file} is held open by another program ({exc})") from None
             if not self.db_file.exists():
                 raise StoreUnavailable(f"{self.db_file} cannot be created ({exc})") from None
-            return self._recover(exc)
+            if any(reason in message for reason in _ENVIRONMENT_ERRORS):
+                raise StoreUnavailable(f"{self.db_file} cannot be opened now ({exc})") from None
+            try:
+                return self._recover(exc)
+            except OSError as error:  # the folder refuses the renames
+                raise StoreUnavailable(f"{self.db_file} is unusable and cannot be moved aside ({error})") from None
 
     def _connect_and_migrate(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(self.db_file))
@@ -201,26 +224,29 @@ class Store:
         done = {r[0] for r in con.execute("SELECT name FROM ingested WHERE list_contains(?, name)", [names]).fetchall()}
         todo = [f for f in files if f.name not in done]
         if todo:
-            columns = ", ".join(COLUMN_NAMES)
-            con.execute("BEGIN")
             try:
-                con.execute(
-                    f"INSERT INTO events ({columns}) SELECT {columns} FROM read_parquet(?)",
-                    [[str(f) for f in todo]],
-                )
-                now = datetime.fromtimestamp(self.clock(), timezone.utc).replace(tzinfo=None)
-                con.execute("INSERT INTO ingested SELECT unnest(?::VARCHAR[]), ?", [[f.name for f in todo], now])
-                con.execute("COMMIT")
-            except duckdb.Error:
-                con.execute("ROLLBACK")
-                if len(todo) == 1:
-                    self._quarantine(todo[0])
-                    return
-                for single in todo:  # find the unreadable file, keep the others
-                    self._ingest_files(con, [single])
+                self._insert(con, todo)
+            except duckdb.Error as exc:
+                with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already rolled back
+                    con.execute("ROLLBACK")
+                bad = [f for f in todo if not _loadable(f)]
+                if not bad:  # the files are fine: the database or its disk is not; keep them all
+                    raise StoreUnavailable(f"{self.db_file} cannot store events now ({exc})") from None
+                for f in bad:
+                    self._quarantine(f)
+                self._ingest_files(con, [f for f in files if f not in bad])
                 return
         for f in files:
             f.unlink(missing_ok=True)
+
+    def _insert(self, con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
+        """Load ``files`` and record their names, in one transaction."""
+        columns = ", ".join(COLUMN_NAMES)
+        con.execute("BEGIN")
+        con.execute(f"INSERT INTO events ({columns}) SELECT {columns} FROM read_parquet(?)", [[str(f) for f in files]])
+        now = datetime.fromtimestamp(self.clock(), timezone.utc).replace(tzinfo=None)
+        con.execute("INSERT INTO ingested SELECT unnest(?::VARCHAR[]), ?", [[f.name for f in files], now])
+        con.execute("COMMIT")
 
     def _quarantine(self, path: Path) -> None:
         log.error("kero: spool file %s is unreadable; moved aside as %s.bad", path.name, path.name)
@@ -232,6 +258,15 @@ class Store:
         if row and 0 <= now - float(row[0]) < PRUNE_EVERY:
             return
         self.prune(con, now)
+        self._remove_stale_tmp()
+
+    def _remove_stale_tmp(self) -> None:
+        """Delete what writers killed mid-write (SIGKILL, OOM) left: never ingested, never renamed."""
+        limit = time.time() - STALE_TMP  # file times are real time, whatever the injected clock
+        for tmp in self.spool_dir.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                if tmp.stat().st_mtime < limit:
+                    tmp.unlink()
 
     def prune(self, con: duckdb.DuckDBPyConnection, now: float | None = None) -> int:
         """Delete events older than the retention; returns how many were removed."""
@@ -243,3 +278,16 @@ class Store:
         con.execute("INSERT OR REPLACE INTO meta VALUES ('last_prune', ?)", [repr(now)])
         con.execute("COMMIT")
         return int(removed)
+
+
+def _loadable(path: Path) -> bool:
+    """Whether a spool file loads into the events table, tried in a private in-memory database
+    (the file database, or its disk, may be what failed)."""
+    with duckdb.connect() as scratch:
+        _create_v1(scratch)
+        columns = ", ".join(COLUMN_NAMES)
+        try:
+            scratch.execute(f"INSERT INTO events ({columns}) SELECT {columns} FROM read_parquet(?)", [str(path)])
+        except duckdb.Error:
+            return False
+    return True
