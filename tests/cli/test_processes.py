@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.cli.conftest import KERO, SAMPLES, run, stored
+from tests.cli.conftest import CHROME_UA, KERO, SAMPLES, run, stored
 from tests.cli.test_import_generated import combined_lines, page_views
 from tests.conftest import free_port
 from tests.flask.servers import serving
@@ -160,16 +160,21 @@ def test_demo_serves_the_site_and_the_dashboard_then_cleans_up(tmp_path: Path) -
         password = re.search(r"Dashboard: http://127.0.0.1:\d+/_kero/  \(user 'admin', password '([^']+)'\)", log).group(1)
         assert f"Site:      http://127.0.0.1:{port}/" in log and "Seeded 3,000 events over 7 days" in log
         assert [p.name.startswith("kero-demo-") for p in temp.iterdir()] == [True]
-        home = requests.get(server.url + "/", timeout=10)
-        assert home.status_code == 200 and 'src="/visit.gif"' in home.text
-        signup = requests.post(server.url + "/signup", data={"plan": "pro"}, timeout=10)
-        assert "Signed up for the pro plan." in signup.text
-        assert requests.get(server.url + "/nope", timeout=10).status_code == 404
+        browser = {"User-Agent": CHROME_UA}
         auth = ("admin", password)
-        live = requests.get(server.url + "/_kero/api/realtime", auth=auth, timeout=30).json()
-        assert live["visitors"] >= 1  # this test's own visit, recorded by the demo site
-        events = requests.get(server.url + "/_kero/api/stats?period=7d&name=signup", auth=auth, timeout=30).json()
-        assert next(f for f in events["figures"] if f["id"] == "views")["value"] >= 1
+
+        def views(query: str) -> int:
+            stats = requests.get(f"{server.url}/_kero/api/stats?period=today&{query}", auth=auth, timeout=30).json()
+            return next(f for f in stats["figures"] if f["id"] == "views")["value"]
+
+        home = requests.get(server.url + "/", headers=browser, timeout=10)
+        assert home.status_code == 200 and 'src="/visit.gif"' in home.text
+        assert requests.get(server.url + "/no-such-page-42", headers=browser, timeout=10).status_code == 404
+        signups = views("name=signup")
+        signup = requests.post(server.url + "/signup", data={"plan": "pro"}, headers=browser, timeout=10)
+        assert "Signed up for the pro plan." in signup.text
+        assert views("path=/no-such-page-42") == 1  # recorded by the demo's Kero, read by its dashboard
+        assert views("name=signup") == signups + 1
         assert requests.get(server.url + "/_kero/", auth=auth, timeout=30).status_code == 200
     assert server.process.returncode == 0
     assert list(temp.iterdir()) == []  # the temporary database is gone
