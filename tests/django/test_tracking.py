@@ -9,6 +9,7 @@ from django.test import Client
 
 from kero_core import Kero
 from kero_core.http import PIXEL_GIF
+from tests.conftest import CHROME_UA
 from tests.django.conftest import paths
 
 
@@ -104,3 +105,28 @@ def test_exception_propagated_by_django_is_recorded_as_500(settings: Any, kero: 
         Client().get("/boom/")
     [event] = kero.query()
     assert (event.path, event.route, event.status) == ("/boom/", "boom/", 500)
+
+
+@pytest.mark.django_db  # closing a response closes old database connections
+def test_site_under_a_url_prefix(kero_settings: dict[str, Any]) -> None:
+    """Behind a prefix (SCRIPT_NAME, set by Django's real WSGI handler, not by its test client),
+    paths are recorded as the site sees them, and the pixel and the dashboard are under it."""
+    from django.core.handlers.wsgi import WSGIHandler
+    from werkzeug.test import Client as WSGIClient
+
+    import kero_django
+    from tests.django.test_admin_and_tag import tags
+
+    client = WSGIClient(WSGIHandler())
+
+    def get(path: str, **headers: str) -> Any:
+        return client.get(path, base_url="http://testserver/site", headers={"User-Agent": CHROME_UA, **headers})
+
+    page = get("/cached/")  # builds Kero inside a request under the prefix
+    kero = kero_django.get_kero()
+    assert kero.config.dashboard_path == "/_kero"
+    [img] = tags(page.get_data(as_text=True), "img")
+    assert img["src"] == "/site/visit.gif"
+    assert get("/visit.gif", Referer="http://testserver/site/about").get_data() == PIXEL_GIF
+    assert get("/_kero/").headers["Location"] == "/site/admin/login/?next=/site/_kero/"
+    assert paths(kero) == ["/cached/", "/site/about"]
