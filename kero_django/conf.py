@@ -18,6 +18,8 @@ from django.dispatch import receiver
 
 from kero_core.config import OPTIONS
 
+APP_NAME = "kero"  # the URL namespace of kero_django.urls
+
 # The dashboard lives wherever the site includes ``kero_django.urls``, so the core's option that
 # places it has no Django key: the mount point is found with ``reverse`` (see ``runtime``).
 NOT_FOR_DJANGO = {"DASHBOARD_PATH": "the dashboard is served where you include kero_django.urls"}

@@ -19,8 +19,8 @@ from django.utils.decorators import sync_and_async_middleware
 
 from kero_core import Kero
 from kero_core.http import PIXEL_GIF, PIXEL_HEADERS
+from kero_django.conf import APP_NAME
 from kero_django.runtime import built, tracker
-from kero_django.urls import app_name as DASHBOARD_APP
 
 log = logging.getLogger("kero")
 GetResponse = Callable[[HttpRequest], Any]
@@ -82,7 +82,7 @@ def _route(request: HttpRequest) -> str | None:
     match = request.resolver_match
     if match is None:
         return ""
-    return None if DASHBOARD_APP in match.app_names else match.route
+    return None if APP_NAME in match.app_names else match.route
 
 
 def _failed(kero: Kero, request: HttpRequest, started: float) -> None:

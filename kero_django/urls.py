@@ -6,6 +6,7 @@ and one access check. ``reverse("kero:dashboard", kwargs={"subpath": ""})`` is t
 from django.urls import re_path
 
 from kero_django import views
+from kero_django.conf import APP_NAME
 
-app_name = "kero"
+app_name = APP_NAME
 urlpatterns = [re_path(r"^(?P<subpath>.*)\Z", views.dashboard, name="dashboard")]

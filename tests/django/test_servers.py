@@ -4,12 +4,17 @@ folder) and uvicorn (ASGI, the middleware's async path)."""
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kero_core import Kero
-from tests.django.servers import fetch, server
+from tests.django.servers import ROOT, fetch, server
 from tests.django.test_dashboard import basic
 
 FULL = "tests.django.project.settings"
@@ -96,12 +101,14 @@ def test_uvicorn_serves_slow_async_views_concurrently(tmp_path: Path) -> None:
         assert kero.count(filters={"route": "nap/<int:ms>/"}) == 9
 
 
-def test_gunicorn_four_workers_record_exactly_the_requests_sent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("preload", [False, True], ids=["fork-then-import", "preload"])
+def test_gunicorn_four_workers_record_exactly_the_requests_sent(tmp_path: Path, preload: bool) -> None:
     """A site without django.contrib.auth (Basic credentials for the dashboard), four workers
-    sharing one Kero folder; SIGTERM makes each worker write what it buffered."""
+    sharing one Kero folder; SIGTERM makes each worker write what it buffered. With --preload
+    the master sets Django up before forking: Kero must not have started anything by then."""
     sent = 300
     db_path = tmp_path / "kero"
-    with server("gunicorn", MINIMAL, db_path, "-w", "4") as running:
+    with server("gunicorn", MINIMAL, db_path, "-w", "4", *(["--preload"] if preload else [])) as running:
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(lambda i: fetch(f"{running.url}/hello/{i % 7}")[0], range(sent)))
         assert fetch(running.url + "/stats/")[0] == 401
@@ -141,3 +148,19 @@ def test_gunicorn_uvicorn_workers_with_lifespan(tmp_path: Path) -> None:
     assert "Traceback" not in running.stderr, running.stderr
     with Kero(db_path=db_path) as kero:
         assert kero.count() == sent
+
+
+def test_setting_django_up_starts_nothing(tmp_path: Path) -> None:
+    """What a pre-fork master does (gunicorn --preload): import the app, set Django up, run the
+    checks. No Kero is built, no thread started, no database file opened."""
+    code = (
+        "import threading, django; from django.core.wsgi import get_wsgi_application; "
+        "from django.core.management import call_command; "
+        "application = get_wsgi_application(); call_command('check'); "
+        "from kero_django import runtime; "
+        "print(runtime.built(), threading.active_count())"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": FULL, "KERO_TEST_DB_PATH": str(tmp_path / "kero")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.stdout.splitlines()[-1].split() == ["False", "1"], done.stdout + done.stderr
+    assert not (tmp_path / "kero" / "kero.duckdb").exists()
