@@ -235,16 +235,20 @@ class Scope:
         return where(self.name, filters, self.start if start is None else start, self.end)
 
 
-def _visit_marks(source: str, by: str = "", where: str = "visitor_id <> 0") -> str:
-    """The page views of ``source`` with two flags from one window pass: ``entry`` (first of a
-    visit) and ``exit`` (last of a visit). A visit is the page views of one visitor id with gaps
-    under VISIT_GAP. ``by`` is a column (with a trailing comma) that visits are also split by."""
+def _visit_marks(source: str, by: Sequence[str] = (), where: str = "visitor_id <> 0") -> str:
+    """The rows of ``source`` with two flags: ``entry`` (first page view of a visit) and ``exit``
+    (last one). A visit is the page views of one visitor id (and of the same ``by`` columns)
+    with gaps under VISIT_GAP. One window ordered by visitor and time, without PARTITION BY:
+    DuckDB handles one sort much faster than thousands of tiny partitions."""
     gap = int(VISIT_GAP.total_seconds())
+    keys = [*by, "visitor_id"]
+    after = " AND ".join(f"lag({k}) OVER w = {k}" for k in keys)
+    before = " AND ".join(f"lead({k}) OVER w = {k}" for k in keys)
     return f"""
-        SELECT *, coalesce(ts - lag(ts) OVER w >= INTERVAL {gap} SECOND, true) AS entry,
-                  coalesce(lead(ts) OVER w - ts >= INTERVAL {gap} SECOND, true) AS exit
+        SELECT *, NOT coalesce({after} AND ts - lag(ts) OVER w < INTERVAL {gap} SECOND, false) AS entry,
+                  NOT coalesce({before} AND lead(ts) OVER w - ts < INTERVAL {gap} SECOND, false) AS exit
         FROM {source} WHERE {where}
-        WINDOW w AS (PARTITION BY {by} visitor_id ORDER BY ts)"""
+        WINDOW w AS (ORDER BY {', '.join(keys)}, ts)"""
 
 
 @dataclass(frozen=True)
@@ -269,10 +273,10 @@ def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: dateti
     sql = f"""
         WITH e AS MATERIALIZED (
             SELECT ts >= ? AS cur, ts, visitor_id, status, duration_ms FROM events WHERE {w.sql}),
-        marked AS ({_visit_marks("e", "cur,")}),
+        marked AS ({_visit_marks("e", ["cur"])}),
         lengths AS (
             SELECT cur, entry AND exit AS bounce,
-                   CASE WHEN entry THEN 0 ELSE epoch(ts - lag(ts) OVER (PARTITION BY cur, visitor_id ORDER BY ts)) END AS seconds
+                   CASE WHEN entry THEN 0 ELSE epoch(ts - lag(ts) OVER (ORDER BY cur, visitor_id, ts)) END AS seconds
             FROM marked WHERE entry OR exit QUALIFY exit),
         v AS (SELECT cur, count(*) AS visits, count(*) FILTER (WHERE bounce) AS bounces, median(seconds) AS duration
               FROM lengths GROUP BY cur),
@@ -324,41 +328,76 @@ def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetim
 
 _ROUTE = "coalesce(nullif(route, ''), path)"  # plain WSGI apps have no routes: their path stands in
 _ROUTE_KEY = (_ROUTE, "method", "(route <> '')::VARCHAR")  # the last key tells a route from a path
-# Cards that group page views by a key: card id -> (SQL expressions of the key, label first; which
-# page views count). Values: visitors and page views; the first one named in VIEWS_FIRST sorts.
-DIMENSION_BREAKDOWNS: dict[str, tuple[tuple[str, ...], str]] = {
-    "pages": (("path",), "TRUE"),
-    "entry_pages": (("path",), "entry AND visitor_id <> 0"),  # page views counted: visits
-    "exit_pages": (("path",), "exit AND visitor_id <> 0"),
-    "referrers": (("referrer_domain",), "TRUE"),
-    "referrer_urls": (("referrer",), "referrer <> ''"),
-    "utm_sources": (("utm_source",), "utm_source <> ''"),
-    "utm_mediums": (("utm_medium",), "utm_medium <> ''"),
-    "utm_campaigns": (("utm_campaign",), "utm_campaign <> ''"),
-    "countries": (("country",), "TRUE"),
-    "regions": (("region", "country"), "region <> ''"),
-    "cities": (("city", "country"), "city <> ''"),
-    "browsers": (("browser",), "TRUE"),
-    "operating_systems": (("os",), "TRUE"),
-    "form_factors": (("form_factor",), "TRUE"),
-    "routes": (_ROUTE_KEY, "TRUE"),
-    "status_codes": (("CAST(status AS VARCHAR)",), "TRUE"),
-    "not_found": (("path",), "status = 404"),
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A card that groups the scope's page views by a key (SQL expressions chosen here, never
+    user input; the first one is the label), counting those where ``where`` holds."""
+
+    key: tuple[str, ...]
+    where: str = "TRUE"
+    visitors: bool = True  # values: distinct visitors, then page views; else page views only
+    of_visitor: bool = False  # derived from the IP or the User-Agent, which the visitor id hashes
+
+
+_VISITOR_COLUMNS = ("country", "region", "city", "browser", "os", "form_factor")
+DIMENSION_BREAKDOWNS: dict[str, Dimension] = {
+    "pages": Dimension(("path",)),
+    "entry_pages": Dimension(("path",), "entry AND visitor_id <> 0", visitors=False),  # page views: visits
+    "exit_pages": Dimension(("path",), "exit AND visitor_id <> 0", visitors=False),
+    "referrers": Dimension(("referrer_domain",), "entry"),  # where visits come from, not internal clicks
+    "referrer_urls": Dimension(("referrer",), "referrer <> ''"),
+    "utm_sources": Dimension(("utm_source",), "utm_source <> ''"),
+    "utm_mediums": Dimension(("utm_medium",), "utm_medium <> ''"),
+    "utm_campaigns": Dimension(("utm_campaign",), "utm_campaign <> ''"),
+    "countries": Dimension(("country",), of_visitor=True),
+    "regions": Dimension(("region", "country"), "region <> ''", of_visitor=True),
+    "cities": Dimension(("city", "country"), "city <> ''", of_visitor=True),
+    "browsers": Dimension(("browser",), of_visitor=True),
+    "operating_systems": Dimension(("os",), of_visitor=True),
+    "form_factors": Dimension(("form_factor",), of_visitor=True),
+    "routes": Dimension(_ROUTE_KEY, visitors=False),
+    "status_codes": Dimension(("CAST(status AS VARCHAR)",), visitors=False),
+    "not_found": Dimension(("path",), "status = 404", visitors=False),
 }
-VIEWS_FIRST = ("entry_pages", "exit_pages", "routes", "status_codes", "not_found")
-VISIT_BREAKDOWNS = ("entry_pages", "exit_pages")  # these need the visit marks
-# Cards with their own aggregate: card id -> SELECT of (key list, v1 (sorts), v2, v3).
+VISIT_BREAKDOWNS = ("entry_pages", "exit_pages", "referrers")  # these need the visit marks
+# Cards with their own aggregate: card id -> SELECT of (key, v1 (sorts), v2, v3).
 OTHER_BREAKDOWNS: dict[str, str] = {
-    "slowest_routes": f"""SELECT [{', '.join(_ROUTE_KEY)}], quantile_cont(duration_ms, 0.95), avg(duration_ms), count(*)
-                          FROM pv WHERE duration_ms IS NOT NULL""",
-    "bots": f"SELECT [browser], count(*), {METRICS['visitors']}, NULL FROM bots",
-    "custom_events": f"SELECT [name], count(*), {METRICS['visitors']}, NULL FROM custom",
+    "slowest_routes": """SELECT {key}, quantile_cont(duration_ms, 0.95), avg(duration_ms), count(*)
+                         FROM pv WHERE duration_ms IS NOT NULL""",
+    "bots": f"SELECT browser, count(*), {METRICS['visitors']}, NULL FROM bots",
+    "custom_events": f"SELECT name, count(*), {METRICS['visitors']}, NULL FROM custom",
 }
 BREAKDOWNS = (*DIMENSION_BREAKDOWNS, *OTHER_BREAKDOWNS)
+# Keys of several parts travel as JSON text: grouping by text is several times faster than by lists.
+_COMPOSITE = {i for i, d in DIMENSION_BREAKDOWNS.items() if len(d.key) > 1} | {"slowest_routes"}
+_PAGE_COLUMNS = ("ts", "visitor_id", "method", "path", "route", "status", "referrer", "referrer_domain",
+                 "utm_source", "utm_medium", "utm_campaign")
 _BREAKDOWN_COLUMNS = (
     "ts", "name", "is_bot", "visitor_id", "method", "path", "route", "status", "duration_ms", "browser", "os",
     "form_factor", "referrer", "referrer_domain", "utm_source", "utm_medium", "utm_campaign", "country", "region", "city",
 )
+
+
+def _key_sql(parts: Sequence[str]) -> str:
+    """A key as text (keys are text columns, but for the status): every expression here costs
+    planning time, which is most of a small site's render."""
+    return parts[0] if len(parts) == 1 else f"to_json([{', '.join(parts)}])::VARCHAR"
+
+
+def _keyed(source: str, ids: Sequence[str], extra: str) -> str:
+    """One row per (page view or visitor, card) with the card's key: an UNPIVOT of one column
+    per card, NULL where the card does not count the row (UNPIVOT drops NULLs)."""
+    columns = ", ".join(
+        f"{_key_sql(d.key)} AS {i}" if d.where == "TRUE" else f"CASE WHEN {d.where} THEN {_key_sql(d.key)} END AS {i}"
+        for i, d in ((i, DIMENSION_BREAKDOWNS[i]) for i in ids)
+    )
+    return f"UNPIVOT (SELECT {extra}, {columns} FROM {source}) ON {', '.join(ids)} INTO NAME card VALUE k"
+
+
+def _in(ids: Sequence[str]) -> str:
+    return ", ".join(f"'{i}'" for i in ids)
 
 
 class BreakdownRow(NamedTuple):
@@ -371,48 +410,65 @@ class BreakdownRow(NamedTuple):
     value3: float | None
 
 
+def _dimension_sql(ids: Sequence[str], source: str) -> tuple[list[str], list[str]]:
+    """CTEs and parts (SELECTs of card, k, v1, v2, v3) for the dimension cards ``ids``.
+
+    Exact distinct visitors without a COUNT(DISTINCT) per card (several times slower on
+    DuckDB): rows are deduplicated per (card, key, visitor), then counted. Properties of the
+    visitor (country, browser...) are first deduplicated per visitor, which leaves one row per
+    visitor instead of one per page view."""
+    ctes, parts = [], []
+    page_ids = [i for i in ids if not DIMENSION_BREAKDOWNS[i].of_visitor]
+    visitor_ids = [i for i in ids if DIMENSION_BREAKDOWNS[i].of_visitor]
+    counted = []  # SELECTs of (card, k, visitor_id, n) to count visitors on
+    if page_ids:
+        ctes.append(f"page_keys AS MATERIALIZED ({_keyed(source, page_ids, 'visitor_id')})")
+        hits = [i for i in page_ids if not DIMENSION_BREAKDOWNS[i].visitors]
+        if hits:
+            parts.append(f"SELECT card, k, count(*), NULL, NULL FROM page_keys WHERE card IN ({_in(hits)}) GROUP BY ALL")
+        seen = [i for i in page_ids if DIMENSION_BREAKDOWNS[i].visitors]
+        if seen:
+            counted.append(f"SELECT card, k, visitor_id, count(*) AS n FROM page_keys WHERE card IN ({_in(seen)}) GROUP BY ALL")
+    if visitor_ids:
+        ctes.append(f"people AS (SELECT visitor_id, {', '.join(_VISITOR_COLUMNS)}, count(*) AS n FROM pv GROUP BY ALL)")
+        ctes.append(f"people_keys AS ({_keyed('people', visitor_ids, 'visitor_id, n')})")
+        counted.append("SELECT card, k, visitor_id, sum(n) AS n FROM people_keys GROUP BY ALL")
+    if counted:
+        ctes.append(f"per_visitor AS ({' UNION ALL '.join(counted)})")
+        parts.append("SELECT card, k, count(*) FILTER (WHERE visitor_id <> 0), sum(n), NULL FROM per_visitor GROUP BY ALL")
+    return ctes, parts
+
+
 def breakdowns(
     con: duckdb.DuckDBPyConnection, scope: Scope, ids: Sequence[str], limit: int
 ) -> dict[str, tuple[int, list[BreakdownRow]]]:
     """For each breakdown id: how many rows it has in all, and its first ``limit`` rows.
 
-    One statement for all cards. The scope's events are read once; the dimension cards are one
-    UNPIVOT and two plain aggregations (exact distinct visitors without a COUNT(DISTINCT) per
-    card, which costs several times more on DuckDB)."""
+    One statement for all cards: the scope's events are read once into CTEs that every card
+    reads."""
     unknown = [i for i in ids if i not in BREAKDOWNS]
     if unknown:
         raise ValueError(f"unknown breakdown {unknown[0]!r}; known: {', '.join(BREAKDOWNS)}")
-    out: dict[str, tuple[int, list[BreakdownRow]]] = {i: (0, []) for i in ids}
     if not ids:
-        return out
+        return {}
     base = where(None, scope.filters, scope.start, scope.end)
     human = "AND NOT is_bot" if scope.humans_only else ""
-    dimensions = [i for i in ids if i in DIMENSION_BREAKDOWNS]
-    parts = [f"SELECT '{i}', * FROM ({OTHER_BREAKDOWNS[i]} GROUP BY ALL)" for i in ids if i in OTHER_BREAKDOWNS]
     ctes = [
         f"b AS MATERIALIZED (SELECT {', '.join(_BREAKDOWN_COLUMNS)} FROM events WHERE {base.sql})",
-        f"pv AS MATERIALIZED (SELECT * FROM b WHERE name = ? {human})",
+        f"pv AS (SELECT * FROM b WHERE name = ? {human})",
         "bots AS (SELECT * FROM b WHERE name = 'http_req' AND is_bot)",
         "custom AS (SELECT * FROM b WHERE name <> 'http_req')",
     ]
-    keyed_source = "pv"
+    source = "pv"
     if set(VISIT_BREAKDOWNS) & set(ids):
-        ctes.append(f"marked AS ({_visit_marks('pv', where='TRUE')})")
-        keyed_source = "marked"
-    if dimensions:
-        columns = ", ".join(
-            f"CASE WHEN {DIMENSION_BREAKDOWNS[i][1]} THEN [{', '.join(DIMENSION_BREAKDOWNS[i][0])}] END AS {i}"
-            for i in dimensions
-        )
-        views_first = ", ".join(f"'{i}'" for i in VIEWS_FIRST)
-        ctes.append(f"""
-            keyed AS (UNPIVOT (SELECT visitor_id, {columns} FROM {keyed_source}) ON {', '.join(dimensions)} INTO NAME card VALUE k),
-            per_visitor AS (SELECT card, k, visitor_id, count(*) AS n FROM keyed GROUP BY ALL),
-            per_key AS (SELECT card, k, count(*) FILTER (WHERE visitor_id <> 0) AS visitors, sum(n) AS views
-                        FROM per_visitor GROUP BY ALL)""")
-        parts.append(f"""SELECT card, k, CASE WHEN card IN ({views_first}) THEN views ELSE visitors END,
-                                CASE WHEN card IN ({views_first}) THEN visitors ELSE views END, NULL
-                         FROM per_key""")
+        # The window sorts every column it carries: only those of the page cards.
+        narrow = f"(SELECT {', '.join(_PAGE_COLUMNS)} FROM pv)"
+        ctes.append(f"marked AS ({_visit_marks(narrow, where='TRUE')})")
+        source = "marked"
+    dimension_ctes, parts = _dimension_sql([i for i in ids if i in DIMENSION_BREAKDOWNS], source)
+    ctes += dimension_ctes
+    parts += [f"SELECT '{i}', * FROM ({OTHER_BREAKDOWNS[i].format(key=_key_sql(_ROUTE_KEY))} GROUP BY ALL)"
+              for i in ids if i in OTHER_BREAKDOWNS]
     sql = f"""
         WITH {', '.join(ctes)},
         all_rows (card, k, v1, v2, v3) AS ({' UNION ALL '.join(parts)})
@@ -422,6 +478,6 @@ def breakdowns(
     rows: dict[str, list[BreakdownRow]] = {i: [] for i in ids}
     totals: dict[str, int] = {}
     for card, key, v1, v2, v3, total in con.execute(sql, [*base.params, scope.name, max(0, int(limit))]).fetchall():
-        rows[card].append(BreakdownRow(tuple(key), v1, v2, v3))
+        rows[card].append(BreakdownRow(tuple(json.loads(key)) if card in _COMPOSITE else (key,), v1, v2, v3))
         totals[card] = int(total)
     return {i: (totals.get(i, 0), rows[i]) for i in ids}
