@@ -81,6 +81,13 @@ class Load:
             thread.join(30)
         return self.tally
 
+    def until(self, requests_done: int) -> Tally:
+        """Run until ``requests_done`` requests got an answer (or a failure), or the time limit."""
+        while len(self.tally.answers) + sum(self.tally.failures.values()) < requests_done:
+            if self._stop.wait(0.05) or time.monotonic() >= self._deadline:
+                break
+        return self.stop()
+
     def wait(self) -> Tally:
         """Let the load run to its time limit, then return the tally."""
         self._stop.wait(max(0.0, self._deadline - time.monotonic()))
