@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 from django.test import Client
+from django.urls import clear_script_prefix
 
 from kero_core import Kero
 from kero_core.http import PIXEL_GIF
@@ -107,7 +108,15 @@ def test_exception_propagated_by_django_is_recorded_as_500(settings: Any, kero: 
     assert (event.path, event.route, event.status) == ("/boom/", "boom/", 500)
 
 
+@pytest.fixture
+def script_prefix_reset() -> Iterator[None]:
+    """Django's WSGI handler sets the thread's script prefix and leaves it for the next test."""
+    yield
+    clear_script_prefix()
+
+
 @pytest.mark.django_db  # closing a response closes old database connections
+@pytest.mark.usefixtures("script_prefix_reset")
 def test_site_under_a_url_prefix(kero_settings: dict[str, Any]) -> None:
     """Behind a prefix (SCRIPT_NAME, set by Django's real WSGI handler, not by its test client),
     paths are recorded as the site sees them, and the pixel and the dashboard are under it."""
