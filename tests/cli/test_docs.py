@@ -1,0 +1,85 @@
+"""Every example of docs/cli.md, run as written (servers on a free port instead of 8000) in a
+folder holding the log files they name, in the order a reader would run them."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+
+from kero_core import Kero
+from tests.cli.conftest import KERO, SAMPLES
+from tests.cli.test_import_generated import combined_lines, page_views
+from tests.conftest import free_port
+from tests.flask.servers import serving
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+
+
+def examples() -> list[str]:
+    blocks = re.findall(r"```sh\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    return [line for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def lay_out_logs(folder: Path, geoip_db: str) -> None:
+    """The files the examples name: today's log, yesterday's, an older compressed one, a folder of
+    old compressed logs, a Caddy log, and a GeoLite2 database."""
+    shutil.copyfile(SAMPLES / "combined.log", folder / "access.log")
+    shutil.copyfile(SAMPLES / "nginx.log", folder / "access.log.1")
+    (folder / "access.log.2.gz").write_bytes(gzip.compress((SAMPLES / "common.log").read_bytes()))
+    (folder / "old").mkdir()
+    lines = list(combined_lines(page_views(400)))
+    for number, part in enumerate((lines[:200], lines[200:]), 1):
+        (folder / "old" / f"access.log.{number + 10}.gz").write_bytes(gzip.compress("".join(part).encode()))
+    shutil.copyfile(SAMPLES / "caddy.json", folder / "caddy-access.log")
+    os.symlink(geoip_db, folder / "GeoLite2-City.mmdb")
+
+
+def with_kero_on_path() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{KERO.parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def shell(line: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", line], cwd=cwd, env=with_kero_on_path(), capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def serve_example(line: str, cwd: Path) -> None:
+    port = free_port()
+    args = ["bash", "-c", line.replace("--port 8000", f"--port {port}")]
+    with serving(args, cwd / "server.log", port=port, cwd=cwd, env=with_kero_on_path(), group_stop=True) as server:
+        log = server.log()
+        found = re.search(r"password '([^']+)'", log)
+        password = found.group(1) if found else re.search(r"KERO_PASSWORD='([^']+)'", line).group(1)
+        page = requests.get(server.url + "/_kero/?period=12mo", auth=("admin", password), timeout=60)
+        assert page.status_code == 200 and "Page views" in page.text, log
+
+
+def test_every_example_of_the_docs(tmp_path: Path, geoip_db: str) -> None:
+    lay_out_logs(tmp_path, geoip_db)
+    lines = examples()
+    assert len(lines) == 12
+    for line in lines:
+        if " demo " in line or " serve " in line:
+            serve_example(line, tmp_path)
+            continue
+        result = shell(line, tmp_path)
+        assert result.returncode == 0, (line, result.stdout, result.stderr)
+        if " import " in line:
+            assert re.search(r"[1-9][\d,]* events imported", result.stdout), (line, result.stdout)
+        if "--aggregates" in line:
+            assert '"card":"figures"' in result.stdout
+    assert (tmp_path / "events.csv").read_text().startswith("ts,name,method,path")
+    assert (tmp_path / "october.parquet").stat().st_size > 0
+    assert (tmp_path / "synthetic" / "kero.duckdb").exists()
+
+
+def test_the_retention_advice(tmp_path: Path) -> None:
+    with Kero(db_path=tmp_path / "kero", retention=400) as kero:
+        assert kero.config.retention == timedelta(days=400)
