@@ -28,7 +28,9 @@ from typing import IO, Any, Callable, Iterator, Sequence
 from kero_core.batch import EventBuilder
 from kero_core.capture import Hit
 from kero_core.enrich import SaltStore, VisitorIds
-from kero_core.importer.formats import BOT, FORMATS, IGNORED_PATH, MALFORMED, detect_format, parser, printable
+from kero_core.importer.formats import (
+    BOT, FORMATS, IGNORED_PATH, MALFORMED, UNUSABLE, detect_format, parser, printable,
+)
 from kero_core.importer.sources import (
     FINGERPRINT_BYTES, LOCK_FILE, STATE_FILE, STDIN, ImportState, LogImportError, Source, exclusive, signals_held,
 )
@@ -182,10 +184,13 @@ class Importer:
     def _commit(self, builder: EventBuilder, state: ImportState, entry: dict[str, Any] | None, source: Source,
                 batch: list[Hit], offset: int, lines: int, result: FileReport) -> dict[str, Any] | None:
         """Store a batch and remember how far the file is imported, both or neither."""
+        rejected = builder.rejected
         table = builder.build(batch) if batch else None
         stored = table.num_rows if table is not None else 0
-        if len(batch) > stored:
-            self.report.skipped[BOT] += len(batch) - stored
+        rejected = builder.rejected - rejected
+        for reason, count in ((UNUSABLE, rejected), (BOT, len(batch) - stored - rejected)):
+            if count:
+                self.report.skipped[reason] += count
         if not stored and offset == (entry["offset"] if entry is not None else 0):
             return entry
         with signals_held():

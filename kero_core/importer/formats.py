@@ -26,6 +26,7 @@ NOT_HTTP = "not an HTTP request"
 NOT_ACCESS = "not an access log entry"
 IGNORED_PATH = "ignored path (web asset, dashboard, pixel)"
 BOT = "bot or HTTP library (--ignore-bots)"
+UNUSABLE = "unusable event (a time outside the years 1 to 9999)"
 BLANK = "blank line"
 
 _QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'  # Apache escapes " as \", nginx as \x22

@@ -5,6 +5,7 @@ bytes, a truncated last line, gzip, stdin)."""
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -218,3 +219,13 @@ def test_web_assets_can_be_kept(tmp_path: Path, db: Path) -> None:
     paths = {e.path for e in stored(db)}
     assert {"/static/app.css", "/wp-login.php"} <= paths and "/_kero/" not in paths  # the dashboard never
     assert skipped(result.output)["ignored path (web asset, dashboard, pixel)"] == 1
+
+
+def test_an_event_the_writer_cannot_store_is_counted(tmp_path: Path, db: Path) -> None:
+    log = tmp_path / "caddy.json"
+    far = {"ts": 1e13, "request": {"method": "GET", "uri": "/far", "client_ip": "192.0.2.1"}, "status": 200}
+    log.write_bytes((SAMPLES / "caddy.json").read_bytes() + json.dumps(far).encode() + b"\n")
+    result = invoke("import", "--db", db, log)
+    assert "3 events imported, 4 lines skipped" in result.output
+    assert skipped(result.output)["unusable event (a time outside the years 1 to 9999)"] == 1
+    assert "bot or HTTP library (--ignore-bots)" not in skipped(result.output)
