@@ -370,10 +370,8 @@ OTHER_BREAKDOWNS: dict[str, str] = {
     "custom_events": f"SELECT name, count(*), {METRICS['visitors']}, NULL FROM custom",
 }
 BREAKDOWNS = (*DIMENSION_BREAKDOWNS, *OTHER_BREAKDOWNS)
-# Keys of several parts travel as JSON text: grouping by text is several times faster than by lists.
-_COMPOSITE = {i for i, d in DIMENSION_BREAKDOWNS.items() if len(d.key) > 1} | {"slowest_routes"}
-_PAGE_COLUMNS = ("ts", "visitor_id", "method", "path", "route", "status", "referrer", "referrer_domain",
-                 "utm_source", "utm_medium", "utm_campaign")
+_KEY_PARTS = {i: len(d.key) for i, d in DIMENSION_BREAKDOWNS.items()} | {"slowest_routes": len(_ROUTE_KEY)}
+_VISIT_COLUMNS = ("ts", "visitor_id", "path", "referrer_domain")  # what the visit cards read
 _BREAKDOWN_COLUMNS = (
     "ts", "name", "is_bot", "visitor_id", "method", "path", "route", "status", "duration_ms", "browser", "os",
     "form_factor", "referrer", "referrer_domain", "utm_source", "utm_medium", "utm_campaign", "country", "region", "city",
@@ -381,9 +379,16 @@ _BREAKDOWN_COLUMNS = (
 
 
 def _key_sql(parts: Sequence[str]) -> str:
-    """A key as text (keys are text columns, but for the status): every expression here costs
-    planning time, which is most of a small site's render."""
-    return parts[0] if len(parts) == 1 else f"to_json([{', '.join(parts)}])::VARCHAR"
+    """A key as one text: grouping by text is several times faster than by lists or JSON. The
+    parts after the label (an HTTP method, a flag, a country code: never a control character)
+    come first, joined by the unit separator, so the label may hold anything."""
+    return parts[0] if len(parts) == 1 else f"concat_ws(chr(31), {', '.join(parts[1:])}, {parts[0]})"
+
+
+def _key(card: str, text: str) -> tuple[str, ...]:
+    """The key tuple (label first) of a key made by :func:`_key_sql`."""
+    *extra, label = text.split("\x1f", _KEY_PARTS.get(card, 1) - 1)
+    return (label, *extra)
 
 
 def _keyed(source: str, ids: Sequence[str], extra: str) -> str:
@@ -410,23 +415,30 @@ class BreakdownRow(NamedTuple):
     value3: float | None
 
 
-def _dimension_sql(ids: Sequence[str], source: str) -> tuple[list[str], list[str]]:
+def _dimension_sql(ids: Sequence[str]) -> tuple[list[str], list[str]]:
     """CTEs and parts (SELECTs of card, k, v1, v2, v3) for the dimension cards ``ids``.
 
     Exact distinct visitors without a COUNT(DISTINCT) per card (several times slower on
     DuckDB): rows are deduplicated per (card, key, visitor), then counted. Properties of the
     visitor (country, browser...) are first deduplicated per visitor, which leaves one row per
-    visitor instead of one per page view."""
-    ctes, parts = [], []
-    page_ids = [i for i in ids if not DIMENSION_BREAKDOWNS[i].of_visitor]
+    visitor instead of one per page view; the visit cards read the few columns they need from
+    the visit marks, whose window sorts every column it carries."""
+    ctes, parts, keyed, counted = [], [], [], []
+    visit_ids = [i for i in ids if i in VISIT_BREAKDOWNS]
+    page_ids = [i for i in ids if i not in VISIT_BREAKDOWNS and not DIMENSION_BREAKDOWNS[i].of_visitor]
     visitor_ids = [i for i in ids if DIMENSION_BREAKDOWNS[i].of_visitor]
-    counted = []  # SELECTs of (card, k, visitor_id, n) to count visitors on
+    if visit_ids:
+        narrow = f"(SELECT {', '.join(_VISIT_COLUMNS)} FROM pv)"
+        ctes.append(f"marked AS ({_visit_marks(narrow, where='TRUE')})")
+        keyed.append(f"SELECT * FROM ({_keyed('marked', visit_ids, 'visitor_id')})")
     if page_ids:
-        ctes.append(f"page_keys AS MATERIALIZED ({_keyed(source, page_ids, 'visitor_id')})")
-        hits = [i for i in page_ids if not DIMENSION_BREAKDOWNS[i].visitors]
+        keyed.append(f"SELECT * FROM ({_keyed('pv', page_ids, 'visitor_id')})")
+    if keyed:
+        ctes.append(f"page_keys AS MATERIALIZED ({' UNION ALL '.join(keyed)})")
+        hits = [i for i in visit_ids + page_ids if not DIMENSION_BREAKDOWNS[i].visitors]
+        seen = [i for i in visit_ids + page_ids if DIMENSION_BREAKDOWNS[i].visitors]
         if hits:
             parts.append(f"SELECT card, k, count(*), NULL, NULL FROM page_keys WHERE card IN ({_in(hits)}) GROUP BY ALL")
-        seen = [i for i in page_ids if DIMENSION_BREAKDOWNS[i].visitors]
         if seen:
             counted.append(f"SELECT card, k, visitor_id, count(*) AS n FROM page_keys WHERE card IN ({_in(seen)}) GROUP BY ALL")
     if visitor_ids:
@@ -454,18 +466,12 @@ def breakdowns(
     base = where(None, scope.filters, scope.start, scope.end)
     human = "AND NOT is_bot" if scope.humans_only else ""
     ctes = [
-        f"b AS MATERIALIZED (SELECT {', '.join(_BREAKDOWN_COLUMNS)} FROM events WHERE {base.sql})",
+        f"b AS NOT MATERIALIZED (SELECT {', '.join(_BREAKDOWN_COLUMNS)} FROM events WHERE {base.sql})",
         f"pv AS (SELECT * FROM b WHERE name = ? {human})",
         "bots AS (SELECT * FROM b WHERE name = 'http_req' AND is_bot)",
         "custom AS (SELECT * FROM b WHERE name <> 'http_req')",
     ]
-    source = "pv"
-    if set(VISIT_BREAKDOWNS) & set(ids):
-        # The window sorts every column it carries: only those of the page cards.
-        narrow = f"(SELECT {', '.join(_PAGE_COLUMNS)} FROM pv)"
-        ctes.append(f"marked AS ({_visit_marks(narrow, where='TRUE')})")
-        source = "marked"
-    dimension_ctes, parts = _dimension_sql([i for i in ids if i in DIMENSION_BREAKDOWNS], source)
+    dimension_ctes, parts = _dimension_sql([i for i in ids if i in DIMENSION_BREAKDOWNS])
     ctes += dimension_ctes
     parts += [f"SELECT '{i}', * FROM ({OTHER_BREAKDOWNS[i].format(key=_key_sql(_ROUTE_KEY))} GROUP BY ALL)"
               for i in ids if i in OTHER_BREAKDOWNS]
@@ -478,6 +484,6 @@ def breakdowns(
     rows: dict[str, list[BreakdownRow]] = {i: [] for i in ids}
     totals: dict[str, int] = {}
     for card, key, v1, v2, v3, total in con.execute(sql, [*base.params, scope.name, max(0, int(limit))]).fetchall():
-        rows[card].append(BreakdownRow(tuple(json.loads(key)) if card in _COMPOSITE else (key,), v1, v2, v3))
+        rows[card].append(BreakdownRow(_key(card, key), v1, v2, v3))
         totals[card] = int(total)
     return {i: (totals.get(i, 0), rows[i]) for i in ids}

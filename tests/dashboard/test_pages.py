@@ -16,6 +16,7 @@ from kero_core.capture import hit_from_environ
 from kero_core.dashboard import CSP
 from kero_core.dashboard.cards import PANELS
 from kero_core.dashboard.render import asset, static_files
+from kero_core.store import StoreUnavailable
 from kero_core.synthetic import generate
 from kero_core.wsgi import KeroMiddleware
 from tests.conftest import IPHONE_UA, environ
@@ -275,3 +276,16 @@ def test_static_files(client: Client) -> None:
         assert answer.data == static_files()[name]
     for missing in ("/_kero/static/nope.css", "/_kero/static/../view.py", "/_kero/static/", "/_kero/static/kero/dashboard.css"):
         assert get(client, missing).status_code == 404
+
+
+@pytest.mark.parametrize("fault", [TimeoutError("the Kero database is busy"), StoreUnavailable("kero.duckdb is held open")])
+def test_a_busy_or_broken_database_answers_503(client: Client, kero: Kero, monkeypatch: pytest.MonkeyPatch, fault: Exception) -> None:
+    def read(*args: object, **kwargs: object) -> None:
+        raise fault
+
+    monkeypatch.setattr(kero, "read", read)  # an injected fault: the store cannot be read
+    for url in ("/_kero/", "/_kero/api/stats", "/_kero/api/realtime", "/_kero/?format=csv"):
+        answer = get(client, url)
+        assert (answer.status_code, answer.headers["Retry-After"]) == (503, "5")
+        assert answer.data == b"The Kero database is busy or unavailable; try again in a moment."
+    assert get(client, "/_kero/" + asset("dashboard.css")).status_code == 200  # assets need no database
