@@ -153,6 +153,8 @@ class Importer:
         skipped, malformed = self.report.skipped, self.report.malformed
         batch: list[Hit] = []
         shown = source.disk_position(0)
+        # Ctrl-C stores nothing more: the batches committed so far agree with their offsets, and
+        # the lines read since are read again by the next run.
         try:
             for line in _guarded(source.lines(offset), lines):
                 if source.appendable and not line.endswith(b"\n"):
@@ -175,7 +177,7 @@ class Importer:
                     batch = []
                 if result.lines % self.PROGRESS_EVERY == 0:
                     shown = self._show(source, result, offset, shown)
-        except (_ReadError, KeyboardInterrupt):  # keep what was read before it
+        except _ReadError:  # raised between two lines: what was read before it is kept
             self._commit(builder, state, entry, source, batch, offset, lines, result)
             raise
         self._commit(builder, state, entry, source, batch, offset, lines, result)
