@@ -14,6 +14,8 @@ MAX_QUERY = 2048
 MAX_REFERRER = 2048
 MAX_USER_AGENT = 512  # long User-Agents make regex parsers slow; 512 covers every real browser
 MAX_HEADER = 256  # Accept-Language, Accept-Encoding, forwarding headers
+MAX_FORWARDED = 512  # X-Forwarded-For, kept by both ends (see _forwarded_for)
+_FORWARDED_HEAD = 64  # its first entry (trusted_proxies=None); the rest is its last entries
 MAX_NAME = 128  # custom event names, routes' methods
 MAX_LABELS = 32  # labels per custom event
 MAX_LABEL = 256  # label keys and values
@@ -72,6 +74,9 @@ def hit_from_environ(
 
     WSGI guarantees ``str`` values, so there is no conversion here: this runs on every request."""
     get = environ.get
+    forwarded_for = get("HTTP_X_FORWARDED_FOR") or ""
+    if len(forwarded_for) > MAX_FORWARDED:
+        forwarded_for = _forwarded_for(forwarded_for)
     return Hit(
         ts,
         name[:MAX_NAME],
@@ -82,7 +87,7 @@ def hit_from_environ(
         status,
         duration_ms,
         (get("REMOTE_ADDR") or "")[:MAX_HEADER],
-        (get("HTTP_X_FORWARDED_FOR") or "")[:MAX_HEADER],
+        forwarded_for,
         (get("HTTP_CF_CONNECTING_IP") or "")[:MAX_HEADER],
         (get("HTTP_X_REAL_IP") or "")[:MAX_HEADER],
         (get("HTTP_USER_AGENT") or "")[:MAX_USER_AGENT],
@@ -93,6 +98,14 @@ def hit_from_environ(
         value,
         (get("HTTP_HOST") or "")[:MAX_HEADER],
     )
+
+
+def _forwarded_for(header: str) -> str:
+    """A long X-Forwarded-For cut in its middle, never at its end: trusted proxies append the
+    real client's address on the right, so keeping only the start would let a client push that
+    entry out with a long header and choose the address (visitor id, country) Kero uses. The
+    start keeps the first entry (``trusted_proxies=None``), the end the last ten or so."""
+    return header[:_FORWARDED_HEAD] + "," + header[_FORWARDED_HEAD + 1 - MAX_FORWARDED:]
 
 
 def sends_do_not_track(environ: Mapping[str, Any]) -> bool:
