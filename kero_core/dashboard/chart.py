@@ -70,11 +70,15 @@ def bucket_label(start: datetime, unit: str, *, long: bool = False) -> str:
     return f"{start:%B %Y}" if long else f"{start:%b %Y}"
 
 
+def _count(number: int, what: str) -> str:
+    return f"{integer(number)} {what}" + ("" if number == 1 else "s")
+
+
 def _title(bucket: Bucket, unit: str) -> str:
     return (
-        f"{bucket_label(bucket.start, unit, long=True)} UTC: {integer(bucket.visitors)} visitors, "
-        f"{integer(bucket.views)} page views (period before: {integer(bucket.previous_visitors)} visitors, "
-        f"{integer(bucket.previous_views)} page views)"
+        f"{bucket_label(bucket.start, unit, long=True)} UTC: {_count(bucket.visitors, 'visitor')}, "
+        f"{_count(bucket.views, 'page view')} (period before: {_count(bucket.previous_visitors, 'visitor')}, "
+        f"{_count(bucket.previous_views, 'page view')})"
     )
 
 

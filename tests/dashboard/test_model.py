@@ -85,7 +85,7 @@ def test_the_period_before_and_the_chart(kero: Kero) -> None:
     assert [(b.views, b.visitors) for b in d.buckets if b.views] == [(1, 1)]
     assert d.buckets[11].views == 1  # 11:00
     assert [b.previous_views for b in d.buckets].index(1) == 1  # 13:00 yesterday lines up with 01:00
-    assert "11:00" in d.chart.bars[11].title and "1 visitors, 1 page views" in d.chart.bars[11].title
+    assert d.chart.bars[11].title == "Tue 10 Nov, 11:00 UTC: 1 visitor, 1 page view (period before: 0 visitors, 0 page views)"
 
 
 def test_week_buckets_for_a_custom_range(kero: Kero) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
+from kero_core.dashboard import chart
 from kero_core.dashboard.chart import nice_ceiling
 from kero_core.dashboard.labels import flag, milliseconds, percent, seconds
 from kero_core.dashboard.model import Change, change, figures
-from kero_core.queries import Figures
+from kero_core.queries import Bucket, Figures
 
 
 @pytest.mark.parametrize("current, previous, expected", [
@@ -70,3 +73,17 @@ def test_labels() -> None:
 def test_axis_maximum_is_round_with_a_round_half(value: int, top: int) -> None:
     assert nice_ceiling(value) == top
     assert top % 2 == 0
+
+
+def test_chart_geometry() -> None:
+    buckets = [Bucket(datetime(2026, 11, d), v, n, pv, pn) for d, v, n, pv, pn in
+               [(1, 2, 5, 1, 2), (2, 0, 0, 3, 8), (3, 4, 10, 0, 0)]]
+    c = chart.build("day", buckets)
+    assert c.top == 10  # the largest of this and the period before: 10 page views
+    assert [b.views_height for b in c.bars] == [100.0, 0.0, 200.0]  # of 200 units
+    assert [b.visitors_height for b in c.bars] == [40.0, 0.0, 80.0]
+    assert all(b.x + b.width <= c.width for b in c.bars) and c.bars[1].x > c.bars[0].x + c.bars[0].width
+    assert c.previous_views.split() == ["166.67,160.0", "500.0,40.0", "833.33,200.0"]
+    assert [(x.text, x.major) for x in c.x_labels] == [("01 Nov", True), ("02 Nov", False), ("03 Nov", True)]
+    many = chart.build("hour", [Bucket(datetime(2026, 11, 1, h), 0, 0, 0, 0) for h in range(24)])
+    assert [x.text for x in many.x_labels if x.text] == ["00:00", "03:00", "06:00", "09:00", "12:00", "15:00", "18:00", "21:00"]
