@@ -30,7 +30,6 @@ def test_renders_seeded_data_without_errors_or_foreign_requests(watched: Watched
     expect(page.locator("svg.chart g.bucket")).to_have_count(7)
     assert page.locator("#panel-countries tbody tr").count() == 10  # real GeoLite2 lookups
     assert any("static/dashboard.css" in url for url in watched.requests)
-    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     watched.assert_clean()
 
