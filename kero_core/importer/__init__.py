@@ -54,7 +54,7 @@ class _ImportSalts(SaltStore):
 
 @dataclass
 class FileReport:
-    """What happened to one input. ``status``: new, resumed, failed."""
+    """What happened to one input. ``status``: new, resumed (imported before), empty, failed."""
 
     name: str
     log_format: str = ""
@@ -144,6 +144,9 @@ class Importer:
         # A plain file now shorter than what was imported was truncated and written anew.
         if entry is not None and not (source.appendable and (source.size or 0) < entry["offset"]):
             offset, lines, result.status = entry["offset"], entry["lines"], "resumed"
+        if not source.head.strip():  # e.g. a log rotated a moment ago: nothing to read yet
+            result.status = "empty"
+            return
         log_format = self.log_format if self.log_format != "auto" else detect_format(source.sample())
         if log_format is None:
             result.status, result.error = "failed", "unrecognised log format (pass --format)"

@@ -47,9 +47,13 @@ class Source:
             raw.seek(0)
             self.stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
             self.appendable = not compressed  # only a plain file can still be written to
-        self.head = self.stream.read(SAMPLE_BYTES)
-        if self.raw is not None:
-            self.stream.seek(0)
+        try:
+            self.head = self.stream.read(SAMPLE_BYTES)
+            if self.raw is not None:
+                self.stream.seek(0)
+        except BaseException:  # e.g. a .gz whose header is damaged
+            self.close()
+            raise
 
     def sample(self) -> list[bytes]:
         """The complete lines of the bytes read ahead (or the one line it has, if incomplete)."""
@@ -89,8 +93,8 @@ class Source:
 
 class ImportState:
     """``<db_path>/imports.json``: for each log imported, the SHA-256 of its first bytes (up to
-    4 KB), how many bytes and lines of it are stored, and its last name, size and inode (shown by
-    ``kero doctor``). Files are recognised by content, so renamed and compressed copies too."""
+    4 KB), how many bytes and lines of it are stored, and, for people reading the file, its last
+    name, size and inode. Logs are recognised by content, so renamed and compressed copies too."""
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / STATE_FILE
@@ -120,6 +124,7 @@ class ImportState:
         return None
 
     def record(self, entry: dict[str, Any] | None, source: Source, head: bytes, offset: int, lines: int) -> dict[str, Any]:
+        """Remember ``source`` (``entry`` if it was seen before) as stored up to byte ``offset``."""
         if entry is None:
             entry = {}
             self.files.append(entry)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -229,3 +230,16 @@ def test_an_event_the_writer_cannot_store_is_counted(tmp_path: Path, db: Path) -
     assert "3 events imported, 4 lines skipped" in result.output
     assert skipped(result.output)["unusable event (a time outside the years 1 to 9999)"] == 1
     assert "bot or HTTP library (--ignore-bots)" not in skipped(result.output)
+
+
+def test_a_damaged_gzip_fails_alone_and_an_empty_log_is_fine(tmp_path: Path, db: Path) -> None:
+    fake = tmp_path / "access.log.3.gz"
+    fake.write_bytes(b"\x1f\x8b" + b"not really gzip" * 10)
+    empty = tmp_path / "access.log"
+    empty.write_bytes(b"")
+    result = invoke("import", "--db", db, fake, copy("nginx.log", tmp_path), empty)
+    assert result.exit_code == 1
+    assert re.search(r"access.log.3.gz +– +failed +0 +0 +cannot read it \(", result.output)
+    assert re.search(r"access.log +– +empty +0 +0\n", result.output)  # rotated a moment ago: not a failure
+    assert len(stored(db)) == 4
+    assert invoke("import", "--db", db, empty).exit_code == 0
