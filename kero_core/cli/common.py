@@ -110,24 +110,17 @@ def period_view(kero: Kero, timeframe: str) -> View:
 
 
 class Span(click.ParamType):
-    """A duration such as 30m, 12h, 7d or 2w; with ``allow_all``, also "all" (None)."""
+    """A duration such as 30m, 12h, 7d or 2w."""
 
     name = "span"
     UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
-    def __init__(self, allow_all: bool = False) -> None:
-        self.allow_all = allow_all
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta | None:
-        if isinstance(value, timedelta) or (value is None and self.allow_all):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
+        if isinstance(value, timedelta):
             return value
-        text = str(value).strip().lower()
-        if self.allow_all and text == "all":
-            return None
-        found = re.fullmatch(r"(\d+)\s*([mhdw])", text)
+        found = re.fullmatch(r"(\d+)\s*([mhdw])", str(value).strip().lower())
         if found is None or int(found.group(1)) == 0:
-            choices = "30m, 12h, 7d, 2w" + (" or all" if self.allow_all else "")
-            self.fail(f"{value!r} is not a time span such as {choices}", param, ctx)
+            self.fail(f"{value!r} is not a time span such as 30m, 12h, 7d, 2w", param, ctx)
         return timedelta(**{self.UNITS[found.group(2)]: int(found.group(1))})
 
 
