@@ -391,13 +391,20 @@ def _key(card: str, text: str) -> tuple[str, ...]:
     return (label, *extra)
 
 
+def _column_sql(d: Dimension) -> str:
+    """The key where the card counts the row, else NULL. Planning is most of a small site's
+    render, so the cheapest expression that does it: the key alone, or NULLIF for "not empty"."""
+    if d.where == "TRUE":
+        return _key_sql(d.key)
+    if d.where == f"{d.key[0]} <> ''" and len(d.key) == 1:
+        return f"nullif({d.key[0]}, '')"
+    return f"CASE WHEN {d.where} THEN {_key_sql(d.key)} END"
+
+
 def _keyed(source: str, ids: Sequence[str], extra: str) -> str:
     """One row per (page view or visitor, card) with the card's key: an UNPIVOT of one column
     per card, NULL where the card does not count the row (UNPIVOT drops NULLs)."""
-    columns = ", ".join(
-        f"{_key_sql(d.key)} AS {i}" if d.where == "TRUE" else f"CASE WHEN {d.where} THEN {_key_sql(d.key)} END AS {i}"
-        for i, d in ((i, DIMENSION_BREAKDOWNS[i]) for i in ids)
-    )
+    columns = ", ".join(f"{_column_sql(DIMENSION_BREAKDOWNS[i])} AS {i}" for i in ids)
     return f"UNPIVOT (SELECT {extra}, {columns} FROM {source}) ON {', '.join(ids)} INTO NAME card VALUE k"
 
 
