@@ -103,7 +103,12 @@ def test_tabs_switch_panels_by_mouse_and_keyboard(watched: Watched, server: Serv
     page = watched.page
     page.goto(server.dashboard + "?period=7d")
     expect(page.locator("#panel-entry_pages")).to_be_hidden()
-    page.locator("#card-pages .tab", has_text="Entry pages").click()
+    entry = page.locator("#card-pages .tab", has_text="Entry pages")
+    expect(entry).to_have_attribute("role", "tab")
+    expect(entry).to_have_attribute("aria-selected", "false")
+    entry.click()
+    expect(entry).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#panel-entry_pages")).to_have_attribute("role", "tabpanel")
     expect(page.locator("#panel-entry_pages")).to_be_visible()
     expect(page.locator("#panel-pages")).to_be_hidden()
     page.keyboard.press("ArrowRight")

@@ -25,6 +25,7 @@
     card.querySelectorAll(".tab").forEach(function (other) {
       var chosen = other === tab;
       other.setAttribute("aria-selected", chosen ? "true" : "false");
+      other.classList.toggle("active", chosen);
       other.tabIndex = chosen ? 0 : -1;
       var panel = document.getElementById(other.getAttribute("aria-controls"));
       if (panel) panel.classList.toggle("active", chosen);
