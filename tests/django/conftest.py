@@ -5,9 +5,11 @@ Every test gets its own KERO folder under tmp_path; the Kero instance is closed 
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "tests.django.project.settings"
 
@@ -23,6 +25,7 @@ from kero_core import Kero  # noqa: E402
 from kero_django import get_kero, runtime  # noqa: E402
 from tests.conftest import CHROME_UA  # noqa: E402
 
+T = TypeVar("T")
 BASE_KERO = {"PIXEL_PATH": "/visit.gif", "MEASURE_REQUESTS": True, "IGNORE_WEB_ASSETS": True}
 
 
@@ -43,6 +46,23 @@ def kero(kero_settings: dict[str, Any]) -> Kero:
 def browser() -> Client:
     """A test client that looks like Chrome and gets 500 responses instead of exceptions."""
     return Client(raise_request_exception=False, HTTP_USER_AGENT=CHROME_UA, HTTP_ACCEPT_LANGUAGE="en-GB,en;q=0.9")
+
+
+def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call ``function`` in a thread of its own: the main thread may run an event loop
+    (Playwright's sync API keeps one running while its browser fixture lives), and neither
+    asyncio.run nor Django's sync-to-async bridge work in such a thread."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
+
+
+def run_async(awaitable: Awaitable[T]) -> T:
+    """Run a coroutine to its end (see :func:`in_thread`)."""
+
+    async def main() -> T:
+        return await awaitable
+
+    return in_thread(asyncio.run, main())
 
 
 def paths(kero: Kero) -> list[str]:

@@ -3,7 +3,7 @@ hop), and it records what the sync path records."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -18,6 +18,7 @@ from kero_core import Kero
 from kero_core.http import PIXEL_GIF
 from kero_django.middleware import KeroMiddleware
 from tests.conftest import CHROME_UA
+from tests.django.conftest import in_thread, run_async
 
 PATHS = ["/", "/hello/world", "/no/such/page", "/boom/", "/nap/5/", "/stream/", "/_kero/", "/favicon.ico"]
 FIELDS = ("method", "path", "route", "status", "browser", "os", "form_factor")
@@ -48,15 +49,14 @@ def test_django_never_adapts_it(settings: Any, caplog: Any, handler: type, adapt
 
 def record(client: Any, kero: Kero) -> list[tuple[Any, ...]]:
     for path in PATHS:
-        response = client.get(path, headers={"User-Agent": CHROME_UA})  # AsyncClient(headers=) misses them
-        if asyncio.iscoroutine(response):
-            response = asyncio.run(response)
+        get = functools.partial(client.get, path, headers={"User-Agent": CHROME_UA})  # AsyncClient(headers=) misses them
+        response = run_async(get()) if isinstance(client, AsyncClient) else in_thread(get)
         if response.streaming:
             if response.is_async:
                 async def drain() -> None:
                     async for _ in response.streaming_content:
                         pass
-                asyncio.run(drain())
+                run_async(drain())
             else:
                 b"".join(response.streaming_content)
     events = sorted(kero.query(), key=lambda e: e.path)
@@ -75,13 +75,13 @@ def test_async_client_records_what_the_sync_client_records(settings: Any, kero_s
 
 
 def test_async_pixel(kero: Kero) -> None:
-    response = asyncio.run(AsyncClient().get("/visit.gif", headers={"referer": "http://testserver/pricing"}))
+    response = run_async(AsyncClient().get("/visit.gif", headers={"referer": "http://testserver/pricing"}))
     assert response.content == PIXEL_GIF
     assert [e.path for e in kero.query()] == ["/pricing"]
 
 
 def test_async_duration_of_a_123_ms_view(kero: Kero) -> None:
-    asyncio.run(AsyncClient().get("/nap/123/"))
+    run_async(AsyncClient().get("/nap/123/"))
     [event] = kero.query()
     assert event.duration_ms is not None and 123 <= event.duration_ms < 2000
 
@@ -96,6 +96,6 @@ def _fresh(settings: Any, kero_settings: dict[str, Any], db_path: Any) -> Kero:
 def test_async_exception_propagated_by_django_is_recorded_as_500(settings: Any, kero: Kero) -> None:
     settings.DEBUG_PROPAGATE_EXCEPTIONS = True
     with pytest.raises(RuntimeError, match="the host view failed"):
-        asyncio.run(AsyncClient().get("/boom/"))
+        run_async(AsyncClient().get("/boom/"))
     [event] = kero.query()
     assert (event.path, event.route, event.status) == ("/boom/", "boom/", 500)

@@ -3,7 +3,6 @@ the one derived from the core's option table (so a new option cannot go undocume
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shlex
 import sys
@@ -25,6 +24,7 @@ from kero_core.config import OPTIONS
 from kero_django.conf import CORE_KEYS, DJANGO_DEFAULTS
 from tests.conftest import CHROME_UA
 from tests.django.test_admin_and_tag import tags
+from tests.django.conftest import run_async
 from tests.django.test_dashboard import basic
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "django.md"
@@ -147,7 +147,7 @@ def test_asgi(settings: Any, kero_settings: dict[str, Any]) -> None:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(application({"type": "lifespan"}, receive, send))
+    run_async(application({"type": "lifespan"}, receive, send))
     assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
     with Kero(db_path=kero_settings["DB_PATH"]) as kero:
         assert kero.count(name="buffered") == 1
