@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow bench system-deps clean
+.PHONY: demo demo-django test test-slow bench system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ system-deps:
 
 demo: $(STAMP)
 	$(PY) example_sites/flask_site/run.py
+
+demo-django: $(STAMP)
+	$(PY) example_sites/django_site/manage.py demo
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest

@@ -185,6 +185,12 @@ class Kero:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def prune(self, older_than: timedelta | None = None) -> int:
+        """Delete events older than ``older_than`` (default: the ``retention`` option) now,
+        instead of waiting for the hourly pass; returns how many were removed."""
+        with self.read() as con:
+            return self.store.prune(con, retention=older_than)
+
     # -- reading -----------------------------------------------------------------------------------
     @contextmanager
     def read(self, wait: float | None = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -268,10 +268,10 @@ class Store:
                 if tmp.stat().st_mtime < limit:
                     tmp.unlink()
 
-    def prune(self, con: duckdb.DuckDBPyConnection, now: float | None = None) -> int:
-        """Delete events older than the retention; returns how many were removed."""
+    def prune(self, con: duckdb.DuckDBPyConnection, now: float | None = None, retention: timedelta | None = None) -> int:
+        """Delete events older than the retention (or ``retention``); returns how many were removed."""
         now = self.clock() if now is None else now
-        cutoff = datetime.fromtimestamp(now, timezone.utc).replace(tzinfo=None) - self.retention
+        cutoff = datetime.fromtimestamp(now, timezone.utc).replace(tzinfo=None) - (retention or self.retention)
         con.execute("BEGIN")
         removed = con.execute("DELETE FROM events WHERE ts < ?", [cutoff]).fetchone()[0]
         con.execute("DELETE FROM ingested WHERE ingested_at < ?", [cutoff])

@@ -15,6 +15,5 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         kero = command_kero()
-        with kero.read() as con:
-            removed = kero.store.prune(con)
+        removed = kero.prune()
         self.stdout.write(f"Removed {removed:,} events older than {kero.config.retention.days} days.")
