@@ -46,6 +46,12 @@ def page_views(count: int) -> list[Hit]:
     return [h for h in generate(count + count // 20, days=30, seed=11, end=end) if h.name == "http_req"][:count]
 
 
+def tracked_by_default(hits: list[Hit]) -> list[Hit]:
+    """The hits live tracking (and so ``kero import``) records: web assets and the dashboard are not."""
+    rules = PathRules("/_kero", None, True, list(DEFAULT_IGNORED_PREFIXES), list(DEFAULT_IGNORED_SUFFIXES))
+    return [h for h in hits if rules.should_track(h.path)]
+
+
 def check_import_in_two_parts(tmp_path: Path, count: int) -> float:
     """Import the first 60% of the log, append the rest, import again, then once more; the
     database must hold every tracked line exactly once. Returns the lines per second."""
@@ -66,8 +72,7 @@ def check_import_in_two_parts(tmp_path: Path, count: int) -> float:
     assert f"Read {count - cut:,} lines" in second.output
     assert "Read 0 lines" in third.output and "nothing new" in third.output
 
-    rules = PathRules("/_kero", None, True, list(DEFAULT_IGNORED_PREFIXES), list(DEFAULT_IGNORED_SUFFIXES))
-    tracked = [h for h in hits if rules.should_track(h.path)]
+    tracked = tracked_by_default(hits)
     assert 0 < len(tracked) < count  # the generator's scanners probe for .php, /.env, ...
     events = stored(db, "http_req")
     assert len(events) == len(tracked)

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.cli.conftest import CHROME_UA, KERO, SAMPLES, run, stored
-from tests.cli.test_import_generated import combined_lines, page_views
+from tests.cli.test_import_generated import combined_lines, page_views, tracked_by_default
 from tests.conftest import free_port
 from tests.flask.servers import serving
 
@@ -33,11 +33,13 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def big_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """110,000 lines: three batches, so that a stop can fall between two of them."""
+def big_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """110,000 lines, three batches (so that a stop can fall between two of them), and how many
+    page views they hold."""
     log = tmp_path_factory.mktemp("logs") / "access.log"
-    log.write_text("".join(combined_lines(page_views(110_000))), encoding="utf-8")
-    return log
+    hits = page_views(110_000)
+    log.write_text("".join(combined_lines(hits)), encoding="utf-8")
+    return log, len(tracked_by_default(hits))
 
 
 def test_version_and_module_entry_point() -> None:
@@ -80,27 +82,20 @@ def _on_a_terminal(args: list[str], *, stream: str) -> tuple[int, bytes]:
     return process.wait(120), shown
 
 
-def test_a_terminal_shows_progress_and_gets_no_parquet(tmp_path: Path, big_log: Path, seeded: Path) -> None:
-    code, shown = _on_a_terminal(["import", "--db", str(tmp_path / "kero"), str(big_log)], stream="stderr")
+def test_a_terminal_shows_progress_and_gets_no_parquet(tmp_path: Path, big_log: tuple[Path, int], seeded: Path) -> None:
+    code, shown = _on_a_terminal(["import", "--db", str(tmp_path / "kero"), str(big_log[0])], stream="stderr")
     assert code == 0
     assert b"Importing" in shown and b"100%" in shown and re.search(rb"110,000 lines, [\d,]+ lines/s", shown)
     code, shown = _on_a_terminal(["export", "--db", str(seeded), "--format", "parquet"], stream="stdout")
     assert code == 2
 
 
-@pytest.fixture(scope="module")
-def imported_once(tmp_path_factory: pytest.TempPathFactory, big_log: Path) -> int:
-    """Page views stored by one uninterrupted import of the big log, to compare with."""
-    db = tmp_path_factory.mktemp("reference") / "kero"
-    assert run("import", "--db", db, big_log).returncode == 0
-    return len(stored(db, "http_req"))
-
-
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_a_stopped_import_resumes_without_counting_twice(tmp_path: Path, big_log: Path, imported_once: int,
+def test_a_stopped_import_resumes_without_counting_twice(tmp_path: Path, big_log: tuple[Path, int],
                                                          stop: signal.Signals) -> None:
+    log, page_views_in_log = big_log
     db = tmp_path / "kero"
-    process = subprocess.Popen([str(KERO), "import", "--db", str(db), str(big_log)],
+    process = subprocess.Popen([str(KERO), "import", "--db", str(db), str(log)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not (db / "imports.json").exists() and process.poll() is None and time.monotonic() < deadline:
@@ -108,11 +103,11 @@ def test_a_stopped_import_resumes_without_counting_twice(tmp_path: Path, big_log
     process.send_signal(stop)
     out, err = process.communicate(timeout=120)
     assert process.returncode in (1, -signal.SIGTERM), (out, err)
-    resumed = run("import", "--db", db, big_log)
+    resumed = run("import", "--db", db, log)
     assert resumed.returncode == 0 and b" resumed " in resumed.stdout
     read = int(re.search(rb"Read ([\d,]+) lines", resumed.stdout).group(1).replace(b",", b""))
     assert 0 < read < 110_000
-    assert len(stored(db, "http_req")) == imported_once
+    assert len(stored(db, "http_req")) == page_views_in_log
 
 
 # -- servers -----------------------------------------------------------------------------------------
