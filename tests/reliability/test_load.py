@@ -42,7 +42,7 @@ def sustained_load(tmp_path: Path, site: Site, seconds: float) -> None:
     env = {"FLASK_KERO_DB_PATH": str(db_path)}  # the Flask example's setting; the WSGI one reads KERO_DB_PATH
     with gunicorn(site.app, tmp_path, *site.options, db_path=db_path, env=env) as server:
         with DashboardPoller(server.url + "/_kero/", basic(USER, PASSWORD)) as poller:
-            with Load(server.url, seconds=seconds, paths=site.paths) as load:
+            with Load(server.url, clients=4, seconds=seconds, paths=site.paths) as load:
                 tally = load.wait()
     stored = stored_by_path(db_path)
     polls = poller.polls
@@ -53,7 +53,7 @@ def sustained_load(tmp_path: Path, site: Site, seconds: float) -> None:
     assert tally.failures == Counter(), "the app must answer 200 to every request"
     assert stored == tally.by_path()
     assert set(polls.statuses) == {200}, polls.errors
-    assert len(polls.latencies_ms) >= seconds / 2
+    assert len(polls.latencies_ms) >= 3, "the dashboard must keep answering while the load runs"
     assert "Traceback" not in server.log(), server.log()
 
 

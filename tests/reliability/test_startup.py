@@ -86,7 +86,7 @@ def test_the_app_starts_over_a_damaged_data_folder(tmp_path: Path, damage: str) 
     damaged(seed(db_path))
     with gunicorn(SITE, tmp_path, workers=2) as server:
         with Load(server.url, clients=4, seconds=60) as load:
-            tally = load.until(200)
+            tally = load.until(100)
     log = server.log()
     with Kero(db_path=db_path) as reader:
         stored = reader.count()

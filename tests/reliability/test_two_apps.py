@@ -14,7 +14,7 @@ from tests.reliability.servers import gunicorn
 FLASK_SITE = Path(__file__).resolve().parents[2] / "example_sites" / "flask_site"
 FLASK_PATHS = ("/about", "/blog", "/blog/hello-kero")
 DJANGO_PATHS = ("/hello/ada", "/hello/alan")
-SECONDS = 6.0
+SECONDS = 4.0
 
 
 def test_flask_and_django_on_one_db_path(tmp_path: Path) -> None:
