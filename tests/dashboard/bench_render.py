@@ -32,10 +32,12 @@ def main() -> None:
     parser.add_argument("--db", help="reuse this data folder (seeded on first use)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(args.db or tmp) / f"bench-{args.events}-{args.days}"
+        folder = Path(args.db or tmp) / f"bench-geo-{args.events}-{args.days}"
         seeded = folder.exists()
         end = time.time()
-        with Kero(db_path=folder, measure_requests=True, retention=args.days + 400) as kero:
+        from _maxminddb_geolite2 import geolite2_database  # the dev extra's GeoLite2, for locations
+
+        with Kero(db_path=folder, measure_requests=True, retention=args.days + 400, geoip_db=geolite2_database()) as kero:
             if not seeded:
                 kero.ingest(generate(args.events, days=args.days, seed=1, end=end))
             print(f"{kero.count(start=0):,} page views over {args.days} days")
