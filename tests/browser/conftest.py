@@ -57,7 +57,7 @@ class Server:
         return self.origin + "/_kero/"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Seeded once: a week of a small site (6,000 page views) ending now, plus hostile strings."""
     from _maxminddb_geolite2 import geolite2_database
@@ -76,8 +76,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     kero.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in the main thread while
+    it is started, which would break asyncio.run() in the test modules that follow."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     expect.set_options(timeout=15_000)  # a shared 2-core machine can be slow; a real failure still fails
     with sync_playwright() as playwright:
