@@ -1,9 +1,8 @@
-"""What every ``kero`` command shares: the command group and its error policy, the ``--db``
-option, time spans and moments as parameter types, opening Kero, and plain-text tables."""
+"""What the ``kero`` commands share: the ``--db`` option, time spans and moments as parameter
+types, opening Kero and the dashboard's views, plain-text tables and the progress bar."""
 
 from __future__ import annotations
 
-import errno
 import itertools
 import re
 import sys
@@ -15,58 +14,15 @@ from typing import Any, Callable, Sequence
 import click
 
 from kero_core import queries
-from kero_core.config import OPTIONS, KeroConfigError
-from kero_core.dashboard.view import BadRequest, View, parse_view
-from kero_core.importer import LogImportError
+from kero_core.config import OPTIONS
+from kero_core.dashboard.view import View, parse_view
 from kero_core.kero import Kero
-from kero_core.store import DB_FILE, StoreUnavailable
+from kero_core.store import DB_FILE
 
 # Commands other than `kero prune` never delete events: a database copied from production, or
 # months of imported history, stays whole however old it is.
 KEEP_EVERYTHING = timedelta(days=36_525)
 OPTION_HELP = {option.name: option.help for option in OPTIONS}
-_NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
-
-
-class _BriefUsageError(click.UsageError):
-    """A usage error on one line of stderr, naming the command's help (exit code 2)."""
-
-    def show(self, file: Any = None) -> None:
-        where = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
-        message = " ".join(self.format_message().split())  # click lists choices on several lines
-        click.echo(f"Error: {message}{where}", err=True)
-
-
-def _brief(exc: click.UsageError) -> click.UsageError:
-    return exc if isinstance(exc, _NO_ARGS_HELP) else _BriefUsageError(exc.format_message(), exc.ctx)
-
-
-class KeroGroup(click.Group):
-    """Turns the mistakes a user can make and the failures of a busy or broken database into one
-    line on stderr: exit code 2 for usage errors, 1 for runtime failures, never a traceback."""
-
-    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        try:
-            return super().make_context(*args, **kwargs)
-        except click.UsageError as exc:
-            raise _brief(exc) from None
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except click.UsageError as exc:
-            raise _brief(exc) from None
-        except (KeroConfigError, BadRequest) as exc:
-            raise _BriefUsageError(str(exc), ctx) from None
-        except (StoreUnavailable, LogImportError) as exc:
-            raise click.ClickException(str(exc)) from None
-        except TimeoutError:
-            raise click.ClickException("the Kero database stayed busy (another process holds it); try again") from None
-        except OSError as exc:
-            if exc.errno == errno.EPIPE:  # `kero stats | head`: click leaves quietly
-                raise
-            what = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
-            raise click.ClickException(what) from None
 
 
 def db_option(*, existing: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

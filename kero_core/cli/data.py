@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from kero_core import export as exports
+from kero_core.cli import short_help
 from kero_core.cli.common import (
     OPTION_HELP, Moment, Progress, Span, days_view, db_option, describe_span, open_kero, rate, table,
 )
@@ -20,7 +21,6 @@ from kero_core.dashboard import model
 from kero_core.dashboard.model import MODAL_ROWS
 from kero_core.importer import FORMATS, MALFORMED, STDIN, FileReport, ImportReport, Importer
 from kero_core.kero import Kero
-from kero_core.store import Store
 from kero_core.synthetic import generate
 
 
@@ -40,7 +40,7 @@ def seed_database(kero: Kero, events: int, days: int, seed: int, end: datetime |
     return stored, time.perf_counter() - started
 
 
-@click.command()
+@click.command("seed", short_help=short_help("seed"))
 @db_option(existing=False)
 @click.option("--events", type=click.IntRange(min=0), default=1_000_000, show_default=True,
               help="How many events (page views, bots, custom events) to write.")
@@ -57,7 +57,7 @@ def seed(db_path: Path, events: int, days: int, seed_value: int, end: datetime |
     click.echo(f"Stored {stored:,} events in {seconds:.1f} s ({rate(stored, seconds)} events/s) in {db_path}.")
 
 
-@click.command("import")
+@click.command("import", short_help=short_help("import"))
 @db_option(existing=False)
 @click.option("--format", "log_format", type=click.Choice(("auto", *FORMATS)), default="auto", show_default=True,
               help="Log format; auto recognises it from each file's first lines. nginx is combined plus "
@@ -117,7 +117,7 @@ def _file_note(report: FileReport) -> str:
     return ""
 
 
-@click.command("export")
+@click.command("export", short_help=short_help("export"))
 @db_option(existing=True)
 @click.option("--format", "file_format", type=click.Choice(tuple(exports.FORMATS)), required=True,
               help="csv (with a header), parquet, or json (one object per line).")
@@ -163,15 +163,14 @@ def export_(db_path: Path, file_format: str, start: datetime | None, end: dateti
     click.echo(f"Exported {rows:,} {what}" + ("" if to_stdout else f" to {output}") + ".", err=True)
 
 
-@click.command()
+@click.command("prune", short_help=short_help("prune"))
 @db_option(existing=True)
 @click.option("--older-than", type=Span(), default="15d", show_default=True,
               help="Delete events older than this (30m, 12h, 7d, 2w).")
 def prune(db_path: Path, older_than: timedelta) -> None:
     """Apply a retention now: delete old events and print how many were removed."""
-    with open_kero(db_path) as kero, kero.read() as con:
-        # A Store of its own carries this retention; the session above kept everything.
-        removed = Store(kero.config.db_path, older_than, kero.clock).prune(con)
+    with open_kero(db_path) as kero:
+        removed = kero.prune(older_than)
         cutoff = kero.now() - older_than
     click.echo(f"Removed {removed:,} events older than {describe_span(older_than)} "
                f"(before {cutoff:%Y-%m-%d %H:%M} UTC).")

@@ -12,6 +12,7 @@ import click
 import maxminddb
 
 from kero_core import queries
+from kero_core.cli import short_help
 from kero_core.cli.common import db_option, describe_span, open_kero, period_view, table
 from kero_core.dashboard import model
 from kero_core.dashboard.model import MODAL_ROWS
@@ -24,7 +25,7 @@ from kero_core.store import DB_FILE, SCHEMA_VERSION, StoreUnavailable
 _SHOWN_PANELS = ("pages", "referrers")
 
 
-@click.command()
+@click.command("stats", short_help=short_help("stats"))
 @db_option(existing=True)
 @click.option("--timeframe", type=click.Choice((*TIMEFRAMES, "all")), default="7d", show_default=True,
               help="The dashboard's period: today, the past 24 hours, 7 or 30 days, 12 months, month or year to "
@@ -167,7 +168,7 @@ def _imports(folder: Path) -> list[Finding]:
     return [Finding("ok", f"{len(files)} imported log file(s) remembered in {STATE_FILE}")]
 
 
-@click.command()
+@click.command("doctor", short_help=short_help("doctor"))
 @click.option("--db", "db_path", required=True, metavar="PATH", help="Kero's data folder (the app's db_path).",
               type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--geoip", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable
 
 import click
 
+from kero_core.cli import short_help
 from kero_core.cli.common import db_option, open_kero
 from kero_core.cli.data import seed_database
 from kero_core.demo_site import PIXEL_PATH, demo_site
@@ -96,7 +97,7 @@ def run_server(app: WSGIApp, host: str, port: int, workers: int) -> None:
         _gunicorn(app, host, port, workers)
 
 
-@click.command()
+@click.command("serve", short_help=short_help("serve"))
 @db_option(existing=True)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; any but a loopback address needs --password.")
@@ -128,7 +129,7 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     sys.exit(0)  # unwinds like Ctrl-C: the temporary database is deleted
 
 
-@click.command()
+@click.command("demo", short_help=short_help("demo"))
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port on 127.0.0.1.")
 @click.option("--db", "db_path", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="PATH",
               help="Keep the demo's data in this folder (seeded only while empty); default: a temporary folder "

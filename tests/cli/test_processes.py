@@ -194,3 +194,12 @@ def test_demo_refuses_a_taken_port_before_seeding(tmp_path: Path) -> None:
         result = run("demo", "--port", taken.getsockname()[1], "--db", tmp_path / "demo", timeout=60)
     assert result.returncode == 1 and b"pass another --port" in result.stderr
     assert not (tmp_path / "demo").exists()
+
+
+def test_help_does_not_load_duckdb_or_arrow() -> None:
+    """Commands are imported when they run: `kero --help` answers at once."""
+    script = ("import sys\nfrom kero_core.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+              "print(sorted(m for m in ('duckdb', 'pyarrow') if m in sys.modules))")
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert shown.stdout.splitlines()[-1] == "[]"
+    assert "  import  Import web server access logs" in shown.stdout
