@@ -100,8 +100,8 @@ def _page(kero: "Kero", params: Mapping[str, Sequence[str]]) -> DashboardRespons
         return _answer(200, "text/csv; charset=utf-8", export.to_csv(dashboard).encode("utf-8"),
                        ("Content-Disposition", f'attachment; filename="{name}"'))
     view = replace(view, show=show)
-    if partial:
-        panel = model.build_modal(kero, view)
+    if partial and show:
+        panel = model.build_modal(kero, view, show)
         return _answer(200, HTML, render.render("kero/modal.html", panel=panel, view=view, open=False))
     dashboard = model.build(kero, view)
     return _answer(200, HTML, render.render("kero/dashboard.html", d=dashboard, view=view))

@@ -203,7 +203,6 @@ class Dashboard:
     timeframes: tuple[Timeframe, ...]
     realtime: int  # visitors in the last five minutes, whatever the filters
     has_data: bool  # anything stored at all (else the page says how to get data)
-    durations: bool
     modal: PanelView | None = None
 
 
@@ -250,17 +249,15 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
                          for id, label in TIMEFRAMES.items()),
         realtime=live,
         has_data=has_data,
-        durations=durations,
         modal=panel_view(view, PANELS[view.show], *modal[view.show]) if view.show else None,
     )
 
 
-def build_modal(kero: "Kero", view: View) -> PanelView:
-    """Only the full list of the card ``view.show`` (what the script fetches for "Show all")."""
-    assert view.show is not None
+def build_modal(kero: "Kero", view: View, card: str) -> PanelView:
+    """Only the full list of one card (what the script fetches for "Show all")."""
     with kero.read() as con:
-        found = queries.breakdowns(con, view.scope(), [view.show], MODAL_ROWS)
-    return panel_view(view, PANELS[view.show], *found[view.show])
+        found = queries.breakdowns(con, view.scope(), [card], MODAL_ROWS)
+    return panel_view(view, PANELS[card], *found[card])
 
 
 def chips(view: View) -> tuple[Chip, ...]:

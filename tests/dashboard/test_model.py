@@ -3,7 +3,6 @@ period before, chart buckets, cards, filters and bots."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from urllib.parse import parse_qs
 
@@ -175,7 +174,7 @@ def test_cards_show_ten_rows_and_count_them_all(kero: Kero) -> None:
     pages = panel(d, "pages")
     assert (len(pages.rows), pages.total, pages.show_all) == (10, 25, "?period=today&show=pages")
     assert [r.bar for r in pages.rows] == [100] * 10
-    full = model.build_modal(kero, replace(parse_view({"period": ["today"]}, kero.now()), show="pages"))
+    full = model.build_modal(kero, parse_view({"period": ["today"]}, kero.now()), "pages")
     assert (len(full.rows), full.total) == (25, 25)
 
 
