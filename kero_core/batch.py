@@ -96,7 +96,18 @@ class EventBuilder:
         self.geo.lookup(_WARM_UP_IP)
 
     def build(self, hits: Iterable[Hit]) -> pa.Table:
-        """The stored events of ``hits`` (bots left out when ``ignore_bots``)."""
+        """The stored events of ``hits`` (bots left out when ``ignore_bots``).
+
+        Column by column, each distinct User-Agent, IP, path, referrer and query string of the
+        batch enriched once. A batch that fails that way is built again hit by hit, which leaves
+        out (and counts) only the hits that cannot be stored."""
+        hits = list(hits)
+        try:
+            return self._build_columns(hits)
+        except Exception:  # noqa: BLE001  the hit-by-hit path isolates the culprit
+            return self._build_rows(hits)
+
+    def _build_rows(self, hits: list[Hit]) -> pa.Table:
         rows = []
         for hit in hits:
             try:
@@ -106,9 +117,60 @@ class EventBuilder:
                 continue
             if row is not None:
                 rows.append(row)
-        columns = zip(*rows) if rows else ([] for _ in COLUMN_NAMES)
-        arrays = [pa.array(column, type=field.type) for column, field in zip(columns, ARROW_SCHEMA)]
-        return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
+        return _table(zip(*rows) if rows else [[] for _ in COLUMN_NAMES])
+
+    def _build_columns(self, hits: list[Hit]) -> pa.Table:
+        requests = [hit for hit in hits if hit.method]
+        if len(requests) < len(hits):  # custom events without a request: rare, no enrichment
+            others = self._build_rows([hit for hit in hits if not hit.method])
+            return pa.concat_tables([self._request_columns(requests), others]) if requests else others
+        return self._request_columns(requests)
+
+    def _request_columns(self, hits: list[Hit]) -> pa.Table:
+        parse = self.agents.parse
+        agent_of = {ua: parse(ua) for ua in {hit.user_agent for hit in hits}}
+        if self.ignore_bots:
+            hits = [hit for hit in hits if not agent_of[hit.user_agent].is_bot]
+        if not hits:
+            return _table([[] for _ in COLUMN_NAMES])
+        (ts, names, methods, paths, queries, routes, statuses, durations, remote, forwarded, cf, real,
+         user_agents, languages, encodings, referrers, labels, values, hosts) = zip(*hits)
+        agents = [agent_of[ua] for ua in user_agents]
+        proxies = self.trusted_proxies
+        ip_keys = list(zip(remote, forwarded, cf, real))
+        ip_of = {key: client_ip(*key, proxies) for key in set(ip_keys)}
+        ips = [ip_of[key] for key in ip_keys]
+        visitor_id = self.visitors.visitor_id
+        visitors = [visitor_id(*fields) for fields in zip(ts, ips, user_agents, languages, encodings)]
+        lookup = self.geo.lookup
+        geo_of = {ip: (lookup(ip) if ip else _NO_GEO) for ip in set(ips)}
+        geos = [geo_of[ip] for ip in ips]
+        ref_keys = list(zip(referrers, hosts))
+        ref_of = {key: _referral(*key) for key in set(ref_keys)}
+        refs = [ref_of[key] for key in ref_keys]
+        utm_of = {q: (campaign(q) if q else EMPTY_CAMPAIGN) for q in set(queries)}
+        utms = [utm_of[q] for q in queries]
+        measure = self.measure_requests
+        columns = (
+            [_timestamp_us(t) for t in ts],
+            _each(names, lambda v: _bounded_text(v, MAX_NAME)),
+            _each(methods, lambda v: _bounded_text(v, MAX_NAME)),
+            _each(paths, _decode),
+            _each(routes, lambda v: _bounded_text(v, MAX_PATH)),
+            [_status(s) for s in statuses],
+            [max(0.0, _finite(d, 0.0)) if measure and d is not None else None for d in durations],
+            visitors,
+            [a.browser for a in agents], [a.browser_version for a in agents], [a.os for a in agents],
+            [a.os_version for a in agents], [a.device for a in agents], [a.form_factor for a in agents],
+            [a.is_bot for a in agents],
+            [r[0] for r in refs], [r[1] for r in refs],
+            [u.utm_source for u in utms], [u.utm_medium for u in utms], [u.utm_campaign for u in utms],
+            [u.utm_term for u in utms], [u.utm_content for u in utms], [u.click_id for u in utms],
+            [g[0] for g in geos], [g[1] for g in geos], [g[2] for g in geos],
+            [labels_json(v) if v else "" for v in labels],
+            [v if v == 1.0 else _finite(v, 1.0) for v in values],
+        )
+        return _table(columns)
 
     def _row(self, hit: Hit) -> tuple[Any, ...] | None:
         ts_us = _timestamp_us(hit.ts)
@@ -124,10 +186,7 @@ class EventBuilder:
         ip = client_ip(hit.remote_addr, hit.forwarded_for, hit.cf_connecting_ip, hit.real_ip, self.trusted_proxies)
         visitor = self.visitors.visitor_id(hit.ts, ip, hit.user_agent, hit.accept_language, hit.accept_encoding)
         country, region, city = self.geo.lookup(ip) if ip else _NO_GEO
-        referrer = _decode(hit.referrer) if hit.referrer else ""
-        domain = referrer_domain(referrer) if referrer else ""
-        if domain and domain == _site_domain(hit.host):
-            referrer = domain = ""  # internal navigation is not a referral
+        referrer, domain = _referral(hit.referrer, hit.host)
         utm = campaign(hit.query) if hit.query else EMPTY_CAMPAIGN
         duration = None
         if self.measure_requests and hit.duration_ms is not None:
@@ -140,6 +199,28 @@ class EventBuilder:
             utm.utm_campaign, utm.utm_term, utm.utm_content, utm.click_id, country, region, city,
             labels, value,
         )
+
+
+def _table(columns: Iterable[Iterable[Any]]) -> pa.Table:
+    arrays = [pa.array(column, type=field.type) for column, field in zip(columns, ARROW_SCHEMA)]
+    return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
+
+
+def _each(values: tuple[Any, ...], convert: Callable[[Any], Any]) -> list[Any]:
+    """``convert`` applied once per distinct value (columns repeat a handful of values)."""
+    converted = {value: convert(value) for value in set(values)}
+    return [converted[value] for value in values]
+
+
+def _referral(referrer: str, host: str) -> tuple[str, str]:
+    """(referrer, its domain), both '' for none and for internal navigation (the site's own host)."""
+    if not referrer:
+        return "", ""
+    decoded = _decode(referrer)
+    domain = referrer_domain(decoded)
+    if domain and domain == _site_domain(host):
+        return "", ""
+    return decoded, domain
 
 
 def _status(status: Any) -> int:
