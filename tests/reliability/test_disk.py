@@ -18,8 +18,8 @@ from werkzeug.test import Client
 from kero_core import Kero, KeroConfigError
 from kero_core.store import StoreUnavailable
 from kero_core.wsgi import KeroMiddleware
-from tests.reliability.conftest import Host, ok_app
 from tests.reliability.disks import SmallDisk
+from tests.reliability.host import Host, ok_app
 from tests.reliability.load import basic, wait_until
 
 HELD_SECONDS = 0.6  # the writer tries every 0.1 s: several failed attempts

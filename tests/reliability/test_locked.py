@@ -17,7 +17,7 @@ from werkzeug.test import Client
 
 from kero_core import Kero
 from kero_core.wsgi import KeroMiddleware
-from tests.reliability.conftest import Host, ok_app
+from tests.reliability.host import Host, ok_app
 from tests.reliability.load import basic, wait_until
 
 # What the duckdb shell does to the file: open it read-write, and keep it open.

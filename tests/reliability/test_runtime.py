@@ -18,7 +18,7 @@ from werkzeug.test import Client
 from kero_core import Kero, enrich
 from kero_core.wsgi import KeroMiddleware
 from tests.conftest import CHROME_UA, FakeClock
-from tests.reliability.conftest import Host, ok_app
+from tests.reliability.host import Host, ok_app
 
 LONDON = "81.2.69.142"  # GB in GeoLite2
 

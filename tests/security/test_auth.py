@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hmac
 import time
-from typing import Any, Callable, Iterable
+from typing import Callable
 
 import pytest
 from werkzeug.test import Client
@@ -17,6 +17,7 @@ from werkzeug.test import Client
 from kero_core import Kero
 from kero_core import http as kero_http
 from kero_core.wsgi import KeroMiddleware
+from tests.reliability.host import ok_app
 from tests.reliability.servers import PASSWORD, USER, Server
 from tests.security.conftest import SITES, raw_request
 
@@ -107,11 +108,6 @@ def test_non_ascii_and_malformed_credentials_get_401_never_500(servers: dict[str
 
 
 # -- in process: every length, every near miss, non-ASCII passwords, no credentials ----------------
-
-def ok_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"host"]
-
 
 def dashboard_status(app: KeroMiddleware, authorization: str | None, path: str = "/_kero/") -> int:
     headers = {"Authorization": authorization} if authorization is not None else {}

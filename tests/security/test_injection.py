@@ -6,7 +6,7 @@ the dashboard and its API, ValueError in Python). The database is intact afterwa
 from __future__ import annotations
 
 import base64
-from typing import Any, Callable, Iterable
+from typing import Callable
 from urllib.parse import quote
 
 import pytest
@@ -15,6 +15,7 @@ from werkzeug.test import Client
 from kero_core import Kero
 from kero_core.wsgi import KeroMiddleware
 from tests.conftest import environ
+from tests.reliability.host import ok_app
 
 PAYLOADS = [
     "' OR 1=1 --", "'; DROP TABLE events; --", '") OR ("1"="1', "1; DELETE FROM events", "%' OR '%'='",
@@ -22,11 +23,6 @@ PAYLOADS = [
     "events WHERE 1=1 --", "$$; DROP TABLE events; $$",
 ]
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"admin:pw").decode()}
-
-
-def ok_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"ok"]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import logging
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 from urllib.parse import quote
 
 import pytest
@@ -17,15 +17,11 @@ from werkzeug.test import Client
 from kero_core import Kero
 from kero_core.wsgi import KeroMiddleware
 from tests.conftest import environ
+from tests.reliability.host import ok_app
 
 FORGED = "FORGED kero: admin logged in"
 CRLF = [f"\r\n{FORGED}", f"\n{FORGED}", f"\r{FORGED}", f"\u2028{FORGED}", f"\x85{FORGED}"]
 AUTH = "Basic " + base64.b64encode(b"admin:pw").decode()
-
-
-def ok_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"ok"]
 
 
 def test_request_data_never_starts_a_log_line(make_kero: Callable[..., Kero], tmp_path: Path,

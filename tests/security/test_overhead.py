@@ -13,14 +13,10 @@ from kero_core.batch import EventBuilder
 from kero_core.capture import hit_from_environ
 from kero_core.wsgi import KeroMiddleware
 from tests.conftest import CHROME_UA, environ
+from tests.reliability.host import ok_app
 
 BIG = 20_000
 ROUNDS = 400
-
-
-def ok_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"ok"]
 
 
 def request_ms(app: Callable[..., Iterable[bytes]], env: dict[str, Any]) -> float:

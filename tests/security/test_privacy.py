@@ -13,7 +13,7 @@ import logging
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 import duckdb
 import pyarrow.parquet as pq
@@ -23,6 +23,7 @@ from werkzeug.test import Client
 from kero_core import Kero
 from kero_core.wsgi import KeroMiddleware
 from tests.conftest import CHROME_UA, IPHONE_UA, FakeClock
+from tests.reliability.host import ok_app
 
 IPS = ["81.2.69.142", "203.0.113.77", "198.51.100.23", "2001:db8:85a3::8a2e:370:7334", "2a02:1810:a00::1"]
 USER_AGENTS = [
@@ -41,11 +42,6 @@ def secrets_of(ip: str) -> list[bytes]:
 
 
 FORBIDDEN = [form for ip in IPS for form in secrets_of(ip)] + [ua.encode() for ua in USER_AGENTS] + [b"kero-canary"]
-
-
-def ok_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"ok"]
 
 
 def files_under(folder: Path) -> Iterator[Path]:

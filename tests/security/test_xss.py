@@ -21,7 +21,7 @@ from kero_core import Kero
 from kero_core.capture import hit_from_environ
 from kero_core.dashboard.cards import PANELS
 from kero_core.dashboard.export import _FORMULA_STARTS
-from tests.conftest import CHROME_UA, environ
+from tests.conftest import environ
 from tests.reliability.servers import PASSWORD, USER, Server, gunicorn
 
 pytestmark = pytest.mark.browser
