@@ -29,5 +29,10 @@ test: $(STAMP) system-deps
 test-slow: $(STAMP) system-deps
 	$(PY) -m pytest -m slow
 
+# Benchmarks print their figures; benchmarks/RESULTS.md records them with the machine and date.
+bench: $(STAMP) system-deps
+	$(PY) benchmarks/request_overhead.py
+	$(PY) benchmarks/ingest.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts
