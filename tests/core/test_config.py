@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kero_core import Kero, KeroConfigError
-from kero_core.config import OPTION_NAMES, make_config
+from kero_core.config import make_config
 
 
 def test_db_path_is_required() -> None:
@@ -97,8 +97,3 @@ def test_unknown_option_suggests_the_closest(tmp_path: Path) -> None:
     with pytest.raises(KeroConfigError, match="unknown Kero option 'ignore_bot'.*did you mean 'ignore_bots'"):
         make_config(db_path=tmp_path, ignore_bot=True)
 
-
-def test_every_option_is_documented_in_the_readme() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    missing = [name for name in OPTION_NAMES if f"`{name}`" not in readme]
-    assert missing == []
