@@ -196,6 +196,11 @@ class Pipeline:
         self.write()
         self._ingest(wait=timeout)
         self._closed = True
+        lost = len(self._buffer) + sum(t.num_rows for t in self._unspooled)
+        if lost:  # the spool still refuses them, and memory ends here: say so, and count them
+            self.dropped += lost
+            self._unspooled = []
+            log.warning("kero: %d events could not be written before closing (the spool refused them)", lost)
         if self._builder is not None:
             self._builder.close()
         _LIVE.discard(self)

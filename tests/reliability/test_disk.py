@@ -130,3 +130,16 @@ def test_an_io_error_while_storing_quarantines_no_good_file(tmp_path: Path, monk
         assert len(kero.store.pending()) == 1  # the good batch, kept
         monkeypatch.setattr(kero.store, "_insert", real_insert)
         assert kero.count() == 20
+
+
+def test_closing_while_the_disk_refuses_counts_and_logs_what_is_lost(small_disk: SmallDisk, caplog: pytest.LogCaptureFixture) -> None:
+    kero = Kero(db_path=small_disk.path / "kero", flush_interval=3600)
+    host = Host(KeroMiddleware(ok_app, kero))
+    small_disk.remount("ro")
+    host.get(30)
+    with caplog.at_level(logging.WARNING, logger="kero"):
+        kero.close()  # as at exit: memory is about to go
+    small_disk.remount("rw")
+    print(f"\n[closed on a read-only disk] sent={host.sent} dropped(counted)={kero.dropped} app errors={host.errors}")
+    assert host.statuses == [200] * 30 and kero.dropped == 30
+    assert kero_lines(caplog, "30 events could not be written before closing") == 1
