@@ -20,7 +20,6 @@ from playwright.sync_api import BrowserContext, Page, sync_playwright
 from kero_core import Kero
 from kero_core.capture import hit_from_environ
 from kero_core.dashboard.cards import PANELS
-from kero_core.dashboard.export import _FORMULA_STARTS
 from tests.conftest import environ
 from tests.reliability.servers import PASSWORD, USER, Server, gunicorn
 
@@ -32,6 +31,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
 XSS = ["<script>window.__xss=1</script>", '"><svg onload="window.__xss=2">', "<img src=x onerror=window.__xss=3>",
        "'-alert(4)-'", "</title><script>window.__xss=5</script>", "{{7*7}}<b>b</b>"]
 FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3", "\t=1+1"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets run (OWASP's CSV injection list)
 BAD_REFERRERS = ["javascript:window.__xss=6//https://x.example/", "data:text/html,<script>window.__xss=7</script>",
                  "JaVaScRiPt:window.__xss=8", "vbscript:msgbox(9)"]
 LEAKY_CHECKS = """() => ({
@@ -119,7 +119,7 @@ def test_csv_defuses_formulas_and_json_stays_data(server: Server, context: Brows
     base = server.url + "/_kero/?period=today&limit=1000"
     csv_answer = context.request.get(base + "&format=csv")
     cells = [cell for row in csv.reader(io.StringIO(csv_answer.text())) for cell in row]
-    formulas = [cell for cell in cells if cell.startswith(_FORMULA_STARTS)]
+    formulas = [cell for cell in cells if cell.startswith(FORMULA_STARTS)]
     api = context.request.get(server.url + "/_kero/api/stats?period=today&limit=1000")
     data = api.text()
     print(f"\n[CSV/JSON] {len(cells)} CSV cells, {len(formulas)} starting like a formula; JSON {len(data)} bytes, "
