@@ -5,6 +5,7 @@ Every user mistake becomes a :class:`KeroConfigError` whose message names the op
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -75,13 +76,18 @@ def _bool(name: str, value: Any) -> bool:
     return value
 
 
+MAX_RETENTION_DAYS = 36_500  # a hundred years: anything longer is a mistake
+
+
 def _retention(value: Any) -> timedelta:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value) or not 0 < value <= MAX_RETENTION_DAYS:
+            raise KeroConfigError(f"retention must be between 0 and {MAX_RETENTION_DAYS} days, got {value!r}.")
         value = timedelta(days=value)
     if not isinstance(value, timedelta):
         raise KeroConfigError(f"retention must be a timedelta or a number of days, got {value!r}.")
-    if value <= timedelta(0):
-        raise KeroConfigError(f"retention must be positive, got {value}.")
+    if not timedelta(0) < value <= timedelta(days=MAX_RETENTION_DAYS):
+        raise KeroConfigError(f"retention must be positive and at most {MAX_RETENTION_DAYS} days, got {value}.")
     return value
 
 
@@ -126,10 +132,16 @@ def _trusted_proxies(value: Any) -> int | None:
     return value
 
 
-def _positive(name: str, kind: type, value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise KeroConfigError(f"{name} must be a positive number, got {value!r}.")
-    return kind(value)
+def _flush_interval(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
+        raise KeroConfigError(f"flush_interval must be a number of seconds above 0 and at most 3600, got {value!r}.")
+    return float(value)
+
+
+def _max_buffer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 10_000_000:
+        raise KeroConfigError(f"max_buffer must be a whole number of events from 1 to 10,000,000, got {value!r}.")
+    return value
 
 
 _VALIDATORS: dict[str, Callable[[Any], Any]] = {
@@ -144,8 +156,8 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "retention": _retention,
     "trusted_proxies": _trusted_proxies,
     "title": lambda v: str(v),
-    "flush_interval": lambda v: _positive("flush_interval", float, v),
-    "max_buffer": lambda v: _positive("max_buffer", int, v),
+    "flush_interval": _flush_interval,
+    "max_buffer": _max_buffer,
 }
 
 

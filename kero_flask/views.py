@@ -39,9 +39,11 @@ def make_blueprint(kero: CoreKero, users: Mapping[str, str], auth: AuthCheck | N
 
     # The page lives at "<mount>/" (its assets are linked relatively); "<mount>" is answered by
     # the core too (a redirect), after the auth check like every other dashboard URL.
-    blueprint.add_url_rule(mount + "/", "dashboard", dashboard)
-    blueprint.add_url_rule(mount, "dashboard_mount", dashboard)
-    blueprint.add_url_rule(mount + "/<path:subpath>", "dashboard_files", dashboard)
+    # No automatic OPTIONS: Flask would answer it before the view, so before the auth check.
+    private = {"provide_automatic_options": False}
+    blueprint.add_url_rule(mount + "/", "dashboard", dashboard, **private)
+    blueprint.add_url_rule(mount, "dashboard_mount", dashboard, **private)
+    blueprint.add_url_rule(mount + "/<path:subpath>", "dashboard_files", dashboard, **private)
     if kero.config.pixel_path:
 
         def pixel() -> Response:

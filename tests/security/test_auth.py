@@ -64,12 +64,7 @@ def test_no_url_spelling_or_method_reaches_the_dashboard_without_credentials(ser
     assert 500 not in statuses
 
 
-@pytest.mark.parametrize("site", [
-    "wsgi", "django",
-    pytest.param("flask", marks=pytest.mark.xfail(strict=True, reason=(
-        "Flask answers OPTIONS itself (200, empty body, before the view's auth check): kero_flask "
-        "should add its dashboard rules with provide_automatic_options=False"))),
-])
+@pytest.mark.parametrize("site", ["wsgi", "django", "flask"])
 def test_options_is_refused_too(servers: dict[str, Server], site: str) -> None:
     statuses = {path: raw_request(servers[site].url, "OPTIONS", path).status for path in PATHS}
     print(f"\n[{site}] OPTIONS -> {sorted(set(statuses.values()))}")
