@@ -49,29 +49,7 @@ class KeroMiddleware:
             return self._dashboard(environ, start_response, path)
         # record_request() decides whether the request is tracked; checking here too would
         # only add work to the common case.
-        return self._tracked(environ, start_response)
-
-    def _tracked(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        started = time.perf_counter()
-        status = [500]  # stays 500 if the app raises before starting the response
-
-        def tracking_start_response(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            try:
-                status[0] = int(status_line[:3])
-            except ValueError:
-                status[0] = 0
-            return start_response(status_line, headers, exc_info)
-
-        def record(final_status: int | None = None) -> None:
-            duration = (time.perf_counter() - started) * 1000.0
-            self.kero.record_request(environ, status=final_status or status[0], duration_ms=duration)
-
-        try:
-            body = self.app(environ, tracking_start_response)
-        except BaseException:
-            record(500)
-            raise
-        return _TrackedBody(body, record)
+        return run_tracked(self.app, environ, start_response, self.kero)
 
     def _dashboard(self, environ: Environ, start_response: StartResponse, path: str) -> Iterable[bytes]:
         if not self._allowed(environ):
@@ -92,6 +70,34 @@ class KeroMiddleware:
                 log.exception("kero: the dashboard auth callable failed; access refused")
                 return False
         return basic_auth_ok(environ.get("HTTP_AUTHORIZATION"), self.users)
+
+
+def run_tracked(
+    app: WSGIApp, environ: Environ, start_response: StartResponse, kero: Kero,
+    route: Callable[[Environ], str] | None = None,
+) -> Iterable[bytes]:
+    """Run ``app`` and record the request once its response has been sent: the status it
+    started (500 if it raised, before or while streaming), the time until its body was closed,
+    and ``route(environ)`` read at that moment (adapters that know the matched route note it in
+    the environ). For adapters that wrap a WSGI app (Flask)."""
+    started = time.perf_counter()
+    status = [500]  # stays 500 if the app raises before starting the response
+
+    def tracking_start_response(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        status[0] = int(status_line[:3]) if status_line[:3].isdigit() else 0
+        return start_response(status_line, headers, exc_info)
+
+    def record(final_status: int | None = None) -> None:
+        duration = (time.perf_counter() - started) * 1000.0
+        kero.record_request(environ, status=final_status or status[0], duration_ms=duration,
+                            route=route(environ) if route is not None else "")
+
+    try:
+        body = app(environ, tracking_start_response)
+    except BaseException:
+        record(500)
+        raise
+    return _TrackedBody(body, record)
 
 
 _REASONS = {200: "OK", 308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}

@@ -11,13 +11,12 @@ response. The one thing only Flask knows, the matched URL rule, is noted in the 
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable, Iterable
 
 from flask import Flask, request, request_started
 
 from kero_core import Kero as CoreKero
-from kero_core.wsgi import _TrackedBody  # the body wrapper that records once the response is sent
+from kero_core.wsgi import run_tracked
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -44,20 +43,8 @@ class TrackingMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         # record_request() decides whether the request is tracked (paths, DNT): deciding here as
         # well would only add work to the common case.
-        started = time.perf_counter()
-        status = [500]  # stays 500 when the app raises before starting its response
+        return run_tracked(self.wsgi_app, environ, start_response, self.kero, route=_noted_route)
 
-        def tracking_start_response(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            status[0] = int(status_line[:3]) if status_line[:3].isdigit() else 0
-            return start_response(status_line, headers, exc_info)
 
-        def record(final_status: int | None = None) -> None:
-            duration_ms = (time.perf_counter() - started) * 1000.0
-            self.kero.record_request(environ, status=final_status or status[0], duration_ms=duration_ms, route=environ.get(ROUTE_KEY, ""))
-
-        try:
-            body = self.wsgi_app(environ, tracking_start_response)
-        except BaseException:
-            record(500)
-            raise
-        return _TrackedBody(body, record)
+def _noted_route(environ: dict[str, Any]) -> str:
+    return environ.get(ROUTE_KEY, "")
