@@ -76,7 +76,7 @@ def _bool(name: str, value: Any) -> bool:
     return value
 
 
-MAX_RETENTION_DAYS = 36_500  # a hundred years: anything longer is a mistake
+MAX_RETENTION_DAYS = 36_525  # a hundred years: anything longer is a mistake
 
 
 def _retention(value: Any) -> timedelta:

@@ -14,14 +14,14 @@ from typing import Any, Callable, Sequence
 import click
 
 from kero_core import queries
-from kero_core.config import OPTIONS
+from kero_core.config import MAX_RETENTION_DAYS, OPTIONS
 from kero_core.dashboard.view import View, parse_view
 from kero_core.kero import Kero
 from kero_core.store import DB_FILE
 
 # Commands other than `kero prune` never delete events: a database copied from production, or
 # months of imported history, stays whole however old it is.
-KEEP_EVERYTHING = timedelta(days=36_525)
+KEEP_EVERYTHING = timedelta(days=MAX_RETENTION_DAYS)
 OPTION_HELP = {option.name: option.help for option in OPTIONS}
 
 
