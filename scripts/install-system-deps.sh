@@ -1,9 +1,11 @@
 #!/bin/sh
-# Installs the Debian packages the test suite drives: Chromium (browser tests) and wrk (benchmarks).
+# Installs the Debian packages the test suite drives: Chromium (browser tests; with the colour emoji
+# font its screenshots show flags), and wrk (benchmarks).
 # Does nothing when they are already there, so it is cheap to run before every test run.
 set -eu
 missing=""
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$missing fonts-noto-color-emoji"
 command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
