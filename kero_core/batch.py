@@ -140,8 +140,7 @@ class EventBuilder:
         ip_keys = list(zip(remote, forwarded, cf, real))
         ip_of = {key: client_ip(*key, proxies) for key in set(ip_keys)}
         ips = [ip_of[key] for key in ip_keys]
-        visitor_id = self.visitors.visitor_id
-        visitors = [visitor_id(*fields) for fields in zip(ts, ips, user_agents, languages, encodings)]
+        visitors = self.visitors.visitor_ids(zip(ts, ips, user_agents, languages, encodings))
         lookup = self.geo.lookup
         geo_of = {ip: (lookup(ip) if ip else _NO_GEO) for ip in set(ips)}
         geos = [geo_of[ip] for ip in ips]

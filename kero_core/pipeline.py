@@ -69,7 +69,9 @@ class Pipeline:
         buffer.append(hit)
         if self._thread is None:
             self._start()
-        elif len(buffer) >= WAKE_AT:
+        elif len(buffer) >= WAKE_AT and not self._wake.is_set():
+            # set() takes the event's lock and notifies (several µs); while the writer drains a
+            # large buffer every request would pay that again.
             self._wake.set()
 
     def _start(self) -> None:
