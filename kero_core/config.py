@@ -82,7 +82,7 @@ MAX_RETENTION_DAYS = 36_525  # a hundred years: anything longer is a mistake
 def _retention(value: Any) -> timedelta:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value) or not 0 < value <= MAX_RETENTION_DAYS:
-            raise KeroConfigError(f"retention must be between 0 and {MAX_RETENTION_DAYS} days, got {value!r}.")
+            raise KeroConfigError(f"retention must be positive and at most {MAX_RETENTION_DAYS} days, got {value!r}.")
         value = timedelta(days=value)
     if not isinstance(value, timedelta):
         raise KeroConfigError(f"retention must be a timedelta or a number of days, got {value!r}.")
@@ -134,13 +134,13 @@ def _trusted_proxies(value: Any) -> int | None:
 
 def _flush_interval(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
-        raise KeroConfigError(f"flush_interval must be a number of seconds above 0 and at most 3600, got {value!r}.")
+        raise KeroConfigError(f"flush_interval must be a positive number of seconds, at most 3600, got {value!r}.")
     return float(value)
 
 
 def _max_buffer(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 10_000_000:
-        raise KeroConfigError(f"max_buffer must be a whole number of events from 1 to 10,000,000, got {value!r}.")
+        raise KeroConfigError(f"max_buffer must be a positive number of events (whole, at most 10,000,000), got {value!r}.")
     return value
 
 
