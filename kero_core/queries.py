@@ -235,7 +235,7 @@ class Scope:
         return where(self.name, filters, self.start if start is None else start, self.end)
 
 
-def _visit_marks(source: str, by: Sequence[str] = (), where: str = "visitor_id <> 0") -> str:
+def visit_marks(source: str, by: Sequence[str] = (), where: str = "visitor_id <> 0") -> str:
     """The rows of ``source`` with two flags: ``entry`` (first page view of a visit) and ``exit``
     (last one). A visit is the page views of one visitor id (and of the same ``by`` columns)
     with gaps under VISIT_GAP. One window ordered by visitor and time, without PARTITION BY:
@@ -249,6 +249,17 @@ def _visit_marks(source: str, by: Sequence[str] = (), where: str = "visitor_id <
                   NOT coalesce({before} AND lead(ts) OVER w - ts < INTERVAL {gap} SECOND, false) AS exit
         FROM {source} WHERE {where}
         WINDOW w AS (ORDER BY {', '.join(keys)}, ts)"""
+
+
+def visit_lengths(marked: str, by: Sequence[str]) -> str:
+    """One row per visit of ``marked`` (rows flagged by :func:`visit_marks` with the same
+    ``by``): its ``by`` columns, whether it bounced, and its length in seconds. A visit's length
+    is its exit's time less its entry's: among the rows that are an entry or an exit, the row
+    before a (non-entry) exit is its visit's entry."""
+    order = ", ".join([*by, "visitor_id", "ts"])
+    return f"""SELECT {', '.join(by)}, entry AND exit AS bounce,
+            CASE WHEN entry THEN 0 ELSE epoch(ts - lag(ts) OVER (ORDER BY {order})) END AS seconds
+        FROM {marked} WHERE entry OR exit QUALIFY exit"""
 
 
 @dataclass(frozen=True)
@@ -268,16 +279,11 @@ class Figures:
 def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetime) -> tuple[Figures, Figures]:
     """The figures of the scope and of the period ``[previous_start, scope.start)`` before it."""
     w = scope.where(previous_start)
-    # A visit's length is its exit's time less its entry's: among the rows that are an entry or
-    # an exit, the row before a (non-entry) exit is its visit's entry.
     sql = f"""
         WITH e AS MATERIALIZED (
             SELECT ts >= ? AS cur, ts, visitor_id, status, duration_ms FROM events WHERE {w.sql}),
-        marked AS ({_visit_marks("e", ["cur"])}),
-        lengths AS (
-            SELECT cur, entry AND exit AS bounce,
-                   CASE WHEN entry THEN 0 ELSE epoch(ts - lag(ts) OVER (ORDER BY cur, visitor_id, ts)) END AS seconds
-            FROM marked WHERE entry OR exit QUALIFY exit),
+        marked AS ({visit_marks("e", ["cur"])}),
+        lengths AS ({visit_lengths("marked", ["cur"])}),
         v AS (SELECT cur, count(*) AS visits, count(*) FILTER (WHERE bounce) AS bounces, median(seconds) AS duration
               FROM lengths GROUP BY cur),
         t AS (SELECT cur, {METRICS['visitors']} AS visitors, count(*) AS views,
@@ -372,7 +378,7 @@ OTHER_BREAKDOWNS: dict[str, str] = {
 BREAKDOWNS = (*DIMENSION_BREAKDOWNS, *OTHER_BREAKDOWNS)
 _KEY_PARTS = {i: len(d.key) for i, d in DIMENSION_BREAKDOWNS.items()} | {"slowest_routes": len(_ROUTE_KEY)}
 _VISIT_COLUMNS = ("ts", "visitor_id", "path", "referrer_domain")  # what the visit cards read
-_BREAKDOWN_COLUMNS = (
+BREAKDOWN_COLUMNS = (
     "ts", "name", "is_bot", "visitor_id", "method", "path", "route", "status", "duration_ms", "browser", "os",
     "form_factor", "referrer", "referrer_domain", "utm_source", "utm_medium", "utm_campaign", "country", "region", "city",
 )
@@ -422,8 +428,10 @@ class BreakdownRow(NamedTuple):
     value3: float | None
 
 
-def _dimension_sql(ids: Sequence[str]) -> tuple[list[str], list[str]]:
-    """CTEs and parts (SELECTs of card, k, v1, v2, v3) for the dimension cards ``ids``.
+def dimension_sql(ids: Sequence[str], group: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """CTEs and parts (SELECTs of ``group`` columns, card, k, v1, v2, v3) for the dimension
+    cards ``ids``, over the page views in ``pv``. ``group`` (columns of pv) keeps groups apart:
+    the rollups count every (name, bot or not, country) of a day separately.
 
     Exact distinct visitors without a COUNT(DISTINCT) per card (several times slower on
     DuckDB): rows are deduplicated per (card, key, visitor), then counted. Properties of the
@@ -431,30 +439,32 @@ def _dimension_sql(ids: Sequence[str]) -> tuple[list[str], list[str]]:
     visitor instead of one per page view; the visit cards read the few columns they need from
     the visit marks, whose window sorts every column it carries."""
     ctes, parts, keyed, counted = [], [], [], []
+    g = "".join(f"{c}, " for c in group)
     visit_ids = [i for i in ids if i in VISIT_BREAKDOWNS]
     page_ids = [i for i in ids if i not in VISIT_BREAKDOWNS and not DIMENSION_BREAKDOWNS[i].of_visitor]
     visitor_ids = [i for i in ids if DIMENSION_BREAKDOWNS[i].of_visitor]
     if visit_ids:
-        narrow = f"(SELECT {', '.join(_VISIT_COLUMNS)} FROM pv)"
-        ctes.append(f"marked AS ({_visit_marks(narrow, where='TRUE')})")
-        keyed.append(f"SELECT * FROM ({_keyed('marked', visit_ids, 'visitor_id')})")
+        narrow = f"(SELECT {g}{', '.join(_VISIT_COLUMNS)} FROM pv)"
+        ctes.append(f"marked AS ({visit_marks(narrow, group, where='TRUE')})")
+        keyed.append(f"SELECT * FROM ({_keyed('marked', visit_ids, g + 'visitor_id')})")
     if page_ids:
-        keyed.append(f"SELECT * FROM ({_keyed('pv', page_ids, 'visitor_id')})")
+        keyed.append(f"SELECT * FROM ({_keyed('pv', page_ids, g + 'visitor_id')})")
     if keyed:
         ctes.append(f"page_keys AS MATERIALIZED ({' UNION ALL '.join(keyed)})")
         hits = [i for i in visit_ids + page_ids if not DIMENSION_BREAKDOWNS[i].visitors]
         seen = [i for i in visit_ids + page_ids if DIMENSION_BREAKDOWNS[i].visitors]
         if hits:
-            parts.append(f"SELECT card, k, count(*), NULL, NULL FROM page_keys WHERE card IN ({_in(hits)}) GROUP BY ALL")
+            parts.append(f"SELECT {g}card, k, count(*), NULL, NULL FROM page_keys WHERE card IN ({_in(hits)}) GROUP BY ALL")
         if seen:
-            counted.append(f"SELECT card, k, visitor_id, count(*) AS n FROM page_keys WHERE card IN ({_in(seen)}) GROUP BY ALL")
+            counted.append(f"SELECT {g}card, k, visitor_id, count(*) AS n FROM page_keys WHERE card IN ({_in(seen)}) GROUP BY ALL")
     if visitor_ids:
-        ctes.append(f"people AS (SELECT visitor_id, {', '.join(_VISITOR_COLUMNS)}, count(*) AS n FROM pv GROUP BY ALL)")
-        ctes.append(f"people_keys AS ({_keyed('people', visitor_ids, 'visitor_id, n')})")
-        counted.append("SELECT card, k, visitor_id, sum(n) AS n FROM people_keys GROUP BY ALL")
+        people = ", ".join(dict.fromkeys([*group, "visitor_id", *_VISITOR_COLUMNS]))
+        ctes.append(f"people AS (SELECT {people}, count(*) AS n FROM pv GROUP BY ALL)")
+        ctes.append(f"people_keys AS ({_keyed('people', visitor_ids, g + 'visitor_id, n')})")
+        counted.append(f"SELECT {g}card, k, visitor_id, sum(n) AS n FROM people_keys GROUP BY ALL")
     if counted:
         ctes.append(f"per_visitor AS ({' UNION ALL '.join(counted)})")
-        parts.append("SELECT card, k, count(*) FILTER (WHERE visitor_id <> 0), sum(n), NULL FROM per_visitor GROUP BY ALL")
+        parts.append(f"SELECT {g}card, k, count(*) FILTER (WHERE visitor_id <> 0), sum(n), NULL FROM per_visitor GROUP BY ALL")
     return ctes, parts
 
 
@@ -473,24 +483,44 @@ def breakdowns(
     base = where(None, scope.filters, scope.start, scope.end)
     human = "AND NOT is_bot" if scope.humans_only else ""
     ctes = [
-        f"b AS NOT MATERIALIZED (SELECT {', '.join(_BREAKDOWN_COLUMNS)} FROM events WHERE {base.sql})",
+        f"b AS NOT MATERIALIZED (SELECT {', '.join(BREAKDOWN_COLUMNS)} FROM events WHERE {base.sql})",
         f"pv AS (SELECT * FROM b WHERE name = ? {human})",
         "bots AS (SELECT * FROM b WHERE name = 'http_req' AND is_bot)",
         "custom AS (SELECT * FROM b WHERE name <> 'http_req')",
     ]
-    dimension_ctes, parts = _dimension_sql([i for i in ids if i in DIMENSION_BREAKDOWNS])
+    dimension_ctes, parts = dimension_sql([i for i in ids if i in DIMENSION_BREAKDOWNS])
     ctes += dimension_ctes
-    parts += [f"SELECT '{i}', * FROM ({OTHER_BREAKDOWNS[i].format(key=_key_sql(_ROUTE_KEY))} GROUP BY ALL)"
-              for i in ids if i in OTHER_BREAKDOWNS]
+    parts += [other_sql(i) for i in ids if i in OTHER_BREAKDOWNS]
+    return ranked(con, ctes, parts, [*base.params, scope.name], ids, limit)
+
+
+def other_sql(card: str, source: str | None = None) -> str:
+    """The part (card, k, v1, v2, v3) of one of OTHER_BREAKDOWNS, reading ``source`` instead
+    of its own CTE when given."""
+    sql = OTHER_BREAKDOWNS[card].format(key=_key_sql(_ROUTE_KEY))
+    if source is not None:
+        sql = sql.replace(" FROM pv ", f" FROM {source} ")
+    return f"SELECT '{card}', * FROM ({sql} GROUP BY ALL)"
+
+
+def ranked(
+    con: duckdb.DuckDBPyConnection, ctes: Sequence[str], parts: Sequence[str], params: list[Any],
+    ids: Sequence[str], limit: int, merge: bool = False,
+) -> dict[str, tuple[int, list[BreakdownRow]]]:
+    """Each card's row count and first ``limit`` rows, from the ``parts`` (card, k, v1, v2, v3).
+    With ``merge``, rows of the same card and key are summed first (parts of disjoint days)."""
+    rows_sql = " UNION ALL ".join(parts)
+    if merge:
+        rows_sql = f"SELECT card, k, sum(v1), sum(v2), sum(v3) FROM ({rows_sql}) AS p (card, k, v1, v2, v3) GROUP BY ALL"
     sql = f"""
         WITH {', '.join(ctes)},
-        all_rows (card, k, v1, v2, v3) AS ({' UNION ALL '.join(parts)})
+        all_rows (card, k, v1, v2, v3) AS ({rows_sql})
         SELECT card, k, v1, v2, v3, count(*) OVER (PARTITION BY card) AS total FROM all_rows
         QUALIFY row_number() OVER (PARTITION BY card ORDER BY v1 DESC, k) <= ?
         ORDER BY card, v1 DESC, k"""
     rows: dict[str, list[BreakdownRow]] = {i: [] for i in ids}
     totals: dict[str, int] = {}
-    for card, key, v1, v2, v3, total in con.execute(sql, [*base.params, scope.name, max(0, int(limit))]).fetchall():
+    for card, key, v1, v2, v3, total in con.execute(sql, [*params, max(0, int(limit))]).fetchall():
         rows[card].append(BreakdownRow(_key(card, key), v1, v2, v3))
         totals[card] = int(total)
     return {i: (totals.get(i, 0), rows[i]) for i in ids}

@@ -27,11 +27,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kero_core import rollups
 from kero_core.schema import COLUMN_NAMES, COLUMNS
 
 log = logging.getLogger("kero")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_FILE = "kero.duckdb"
 MAX_FILES_PER_INGEST = 500  # bounds one transaction after a long backlog
 PRUNE_EVERY = 3600.0  # seconds between two retention passes
@@ -57,7 +58,7 @@ def _create_v1(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # Migration n brings a database from version n-1 to n. Append, never edit, once released.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _create_v1}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _create_v1, 2: rollups.create}
 
 
 class Store:
@@ -116,6 +117,7 @@ class Store:
                 try:
                     self._ingest(con)
                     self._maybe_prune(con)
+                    rollups.refresh(con, self._now().date())
                 except duckdb.Error as exc:  # a full disk, an I/O error: retried by the next session
                     raise StoreUnavailable(f"{self.db_file} cannot store events now ({exc})") from None
                 yield con
@@ -244,9 +246,14 @@ class Store:
         columns = ", ".join(COLUMN_NAMES)
         con.execute("BEGIN")
         con.execute(f"INSERT INTO events ({columns}) SELECT {columns} FROM read_parquet(?)", [[str(f) for f in files]])
-        now = datetime.fromtimestamp(self.clock(), timezone.utc).replace(tzinfo=None)
+        rollups.mark_files(con, files)
+        now = self._now()
         con.execute("INSERT INTO ingested SELECT unnest(?::VARCHAR[]), ?", [[f.name for f in files], now])
         con.execute("COMMIT")
+
+    def _now(self) -> datetime:
+        """The clock's time as the naive UTC the tables hold."""
+        return datetime.fromtimestamp(self.clock(), timezone.utc).replace(tzinfo=None)
 
     def _quarantine(self, path: Path) -> None:
         log.error("kero: spool file %s is unreadable; moved aside as %s.bad", path.name, path.name)
@@ -275,6 +282,7 @@ class Store:
         con.execute("BEGIN")
         removed = con.execute("DELETE FROM events WHERE ts < ?", [cutoff]).fetchone()[0]
         con.execute("DELETE FROM ingested WHERE ingested_at < ?", [cutoff])
+        rollups.prune(con, cutoff)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('last_prune', ?)", [repr(now)])
         con.execute("COMMIT")
         return int(removed)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from kero_core import queries
+from kero_core import queries, rollups
 from kero_core.dashboard import chart, labels
 from kero_core.dashboard.cards import CARDS, PANELS, REFERRER_URLS, Card, Column, Label, Panel, value
 from kero_core.dashboard.view import TIMEFRAMES, Filter, View
@@ -227,10 +227,10 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
     panels = {card.id: panels_of(view, card, durations) for card in CARDS}
     ids = [p.id for card_panels in panels.values() for p in card_panels]
     with kero.read() as con:
-        current, previous = queries.figures(con, scope, view.previous_start)
-        unit, buckets = queries.series(con, scope, view.previous_start)
-        found = queries.breakdowns(con, scope, ids, rows)
-        modal = queries.breakdowns(con, scope, [view.show], MODAL_ROWS) if view.show else {}
+        current, previous = rollups.figures(con, scope, view.previous_start)
+        unit, buckets = rollups.series(con, scope, view.previous_start)
+        found = rollups.breakdowns(con, scope, ids, rows)
+        modal = rollups.breakdowns(con, scope, [view.show], MODAL_ROWS) if view.show else {}
         live = queries.count_visitors(con, realtime_where(view.now))
         has_data = bool(current.views or previous.views) or queries.has_events(con)
     cards = tuple(
@@ -256,7 +256,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
 def build_modal(kero: "Kero", view: View, card: str) -> PanelView:
     """Only the full list of one card (what the script fetches for "Show all")."""
     with kero.read() as con:
-        found = queries.breakdowns(con, view.scope(), [card], MODAL_ROWS)
+        found = rollups.breakdowns(con, view.scope(), [card], MODAL_ROWS)
     return panel_view(view, PANELS[card], *found[card])
 
 

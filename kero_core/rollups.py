@@ -1,0 +1,288 @@
+"""Per-day rollups: what the dashboard needs of each completed day, kept small and exact, so a
+month's view reads a few thousand rollup rows instead of millions of events.
+
+Visitor ids rotate daily (a visitor id never crosses a day), so distinct visitors of different
+days add up exactly, and so do visits. Each day is stored per (event name, bot or not, country):
+a view of one event name, of humans only, or filtered by one country, sums the matching rows.
+Quantiles do not add up: visit lengths are kept as (length, visits) pairs; response times
+(p50, p95 and the slowest routes) are read from the events of the period.
+
+A day is rolled up once it is over (``rollup_days.rolled``); anything ingested into a past day
+later (an import, a late spool file) marks that day for another roll-up. Views read whole
+rolled-up days from here and the rest of their period (today, a cut first day, days not rolled
+up yet) from the events, and add them up. Views with other filters read the events only."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Sequence
+
+import duckdb
+
+from kero_core import queries
+from kero_core.queries import BreakdownRow, Bucket, Figures, Scope
+
+GROUP = ("name", "is_bot", "country")
+TABLES = ("day_figures", "day_lengths", "day_cards")
+ROLL_UP_BUDGET = 1.0  # seconds one session spends rolling up days at most: others wait meanwhile
+DAY = timedelta(days=1)
+
+
+def create(con: duckdb.DuckDBPyConnection) -> None:
+    """The rollup tables (schema version 2); every day already stored is to be rolled up."""
+    group = "day DATE NOT NULL, name VARCHAR, is_bot BOOLEAN, country VARCHAR"
+    con.execute("CREATE TABLE rollup_days (day DATE PRIMARY KEY, rolled BOOLEAN NOT NULL)")
+    con.execute(f"CREATE TABLE day_figures ({group}, visitors UBIGINT, views UBIGINT, errors UBIGINT)")
+    con.execute(f"CREATE TABLE day_lengths ({group}, seconds DOUBLE, visits UBIGINT, bounces UBIGINT)")
+    con.execute(f"CREATE TABLE day_cards ({group}, card VARCHAR, k VARCHAR, v1 UBIGINT, v2 UBIGINT)")
+    con.execute("INSERT INTO rollup_days SELECT DISTINCT ts::DATE, false FROM events")
+
+
+# -- maintenance (inside a store session) -------------------------------------------------------------
+def mark_files(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
+    """The days of events being ingested from ``files`` need a (new) roll-up."""
+    con.execute("INSERT OR REPLACE INTO rollup_days SELECT DISTINCT ts::DATE, false FROM read_parquet(?)",
+                [[str(f) for f in files]])
+
+
+def prune(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
+    """Rollups follow the events' retention: days before ``cutoff`` go, its own day is redone."""
+    for table in (*TABLES, "rollup_days"):
+        con.execute(f"DELETE FROM {table} WHERE day < ?", [cutoff.date()])
+    con.execute("UPDATE rollup_days SET rolled = false WHERE day = ?", [cutoff.date()])
+
+
+def refresh(con: duckdb.DuckDBPyConnection, today: date, budget: float = ROLL_UP_BUDGET) -> int:
+    """Roll up past days that need it, newest first, for about ``budget`` seconds; the next
+    sessions do the rest. Returns how many days were rolled up."""
+    days = [r[0] for r in con.execute(
+        "SELECT day FROM rollup_days WHERE NOT rolled AND day < ? ORDER BY day DESC", [today]).fetchall()]
+    started, done = time.monotonic(), 0
+    for day in days:
+        if done and time.monotonic() - started >= budget:
+            break
+        roll_up(con, day)
+        done += 1
+    return done
+
+
+def roll_up(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    """(Re)compute the rollups of one day, in one transaction."""
+    start = datetime.combine(day, datetime.min.time())
+    span = [start, start + DAY]
+    group = ", ".join(GROUP)
+    events = "FROM events WHERE ts >= ? AND ts < ?"
+    con.execute("BEGIN")
+    for table in TABLES:
+        con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
+    con.execute(f"""INSERT INTO day_figures SELECT ?, {group}, {queries.METRICS['visitors']}, count(*),
+                    count(*) FILTER (WHERE status >= 500) {events} GROUP BY ALL""", [day, *span])
+    con.execute(f"""INSERT INTO day_lengths
+        WITH e AS (SELECT {group}, ts, visitor_id {events}),
+             marked AS ({queries.visit_marks("e", GROUP)}),
+             lengths AS ({queries.visit_lengths("marked", GROUP)})
+        SELECT ?, {group}, seconds, count(*), count(*) FILTER (WHERE bounce) FROM lengths GROUP BY ALL""",
+                [*span, day])
+    ctes, parts = queries.dimension_sql(list(queries.DIMENSION_BREAKDOWNS), GROUP)
+    columns = ", ".join(dict.fromkeys([*GROUP, *queries.BREAKDOWN_COLUMNS]))
+    con.execute(f"""INSERT INTO day_cards
+        WITH pv AS (SELECT {columns} {events}), {', '.join(ctes)}
+        SELECT ?, * EXCLUDE (v3) FROM ({' UNION ALL '.join(parts)}) AS p ({group}, card, k, v1, v2, v3)""",
+                [*span, day])
+    con.execute("UPDATE rollup_days SET rolled = true WHERE day = ?", [day])
+    con.execute("COMMIT")
+
+
+# -- reading ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """How a period is read: whole rolled-up ``days``, and ``raw`` intervals from the events."""
+
+    days: list[date]
+    raw: list[tuple[datetime, datetime]]
+
+
+def plan(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> Plan:
+    first = datetime.combine(start.date(), datetime.min.time())
+    if first < start:
+        first += DAY
+    rolled = {r[0] for r in con.execute(
+        "SELECT day FROM rollup_days WHERE rolled AND day >= ? AND day < ?", [first.date(), end.date()]).fetchall()}
+    days, raw, cursor = [], [], start
+    moment = first
+    while moment + DAY <= end:
+        if moment.date() in rolled:
+            days.append(moment.date())
+            if cursor < moment:
+                raw.append((cursor, moment))
+            cursor = moment + DAY
+        moment += DAY
+    if cursor < end:
+        raw.append((cursor, end))
+    return Plan(days, raw)
+
+
+def usable(scope: Scope) -> bool:
+    """Whether the rollups can answer the scope: no filter, or one country."""
+    return all(key == "country" for key in scope.filters)
+
+
+def _raw_sql(plan_: Plan) -> str:
+    """The ts condition of a plan's raw intervals (their bounds are bound parameters)."""
+    return "(" + " OR ".join("(ts >= ? AND ts < ?)" for _ in plan_.raw) + ")" if plan_.raw else "FALSE"
+
+
+def _raw_params(plan_: Plan) -> list[Any]:
+    return [bound for interval in plan_.raw for bound in interval]
+
+
+def _rolled(scope: Scope, days: Sequence[date], *, name: bool = True, humans: bool = True) -> queries.Where:
+    """The rollup rows of ``days`` in the scope (its event name and humans-only unless told not)."""
+    clauses, params = ["list_contains(?::DATE[], day)"], [list(days)]
+    if name:
+        clauses.append("name = ?")
+        params.append(scope.name)
+    if humans and scope.humans_only:
+        clauses.append("NOT is_bot")
+    for key, value in scope.filters.items():
+        clauses.append(f"{key} = ?")
+        params.append(queries.DIMENSIONS[key](value))
+    return queries.Where(" AND ".join(clauses), params)
+
+
+def _events(scope: Scope, plans: Sequence[Plan], *, name: bool = True, humans: bool = True) -> queries.Where:
+    """The events of the plans' raw intervals in the scope."""
+    filters = {**scope.filters, "is_bot": False} if humans and scope.humans_only else scope.filters
+    base = queries.where(scope.name if name else None, filters, None, None)
+    raw = " OR ".join(_raw_sql(p) for p in plans)
+    return queries.Where(f"{base.sql} AND ({raw})", [*base.params, *(b for p in plans for b in _raw_params(p))])
+
+
+def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetime) -> tuple[Figures, Figures]:
+    """:func:`kero_core.queries.figures`, from the rollups where they can answer."""
+    if not usable(scope):
+        return queries.figures(con, scope, previous_start)
+    current, previous = plan(con, scope.start, scope.end), plan(con, previous_start, scope.start)
+    if not current.days and not previous.days:
+        return queries.figures(con, scope, previous_start)
+    raw = _events(scope, [current, previous])
+    rolled = _rolled(scope, current.days + previous.days)
+    full = scope.where(previous_start)
+    sql = f"""
+        WITH e AS MATERIALIZED (SELECT ts >= ? AS cur, ts, visitor_id, status FROM events WHERE {raw.sql}),
+        marked AS ({queries.visit_marks("e", ["cur"])}),
+        lengths AS ({queries.visit_lengths("marked", ["cur"])}),
+        all_lengths AS (
+            SELECT cur, seconds, count(*) AS visits, count(*) FILTER (WHERE bounce) AS bounces FROM lengths GROUP BY ALL
+            UNION ALL
+            SELECT day >= ?, seconds, sum(visits), sum(bounces) FROM day_lengths WHERE {rolled.sql} GROUP BY ALL),
+        v AS ({_weighted_median("all_lengths")}),
+        t AS (SELECT cur, sum(visitors) AS visitors, sum(views) AS views, sum(errors) AS errors FROM (
+            SELECT cur, {queries.METRICS['visitors']} AS visitors, count(*) AS views,
+                   count(*) FILTER (WHERE status >= 500) AS errors FROM e GROUP BY cur
+            UNION ALL
+            SELECT day >= ?, sum(visitors), sum(views), sum(errors) FROM day_figures WHERE {rolled.sql} GROUP BY ALL)
+            GROUP BY cur),
+        d AS (SELECT ts >= ? AS cur, quantile_cont(duration_ms, 0.5) AS p50, quantile_cont(duration_ms, 0.95) AS p95
+              FROM events WHERE {full.sql} AND duration_ms IS NOT NULL GROUP BY cur)
+        SELECT t.cur, visitors, views, coalesce(visits, 0), coalesce(bounces, 0), duration, errors, p50, p95
+        FROM t LEFT JOIN v USING (cur) LEFT JOIN d USING (cur)"""
+    params = [scope.start, *raw.params, scope.start, *rolled.params, scope.start, *rolled.params,
+              scope.start, *full.params]
+    found = {row[0]: Figures(*row[1:]) for row in con.execute(sql, params).fetchall()}
+    return found.get(True, Figures()), found.get(False, Figures())
+
+
+def _weighted_median(source: str) -> str:
+    """Per ``cur``: visits, bounces and the median length of ``source``'s (length, visits)
+    rows, interpolated between the two middle visits like DuckDB's median()."""
+    return f"""
+        SELECT cur, any_value(total) AS visits, sum(bounces) AS bounces,
+               (min(seconds) FILTER (WHERE upto > floor((total - 1) / 2))
+                + min(seconds) FILTER (WHERE upto > ceil((total - 1) / 2))) / 2 AS duration
+        FROM (SELECT cur, seconds, visits, bounces,
+                     sum(visits) OVER (PARTITION BY cur ORDER BY seconds) AS upto,
+                     sum(visits) OVER (PARTITION BY cur) AS total
+              FROM (SELECT cur, seconds, sum(visits) AS visits, sum(bounces) AS bounces FROM {source} GROUP BY ALL))
+        GROUP BY cur"""
+
+
+def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetime) -> tuple[str, list[Bucket]]:
+    """:func:`kero_core.queries.series`, from the rollups where they can answer: not for hourly
+    buckets, nor for the previous period when its shift onto the current one is not whole days
+    (each of its days would straddle two buckets)."""
+    unit, starts = queries.buckets(scope.start, scope.end)
+    if not usable(scope) or unit == "hour":
+        return queries.series(con, scope, previous_start)
+    shift = scope.start - previous_start
+    current = plan(con, scope.start, scope.end)
+    previous = plan(con, previous_start, scope.start) if shift % DAY == timedelta(0) else \
+        Plan([], [(previous_start, scope.start)])
+    raw = _events(scope, [current, previous])
+    rolled = _rolled(scope, current.days + previous.days)
+    # The unit is one of four literals chosen by bucket_unit(), never user input.
+    sql = f"""
+        SELECT cur, b, sum(v), sum(n) FROM (
+            SELECT ts >= ? AS cur, date_trunc('{unit}', CASE WHEN ts >= ? THEN ts ELSE ts + ? END) AS b,
+                   {queries.METRICS['visitors']} AS v, count(*) AS n FROM events WHERE {raw.sql} GROUP BY ALL
+            UNION ALL
+            SELECT day >= ?, date_trunc('{unit}', CASE WHEN day >= ? THEN day::TIMESTAMP ELSE day + ? END),
+                   sum(visitors), sum(views) FROM day_figures WHERE {rolled.sql} GROUP BY ALL)
+        GROUP BY ALL"""
+    params = [scope.start, scope.start, shift, *raw.params, scope.start, scope.start, shift, *rolled.params]
+    found = {(cur, b): (int(v), int(n)) for cur, b, v, n in con.execute(sql, params).fetchall()}
+    out = []
+    for b in starts:
+        visitors, views = found.get((True, b), (0, 0))
+        previous_visitors, previous_views = found.get((False, b), (0, 0))
+        out.append(Bucket(b, visitors, views, previous_visitors, previous_views))
+    return unit, out
+
+
+def breakdowns(
+    con: duckdb.DuckDBPyConnection, scope: Scope, ids: Sequence[str], limit: int
+) -> dict[str, tuple[int, list[BreakdownRow]]]:
+    """:func:`kero_core.queries.breakdowns`, from the rollups where they can answer; the
+    slowest routes (quantiles) always from the events."""
+    current = plan(con, scope.start, scope.end) if usable(scope) else Plan([], [])
+    if not current.days or not ids:
+        return queries.breakdowns(con, scope, ids, limit)
+    unknown = [i for i in ids if i not in queries.BREAKDOWNS]
+    if unknown:
+        raise ValueError(f"unknown breakdown {unknown[0]!r}; known: {', '.join(queries.BREAKDOWNS)}")
+    raw = _events(scope, [current], name=False, humans=False)
+    pages = _rolled(scope, current.days)
+    bots = _rolled(replace(scope, name="http_req"), current.days, humans=False)
+    custom = _rolled(scope, current.days, name=False, humans=False)
+    full = queries.where(None, scope.filters, scope.start, scope.end)
+    human = "AND NOT is_bot" if scope.humans_only else ""
+    columns = ", ".join(queries.BREAKDOWN_COLUMNS)
+    ctes = [
+        f"b AS NOT MATERIALIZED (SELECT {columns} FROM events WHERE {raw.sql})",
+        f"pv AS (SELECT * FROM b WHERE name = ? {human})",
+        "bots AS (SELECT * FROM b WHERE name = 'http_req' AND is_bot)",
+        "custom AS (SELECT * FROM b WHERE name <> 'http_req')",
+        f"timed AS (SELECT {columns} FROM events WHERE {full.sql} AND name = ? {human})",
+    ]
+    params = [*raw.params, scope.name, *full.params, scope.name]
+    dims = [i for i in ids if i in queries.DIMENSION_BREAKDOWNS]
+    dimension_ctes, parts = queries.dimension_sql(dims)
+    ctes += dimension_ctes
+    if dims:
+        parts.append(f"SELECT card, k, sum(v1), sum(v2), NULL FROM day_cards WHERE {pages.sql} "
+                     f"AND list_contains(?, card) GROUP BY ALL")
+        params += [*pages.params, dims]
+    if "bots" in ids:
+        parts += [queries.other_sql("bots"), "SELECT 'bots', k, sum(v2), sum(v1), NULL FROM day_cards "
+                  f"WHERE {bots.sql} AND is_bot AND card = 'browsers' GROUP BY ALL"]
+        params += bots.params
+    if "custom_events" in ids:
+        parts += [queries.other_sql("custom_events"), "SELECT 'custom_events', name, sum(views), sum(visitors), NULL "
+                  f"FROM day_figures WHERE {custom.sql} AND name <> 'http_req' GROUP BY ALL"]
+        params += custom.params
+    if "slowest_routes" in ids:
+        parts.append(queries.other_sql("slowest_routes", source="timed"))
+    return queries.ranked(con, ctes, parts, params, ids, limit, merge=True)
