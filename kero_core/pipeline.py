@@ -60,6 +60,12 @@ class Pipeline:
         self._stopping = False
         self._builder: EventBuilder | None = None  # parsers, caches, GeoIP handle: made per process
 
+    @property
+    def buffered(self) -> int:
+        """Events held in memory (waiting for the writer, or for the spool): never more than
+        ``max_buffer`` each, what the memory benchmark watches."""
+        return len(self._buffer) + sum(t.num_rows for t in self._unspooled)
+
     # -- request thread ----------------------------------------------------------------------------
     def record(self, hit: Hit) -> None:
         buffer = self._buffer
