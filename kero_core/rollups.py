@@ -1,8 +1,11 @@
 """Per-day rollups: what the dashboard needs of each completed day, kept small and exact, so a
 month's view reads a few thousand rollup rows instead of millions of events.
 
-Visitor ids rotate daily (a visitor id never crosses a day), so distinct visitors of different
-days add up exactly, and so do visits. Each day is stored per (event name, bot or not, country):
+Visitor ids rotate daily, so distinct visitors of different days add up, and so do visits. The
+one exception is deliberate: a visit in progress at midnight keeps its id for up to 30 minutes
+(enrich.VisitorIds), and the rollups count such a visitor, and its visit, on both days, as the
+dashboard's definition says ("a person on two days counts twice"); tests/dashboard/test_rollups.py
+shows rollups and raw queries otherwise agree exactly. Each day is stored per (event name, bot or not, country):
 a view of one event name, of humans only, or filtered by one country, sums the matching rows.
 Quantiles do not add up: visit lengths are kept as (length, visits) pairs; response times
 (p50, p95 and the slowest routes) are read from the events of the period.
