@@ -30,9 +30,14 @@ test-slow: $(STAMP) system-deps
 	$(PY) -m pytest -m slow
 
 # Benchmarks print their figures; benchmarks/RESULTS.md records them with the machine and date.
+# The dashboard one renders the databases named by BENCH_DBS (seeded as its docstring says), else
+# a tiny one: make bench BENCH_DBS="/tmp/kero-bench/1m /tmp/kero-bench/10m".
 bench: $(STAMP) system-deps
 	$(PY) benchmarks/request_overhead.py
+	$(PY) benchmarks/http_overhead.py
 	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/memory.py
+	$(PY) benchmarks/dashboard_scale.py $(if $(BENCH_DBS),run $(BENCH_DBS),smoke)
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts

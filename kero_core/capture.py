@@ -77,7 +77,9 @@ def hit_from_environ(
     forwarded_for = get("HTTP_X_FORWARDED_FOR") or ""
     if len(forwarded_for) > MAX_FORWARDED:
         forwarded_for = _forwarded_for(forwarded_for)
-    return Hit(
+    # tuple.__new__ with the fields in order: the NamedTuple's own __new__ is a Python function
+    # whose 19 arguments cost about 0.6 µs of the ~3 this function takes.
+    return _new_tuple(Hit, (
         ts,
         name[:MAX_NAME],
         (get("REQUEST_METHOD") or "GET")[:16],
@@ -97,7 +99,10 @@ def hit_from_environ(
         labels,
         value,
         (get("HTTP_HOST") or "")[:MAX_HEADER],
-    )
+    ))
+
+
+_new_tuple = tuple.__new__
 
 
 def _forwarded_for(header: str) -> str:

@@ -1,0 +1,48 @@
+"""The request-path, ingest and memory benchmarks keep working: each runs in its ``--smoke`` size
+(real gunicorn servers on 127.0.0.1 driven by wrk, real DuckDB files). Their figures are not
+checked, this is no timed test; what is checked is what each script verifies itself (every
+tracked request stored, the buffer bounded) and that it printed its figures."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def run(script: str, timeout: float) -> str:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / script), "--smoke"],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_request_overhead_smoke() -> None:
+    out = run("request_overhead.py", 60)
+    assert out.count("added on the request thread:") == 2, out  # WSGI and Flask
+    assert out.count("events stored: 400 (expected 400)") == 2, out
+
+
+def test_ingest_smoke() -> None:
+    out = run("ingest.py", 60)
+    assert "median ingest rate:" in out and "GeoIP: on" in out, out
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make system-deps)")
+def test_http_overhead_smoke() -> None:
+    out = run("http_overhead.py", 120)
+    for stored in ("flask/kero", "flask/peer", "django/kero", "django/peer"):
+        assert f"{stored} (gunicorn -w 1): stored" in out, out
+    assert out.count("Kero / bare:") == 2, out
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make system-deps)")
+def test_memory_smoke() -> None:
+    out = run("memory.py", 90)
+    assert "worker RSS:" in out, out
+    assert "20,000 held in memory, 20,000 dropped and counted" in out, out
