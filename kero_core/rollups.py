@@ -6,9 +6,10 @@ one exception is deliberate: a visit in progress at midnight keeps its id for up
 (enrich.VisitorIds), and the rollups count such a visitor, and its visit, on both days, as the
 dashboard's definition says ("a person on two days counts twice"); tests/dashboard/test_rollups.py
 shows rollups and raw queries otherwise agree exactly. Each day is stored per (event name, bot or not, country):
-a view of one event name, of humans only, or filtered by one country, sums the matching rows.
-Quantiles do not add up: visit lengths are kept as (length, visits) pairs; response times
-(p50, p95 and the slowest routes) are read from the events of the period.
+a view of one event name, of humans only, or filtered by one country, sums the matching rows;
+the cards are also kept summed over countries (day_cards_all), which unfiltered views read.
+Quantiles do not add up: visit lengths are kept as (length, visits) pairs, response times as
+histograms (p50 and p95 within 1%, see STEP); the slowest routes are read from the events.
 
 A day is rolled up once it is over (``rollup_days.rolled``); anything ingested into a past day
 later (an import, a late spool file) marks that day for another roll-up. Views read whole
@@ -29,7 +30,11 @@ from kero_core import queries
 from kero_core.queries import BreakdownRow, Bucket, Figures, Scope
 
 GROUP = ("name", "is_bot", "country")
-TABLES = ("day_figures", "day_lengths", "day_cards")
+TABLES = ("day_figures", "day_lengths", "day_cards", "day_cards_all", "day_durations")
+# Response times are kept as per-day histograms of buckets (STEP^(b-1), STEP^b] ms, read as their
+# geometric middle: a p50 or p95 from them is within STEP^0.5 - 1 (under 1%) of the exact one.
+STEP = 1.02
+BUCKET = f"CASE WHEN duration_ms > 0 THEN ceil(ln(duration_ms) / ln({STEP}))::INTEGER END"  # NULL: 0 ms
 ROLL_UP_BUDGET = 1.0  # seconds one session spends rolling up days at most: others wait meanwhile
 DAY = timedelta(days=1)
 
@@ -42,6 +47,32 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE TABLE day_lengths ({group}, seconds DOUBLE, visits UBIGINT, bounces UBIGINT)")
     con.execute(f"CREATE TABLE day_cards ({group}, card VARCHAR, k VARCHAR, v1 UBIGINT, v2 UBIGINT)")
     con.execute("INSERT INTO rollup_days SELECT DISTINCT ts::DATE, false FROM events")
+
+
+def create_v3(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema version 3: day_cards summed over countries, what every unfiltered view reads.
+    Grouped by country, the cards hold about five times as many rows (each page a visitor of
+    each country saw), and summing them at every render was most of a month's render time."""
+    con.execute("CREATE TABLE day_cards_all (day DATE NOT NULL, name VARCHAR, is_bot BOOLEAN, "
+                "card VARCHAR, k VARCHAR, v1 UBIGINT, v2 UBIGINT)")
+    _sum_countries(con, "TRUE", [])
+
+
+def create_v4(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema version 4: per-day histograms of response times, so p50 and p95 of a month no
+    longer read every event of it; the days already rolled up get theirs from their events."""
+    con.execute("CREATE TABLE day_durations (day DATE NOT NULL, name VARCHAR, is_bot BOOLEAN, country VARCHAR, "
+                "bucket INTEGER, n UBIGINT)")
+    con.execute(f"""INSERT INTO day_durations SELECT ts::DATE, {', '.join(GROUP)}, {BUCKET}, count(*) FROM events
+                    WHERE duration_ms IS NOT NULL AND ts::DATE IN (SELECT day FROM rollup_days WHERE rolled)
+                    GROUP BY ALL""")
+
+
+def _sum_countries(con: duckdb.DuckDBPyConnection, condition: str, params: list[Any]) -> None:
+    """day_cards_all from day_cards where ``condition`` holds. Exact: a visitor id hashes the
+    IP, so each visitor has one country a day and visitor counts add up over countries."""
+    con.execute(f"""INSERT INTO day_cards_all SELECT day, name, is_bot, card, k, sum(v1), sum(v2)
+                    FROM day_cards WHERE {condition} GROUP BY ALL""", params)
 
 
 # -- maintenance (inside a store session) -------------------------------------------------------------
@@ -95,6 +126,9 @@ def roll_up(con: duckdb.DuckDBPyConnection, day: date) -> None:
         WITH pv AS (SELECT {columns} {events}), {', '.join(ctes)}
         SELECT ?, * EXCLUDE (v3) FROM ({' UNION ALL '.join(parts)}) AS p ({group}, card, k, v1, v2, v3)""",
                 [*span, day])
+    _sum_countries(con, "day = ?", [day])
+    con.execute(f"""INSERT INTO day_durations SELECT ?, {group}, {BUCKET}, count(*) {events}
+                    AND duration_ms IS NOT NULL GROUP BY ALL""", [day, *span])
     con.execute("UPDATE rollup_days SET rolled = true WHERE day = ?", [day])
     con.execute("COMMIT")
 
@@ -173,7 +207,6 @@ def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: dateti
         return queries.figures(con, scope, previous_start)
     raw = _events(scope, [current, previous])
     rolled = _rolled(scope, current.days + previous.days)
-    full = scope.where(previous_start)
     sql = f"""
         WITH e AS MATERIALIZED (SELECT ts >= ? AS cur, ts, visitor_id, status FROM events WHERE {raw.sql}),
         marked AS ({queries.visit_marks("e", ["cur"])}),
@@ -189,12 +222,16 @@ def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: dateti
             UNION ALL
             SELECT day >= ?, sum(visitors), sum(views), sum(errors) FROM day_figures WHERE {rolled.sql} GROUP BY ALL)
             GROUP BY cur),
-        d AS (SELECT ts >= ? AS cur, quantile_cont(duration_ms, 0.5) AS p50, quantile_cont(duration_ms, 0.95) AS p95
-              FROM events WHERE {full.sql} AND duration_ms IS NOT NULL GROUP BY cur)
+        times AS (
+            SELECT ts >= ? AS cur, {BUCKET} AS bucket, count(*) AS n FROM events
+            WHERE {raw.sql} AND duration_ms IS NOT NULL GROUP BY ALL
+            UNION ALL
+            SELECT day >= ?, bucket, sum(n) FROM day_durations WHERE {rolled.sql} GROUP BY ALL),
+        d AS ({_histogram_quantiles("times")})
         SELECT t.cur, visitors, views, coalesce(visits, 0), coalesce(bounces, 0), duration, errors, p50, p95
         FROM t LEFT JOIN v USING (cur) LEFT JOIN d USING (cur)"""
     params = [scope.start, *raw.params, scope.start, *rolled.params, scope.start, *rolled.params,
-              scope.start, *full.params]
+              scope.start, *raw.params, scope.start, *rolled.params]
     found = {row[0]: Figures(*row[1:]) for row in con.execute(sql, params).fetchall()}
     return found.get(True, Figures()), found.get(False, Figures())
 
@@ -210,6 +247,26 @@ def _weighted_median(source: str) -> str:
                      sum(visits) OVER (PARTITION BY cur ORDER BY seconds) AS upto,
                      sum(visits) OVER (PARTITION BY cur) AS total
               FROM (SELECT cur, seconds, sum(visits) AS visits, sum(bounces) AS bounces FROM {source} GROUP BY ALL))
+        GROUP BY cur"""
+
+
+def _histogram_quantiles(source: str) -> str:
+    """Per ``cur``: p50 and p95 of ``source``'s (bucket, n) rows, interpolated between two
+    response times like quantile_cont(), each read as the middle of its bucket."""
+    value = f"CASE WHEN bucket IS NULL THEN 0 ELSE pow({STEP}, bucket - 0.5) END"
+
+    def quantile(p: float) -> str:
+        at = f"(total - 1) * {p}"
+        low = f"min(x) FILTER (WHERE upto > floor({at}))"
+        high = f"min(x) FILTER (WHERE upto > ceil({at}))"
+        fraction = f"(any_value(total) - 1) * {p} % 1"
+        return f"{low} + ({fraction}) * ({high} - {low})"
+
+    return f"""
+        SELECT cur, {quantile(0.5)} AS p50, {quantile(0.95)} AS p95
+        FROM (SELECT cur, {value} AS x, sum(n) OVER (PARTITION BY cur ORDER BY bucket NULLS FIRST) AS upto,
+                     sum(n) OVER (PARTITION BY cur) AS total
+              FROM (SELECT cur, bucket, sum(n) AS n FROM {source} GROUP BY ALL))
         GROUP BY cur"""
 
 
@@ -274,12 +331,13 @@ def breakdowns(
     dims = [i for i in ids if i in queries.DIMENSION_BREAKDOWNS]
     dimension_ctes, parts = queries.dimension_sql(dims)
     ctes += dimension_ctes
+    table = "day_cards" if scope.filters else "day_cards_all"
     if dims:
-        parts.append(f"SELECT card, k, sum(v1), sum(v2), NULL FROM day_cards WHERE {pages.sql} "
+        parts.append(f"SELECT card, k, sum(v1), sum(v2), NULL FROM {table} WHERE {pages.sql} "
                      f"AND list_contains(?, card) GROUP BY ALL")
         params += [*pages.params, dims]
     if "bots" in ids:
-        parts += [queries.other_sql("bots"), "SELECT 'bots', k, sum(v2), sum(v1), NULL FROM day_cards "
+        parts += [queries.other_sql("bots"), f"SELECT 'bots', k, sum(v2), sum(v1), NULL FROM {table} "
                   f"WHERE {bots.sql} AND is_bot AND card = 'browsers' GROUP BY ALL"]
         params += bots.params
     if "custom_events" in ids:
