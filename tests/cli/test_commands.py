@@ -26,7 +26,7 @@ from kero_core.dashboard.export import safe_cell, to_csv
 from kero_core.dashboard.view import parse_view
 from kero_core.export import FORMULA_STARTS
 from kero_core.schema import COLUMN_NAMES
-from kero_core.store import DB_FILE, Store
+from kero_core.store import DB_FILE, SCHEMA_VERSION, Store
 from tests.cli.conftest import invoke, stored
 from tests.conftest import environ
 
@@ -188,7 +188,7 @@ def test_prune_span_mistakes(seeded: Path) -> None:
 def test_doctor_on_a_healthy_database(seeded: Path) -> None:
     result = invoke("doctor", "--db", seeded)
     assert result.exit_code == 0, result.stdout
-    assert "ok       schema version 1 (current)" in result.stdout
+    assert f"ok       schema version {SCHEMA_VERSION} (current)" in result.stdout
     assert f"ok       {EVENTS:,} events (" in result.stdout and "from 2026-10-22" in result.stdout
     assert "note     GeoIP database not checked" in result.stdout
     assert result.stdout.endswith("No problem found.\n")
