@@ -12,6 +12,6 @@ from tests.reliability.disks import SmallDisk, mounted_tmpfs
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
-    """A 2 MB tmpfs, unmounted after the test."""
-    with mounted_tmpfs(tmp_path / "disk", "2m") as disk:
+    """An 8 MB tmpfs (a fresh database takes about 2 MB: DuckDB allocates by blocks of 256 KB), unmounted after the test."""
+    with mounted_tmpfs(tmp_path / "disk", "8m") as disk:
         yield disk
