@@ -49,6 +49,7 @@ class Pipeline:
         self.interval = interval
         self.max_buffer = max_buffer
         self.dropped = 0  # hits dropped because the buffer (or the retry list) was full
+        self._reported_drops = 0
         self._make_builder = make_builder
         self._logged: dict[str, float] = {}
         self._closed = False
@@ -124,10 +125,18 @@ class Pipeline:
                     table = self._build(hits)
                     if table is not None:
                         self._spool(table)
+                self._report_drops()
                 return not self._unspooled
             except Exception as exc:  # never let a disk failure kill the writer
                 self._log_once("write", "kero: could not write events (%s); will retry", _describe(exc))
                 return False
+
+    def _report_drops(self) -> None:
+        """The request thread counts the hits a full buffer refuses but cannot log (no I/O
+        there): the writer logs the count, at most once per LOG_EVERY."""
+        if self.dropped > self._reported_drops:
+            self._reported_drops = self.dropped
+            self._log_once("dropped", "kero: buffer full, %d events dropped so far", self.dropped)
 
     def _ready_builder(self) -> EventBuilder:
         if self._builder is None:
