@@ -4,12 +4,14 @@ Django), with 1 sync worker and with 4.
 
 The three servers of a suite run side by side and are driven in turn, the order rotated every
 round, so a busy moment of this shared machine hits every variant alike; figures are medians of
-the rounds, ratios medians of the per-round ratios. After the suite each server is stopped
+the rounds, ratios medians of the per-round ratios. The CPU time the workers used per request
+(every thread, Kero's writer and DuckDB's included, from /proc) is printed too: it moves much
+less than throughput when other processes compete for the machine. After the suite each server is stopped
 gracefully and its database is counted: every tracker must have stored every request wrk
 completed (plus the readiness probes, and a few requests that were sent but whose answers wrk no
 longer counted when it stopped). Kero failing that stops the run; a peer's loss is reported.
 
-    python benchmarks/http_overhead.py [--seconds 5] [--rounds 5] [--workers 1 4] [--smoke]
+    python benchmarks/http_overhead.py [--seconds 3] [--rounds 9] [--workers 1 4] [--smoke]
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ def run_suite(framework: str, workers: int, seconds: float, rounds: int, folder:
             sent[server.variant] += wrk(server.url, 1, connections).requests
         for r in range(rounds):
             for server in servers[r % 3:] + servers[:r % 3]:
+                cpu = server.cpu_seconds()
                 load = wrk(server.url, seconds, connections, threads=1 if workers == 1 else 2)
+                load.cpu_us = (server.cpu_seconds() - cpu) / load.requests * 1e6
                 if load.errors:
                     raise SystemExit(f"{server}: {load.errors}")
                 loads[server.variant].append(load)
@@ -88,8 +92,10 @@ def report(framework: str, workers: int, loads: dict[str, list[Load]]) -> None:
     for variant in VARIANTS:
         rates = [load.rate for load in loads[variant]]
         latency = statistics.median(load.latency_ms for load in loads[variant])
+        cpu = statistics.median(load.cpu_us for load in loads[variant])
         print(f"  {names[variant]:26s} {statistics.median(rates):9,.0f} req/s (rounds: "
-              + ", ".join(f"{r:,.0f}" for r in rates) + f"), median latency {latency:.2f} ms")
+              + ", ".join(f"{r:,.0f}" for r in rates) + f"), median latency {latency:.2f} ms, "
+              f"worker CPU {cpu:,.0f} µs/request")
     for a, b in (("kero", "bare"), ("kero", "peer"), ("peer", "bare")):
         ratio = statistics.median(x.rate / y.rate for x, y in zip(loads[a], loads[b]))
         print(f"  {names[a]} / {names[b]}: {ratio:.1%} of the throughput (median of per-round ratios)")
@@ -97,8 +103,8 @@ def report(framework: str, workers: int, loads: dict[str, list[Load]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--frameworks", nargs="+", default=["flask", "django"], choices=["flask", "django"])
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the script works")

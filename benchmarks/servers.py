@@ -83,6 +83,14 @@ class Server:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in path.read_text().split()]
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, every thread) the workers have used so far."""
+        total = 0
+        for pid in self.worker_pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        return total / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         """SIGTERM (a graceful stop: workers finish and run their exit hooks), then SIGKILL."""
         process, self.process = self.process, None
@@ -107,6 +115,7 @@ class Load:
     rate: float  # requests per second
     latency_ms: float  # median latency
     errors: str  # socket errors and non-2xx answers, '' when none
+    cpu_us: float = 0.0  # CPU the server's workers used per request (set by the caller)
 
 
 def wrk(url: str, seconds: float, connections: int, threads: int = 1) -> Load:
