@@ -27,6 +27,7 @@ from kero_core.store import Store
 log = logging.getLogger("kero")
 
 WAKE_AT = 5_000  # buffered hits that wake the writer before its interval ends
+BATCH = 50_000  # hits per spool file at most
 # Seconds between two background ingests (at least one flush_interval). A spooled event is already
 # safe, and every read ingests what is pending first, so ingesting less often than spooling hides
 # nothing from readers; it saves a DuckDB session (about 50 ms of CPU: open, insert, checkpoint)
@@ -120,8 +121,14 @@ class Pipeline:
         with self._write_lock:
             try:
                 self._spool_retries()
-                while self._buffer:
-                    hits = [self._buffer.popleft() for _ in range(min(len(self._buffer), 50_000))]
+                # Only what was buffered when this write began: draining until the buffer is
+                # empty would, under steady traffic, chase each request with a batch of a few
+                # events, each paying a Parquet file (measured: 1,000 files in 10 s of load,
+                # 300 µs of CPU per request). Later hits go in the next interval's batch.
+                left = len(self._buffer)
+                while left > 0:
+                    hits = [self._buffer.popleft() for _ in range(min(left, BATCH))]
+                    left -= len(hits)
                     table = self._build(hits)
                     if table is not None:
                         self._spool(table)
