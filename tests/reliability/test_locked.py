@@ -16,6 +16,7 @@ import pytest
 from werkzeug.test import Client
 
 from kero_core import Kero
+from kero_core.pipeline import INGEST_EVERY
 from kero_core.wsgi import KeroMiddleware
 from tests.reliability.host import Host, ok_app
 from tests.reliability.load import basic, wait_until
@@ -62,7 +63,10 @@ def held_database(tmp_path: Path, caplog: pytest.LogCaptureFixture, seconds: flo
         assert caught_up and stored == host.sent and kero.dropped == 0
         assert waiting > 0 and set(dashboard) == {503}
         ingest_lines = [r for r in caplog.records if "could not ingest" in r.getMessage()]
-        assert len(ingest_lines) == 1 and "held open by another program" in ingest_lines[0].getMessage()
+        # The writer tries to ingest every INGEST_EVERY seconds: a short hold may see no attempt
+        # at all (the dashboard's 503s above are then the sign); a long one logs exactly once.
+        assert len(ingest_lines) == (1 if seconds > 2 * INGEST_EVERY else len(ingest_lines[:1]))
+        assert all("held open by another program" in line.getMessage() for line in ingest_lines)
 
 
 def test_database_held_by_another_program_for_5_s(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
