@@ -254,11 +254,12 @@ def visit_marks(source: str, by: Sequence[str] = (), where: str = "visitor_id <>
 def visit_lengths(marked: str, by: Sequence[str]) -> str:
     """One row per visit of ``marked`` (rows flagged by :func:`visit_marks` with the same
     ``by``): its ``by`` columns, whether it bounced, and its length in seconds. A visit's length
-    is its exit's time less its entry's: among the rows that are an entry or an exit, the row
-    before a (non-entry) exit is its visit's entry."""
+    is its exit's time less its entry's, in whole seconds (what the dashboard shows; it keeps a
+    month of per-day rollups to a few thousand lengths): among the rows that are an entry or an
+    exit, the row before a (non-entry) exit is its visit's entry."""
     order = ", ".join([*by, "visitor_id", "ts"])
     return f"""SELECT {', '.join(by)}, entry AND exit AS bounce,
-            CASE WHEN entry THEN 0 ELSE epoch(ts - lag(ts) OVER (ORDER BY {order})) END AS seconds
+            CASE WHEN entry THEN 0 ELSE round(epoch(ts - lag(ts) OVER (ORDER BY {order}))) END AS seconds
         FROM {marked} WHERE entry OR exit QUALIFY exit"""
 
 
@@ -332,8 +333,12 @@ def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetim
     return unit, out
 
 
-_ROUTE = "coalesce(nullif(route, ''), path)"  # plain WSGI apps have no routes: their path stands in
-_ROUTE_KEY = (_ROUTE, "method", "(route <> '')::VARCHAR")  # the last key tells a route from a path
+# A request's route: plain WSGI apps have no routes, so their path stands in; a 404 without a route
+# (a path the app does not know, most often a probe) counts as the one route NOT_FOUND_ROUTE, not as
+# thousands of one-off routes (they are listed in the not-found card).
+NOT_FOUND_ROUTE = "(not found)"
+ROUTE_LABEL = f"CASE WHEN route <> '' THEN route WHEN status = 404 THEN '{NOT_FOUND_ROUTE}' ELSE path END"
+_ROUTE_KEY = (ROUTE_LABEL, "method", "(route <> '')::VARCHAR")  # the last key tells a route from a path
 
 
 @dataclass(frozen=True)
@@ -497,10 +502,13 @@ def breakdowns(
     return ranked(con, ctes, parts, [*base.params, scope.name], ids, limit)
 
 
+ROUTE_KEY = _key_sql(("label", "method", "routed::VARCHAR"))  # the slowest routes' key, from those columns
+
+
 def other_sql(card: str, source: str | None = None) -> str:
     """The part (card, k, v1, v2, v3) of one of OTHER_BREAKDOWNS, reading ``source`` instead
     of its own CTE when given."""
-    sql = OTHER_BREAKDOWNS[card].format(key=_key_sql(("label", "method", "routed::VARCHAR")), route=_ROUTE)
+    sql = OTHER_BREAKDOWNS[card].format(key=ROUTE_KEY, route=ROUTE_LABEL)
     if source is not None:
         sql = sql.replace(" FROM pv ", f" FROM {source} ")
     return f"SELECT '{card}', * FROM ({sql})"
@@ -515,15 +523,19 @@ def ranked(
     rows_sql = " UNION ALL ".join(parts)
     if merge:
         rows_sql = f"SELECT card, k, sum(v1), sum(v2), sum(v3) FROM ({rows_sql}) AS p (card, k, v1, v2, v3) GROUP BY ALL"
+    # Ranking every row of a month (hundreds of thousands of keys) took longer than counting them:
+    # only the rows reaching each card's limit-th largest value (ties included) are sorted.
     sql = f"""
         WITH {', '.join(ctes)},
-        all_rows (card, k, v1, v2, v3) AS ({rows_sql})
-        SELECT card, k, v1, v2, v3, count(*) OVER (PARTITION BY card) AS total FROM all_rows
+        all_rows (card, k, v1, v2, v3) AS MATERIALIZED ({rows_sql}),
+        cut AS (SELECT card, count(*) AS total, max(v1, greatest(?, 1)) AS top FROM all_rows GROUP BY card)
+        SELECT card, k, v1, v2, v3, total FROM all_rows JOIN cut USING (card)
+        WHERE len(top) < ? OR v1 >= top[-1]
         QUALIFY row_number() OVER (PARTITION BY card ORDER BY v1 DESC, k) <= ?
         ORDER BY card, v1 DESC, k"""
     rows: dict[str, list[BreakdownRow]] = {i: [] for i in ids}
     totals: dict[str, int] = {}
-    for card, key, v1, v2, v3, total in con.execute(sql, [*params, max(0, int(limit))]).fetchall():
+    for card, key, v1, v2, v3, total in con.execute(sql, [*params, *[max(0, int(limit))] * 3]).fetchall():
         rows[card].append(BreakdownRow(_key(card, key), v1, v2, v3))
         totals[card] = int(total)
     return {i: (totals.get(i, 0), rows[i]) for i in ids}

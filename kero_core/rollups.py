@@ -9,7 +9,8 @@ shows rollups and raw queries otherwise agree exactly. Each day is stored per (e
 a view of one event name, of humans only, or filtered by one country, sums the matching rows;
 the cards are also kept summed over countries (day_cards_all), which unfiltered views read.
 Quantiles do not add up: visit lengths are kept as (length, visits) pairs, response times as
-histograms (p50 and p95 within 1%, see STEP); the slowest routes are read from the events.
+histograms (p50 and p95 within 1%, see STEP), and so are those of each route (without the
+country: the slowest routes of a one-country view are read from the events).
 
 A day is rolled up once it is over (``rollup_days.rolled``); anything ingested into a past day
 later (an import, a late spool file) marks that day for another roll-up. Views read whole
@@ -30,11 +31,13 @@ from kero_core import queries
 from kero_core.queries import BreakdownRow, Bucket, Figures, Scope
 
 GROUP = ("name", "is_bot", "country")
-TABLES = ("day_figures", "day_lengths", "day_cards", "day_cards_all", "day_durations")
+TABLES = ("day_figures", "day_lengths", "day_cards", "day_cards_all", "day_durations", "day_routes")
 # Response times are kept as per-day histograms of buckets (STEP^(b-1), STEP^b] ms, read as their
 # geometric middle: a p50 or p95 from them is within STEP^0.5 - 1 (under 1%) of the exact one.
 STEP = 1.02
 BUCKET = f"CASE WHEN duration_ms > 0 THEN ceil(ln(duration_ms) / ln({STEP}))::INTEGER END"  # NULL: 0 ms
+# What a route's response times are kept by (the slowest routes' key, see kero_core.queries).
+ROUTE_GROUP = f"name, is_bot, {queries.ROUTE_LABEL}, method, route <> ''"
 ROLL_UP_BUDGET = 1.0  # seconds one session spends rolling up days at most: others wait meanwhile
 DAY = timedelta(days=1)
 
@@ -66,6 +69,17 @@ def create_v4(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"""INSERT INTO day_durations SELECT ts::DATE, {', '.join(GROUP)}, {BUCKET}, count(*) FROM events
                     WHERE duration_ms IS NOT NULL AND ts::DATE IN (SELECT day FROM rollup_days WHERE rolled)
                     GROUP BY ALL""")
+
+
+def create_v5(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema version 5: per-day histograms of response times per route (the slowest routes of
+    a month read every event of it before), and every day rolled up again: visit lengths are now
+    whole seconds (exact ones made a month of day_lengths 1.7M rows at 10M events, and summing
+    them was most of the key figures' time) and 404s without a route one route (they made the
+    routes 90% of a month's card rows). Until a day is rolled up again, views read its events."""
+    con.execute("CREATE TABLE day_routes (day DATE NOT NULL, name VARCHAR, is_bot BOOLEAN, label VARCHAR, "
+                "method VARCHAR, routed BOOLEAN, bucket INTEGER, n UBIGINT, ms DOUBLE)")
+    con.execute("UPDATE rollup_days SET rolled = false")
 
 
 def _sum_countries(con: duckdb.DuckDBPyConnection, condition: str, params: list[Any]) -> None:
@@ -128,6 +142,8 @@ def roll_up(con: duckdb.DuckDBPyConnection, day: date) -> None:
                 [*span, day])
     _sum_countries(con, "day = ?", [day])
     con.execute(f"""INSERT INTO day_durations SELECT ?, {group}, {BUCKET}, count(*) {events}
+                    AND duration_ms IS NOT NULL GROUP BY ALL""", [day, *span])
+    con.execute(f"""INSERT INTO day_routes SELECT ?, {ROUTE_GROUP}, {BUCKET}, count(*), sum(duration_ms) {events}
                     AND duration_ms IS NOT NULL GROUP BY ALL""", [day, *span])
     con.execute("UPDATE rollup_days SET rolled = true WHERE day = ?", [day])
     con.execute("COMMIT")
@@ -250,9 +266,11 @@ def _weighted_median(source: str) -> str:
         GROUP BY cur"""
 
 
-def _histogram_quantiles(source: str) -> str:
-    """Per ``cur``: p50 and p95 of ``source``'s (bucket, n) rows, interpolated between two
-    response times like quantile_cont(), each read as the middle of its bucket."""
+def _histogram_quantiles(source: str, by: Sequence[str] = ("cur",), mean: bool = False) -> str:
+    """Per ``by``: p50 and p95 of ``source``'s (bucket, n) rows, interpolated between two
+    response times like quantile_cont(), each read as the middle of its bucket; with ``mean``,
+    also the count and the mean (from ``source``'s ``ms``, the sum of the times)."""
+    keys = ", ".join(by)
     value = f"CASE WHEN bucket IS NULL THEN 0 ELSE pow({STEP}, bucket - 0.5) END"
 
     def quantile(p: float) -> str:
@@ -262,12 +280,14 @@ def _histogram_quantiles(source: str) -> str:
         fraction = f"(any_value(total) - 1) * {p} % 1"
         return f"{low} + ({fraction}) * ({high} - {low})"
 
+    ms, extra = (", sum(ms) AS ms", ", any_value(total) AS n, sum(ms) / any_value(total) AS mean") if mean else ("", "")
     return f"""
-        SELECT cur, {quantile(0.5)} AS p50, {quantile(0.95)} AS p95
-        FROM (SELECT cur, {value} AS x, sum(n) OVER (PARTITION BY cur ORDER BY bucket NULLS FIRST) AS upto,
-                     sum(n) OVER (PARTITION BY cur) AS total
-              FROM (SELECT cur, bucket, sum(n) AS n FROM {source} GROUP BY ALL))
-        GROUP BY cur"""
+        SELECT {keys}, {quantile(0.5)} AS p50, {quantile(0.95)} AS p95{extra}
+        FROM (SELECT {keys}, {value} AS x{', ms' if mean else ''},
+                     sum(n) OVER (PARTITION BY {keys} ORDER BY bucket NULLS FIRST) AS upto,
+                     sum(n) OVER (PARTITION BY {keys}) AS total
+              FROM (SELECT {keys}, bucket, sum(n) AS n{ms} FROM {source} GROUP BY ALL))
+        GROUP BY {keys}"""
 
 
 def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetime) -> tuple[str, list[Bucket]]:
@@ -306,7 +326,7 @@ def breakdowns(
     con: duckdb.DuckDBPyConnection, scope: Scope, ids: Sequence[str], limit: int
 ) -> dict[str, tuple[int, list[BreakdownRow]]]:
     """:func:`kero_core.queries.breakdowns`, from the rollups where they can answer; the
-    slowest routes (quantiles) always from the events."""
+    slowest routes of a one-country view from the events."""
     current = plan(con, scope.start, scope.end) if usable(scope) else Plan([], [])
     if not current.days or not ids:
         return queries.breakdowns(con, scope, ids, limit)
@@ -325,9 +345,8 @@ def breakdowns(
         f"pv AS (SELECT * FROM b WHERE name = ? {human})",
         "bots AS (SELECT * FROM b WHERE name = 'http_req' AND is_bot)",
         "custom AS (SELECT * FROM b WHERE name <> 'http_req')",
-        f"timed AS (SELECT {columns} FROM events WHERE {full.sql} AND name = ? {human})",
     ]
-    params = [*raw.params, scope.name, *full.params, scope.name]
+    params = [*raw.params, scope.name]
     dims = [i for i in ids if i in queries.DIMENSION_BREAKDOWNS]
     dimension_ctes, parts = queries.dimension_sql(dims)
     ctes += dimension_ctes
@@ -344,6 +363,16 @@ def breakdowns(
         parts += [queries.other_sql("custom_events"), "SELECT 'custom_events', name, sum(views), sum(visitors), NULL "
                   f"FROM day_figures WHERE {custom.sql} AND name <> 'http_req' GROUP BY ALL"]
         params += custom.params
-    if "slowest_routes" in ids:
-        parts.append(queries.other_sql("slowest_routes", source="timed"))
+    if "slowest_routes" in ids and scope.filters:
+        timed = f"(SELECT {columns} FROM events WHERE {full.sql} AND name = ? {human})"
+        parts.append(queries.other_sql("slowest_routes", source=timed))
+        params += [*full.params, scope.name]
+    elif "slowest_routes" in ids:
+        times = f"""(SELECT {queries.ROUTE_LABEL} AS label, method, route <> '' AS routed, {BUCKET} AS bucket,
+                            count(*) AS n, sum(duration_ms) AS ms FROM pv WHERE duration_ms IS NOT NULL GROUP BY ALL
+                     UNION ALL
+                     SELECT label, method, routed, bucket, n, ms FROM day_routes WHERE {pages.sql})"""
+        quantiles = _histogram_quantiles(times, ("label", "method", "routed"), mean=True)
+        parts.append(f"SELECT 'slowest_routes', {queries.ROUTE_KEY}, p95, mean, n FROM ({quantiles})")
+        params += pages.params
     return queries.ranked(con, ctes, parts, params, ids, limit, merge=True)

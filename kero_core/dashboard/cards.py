@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from kero_core.dashboard import labels
 from kero_core.dashboard.view import Filter
-from kero_core.queries import BreakdownRow
+from kero_core.queries import NOT_FOUND_ROUTE, BreakdownRow
 
 Key = tuple[str, ...]
 
@@ -87,6 +87,8 @@ def _route(key: Key) -> Label:
 
 def _route_filters(key: Key) -> tuple[Filter, ...]:
     route_or_path, method, is_route = key
+    if is_route == "false" and route_or_path == NOT_FOUND_ROUTE:
+        return (Filter("method", method), Filter("route", ""), Filter("status", "404"))
     return (Filter("method", method), Filter("route" if is_route == "true" else "path", route_or_path))
 
 

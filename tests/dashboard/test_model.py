@@ -149,17 +149,21 @@ def test_routes_slowest_routes_and_errors(kero: Kero) -> None:
         view_hit(at(-8), "/hello/bob", ip=B, route="/hello/<name>", duration_ms=30),
         view_hit(at(-7), "/gone", ip=C, status=404, duration_ms=2),
         view_hit(at(-6), "/boom", ip=C, status=500, duration_ms=900),
+        view_hit(at(-5), "/wp-login.php", ip=A, status=404, duration_ms=4),
     ])
     d = build(kero, "period=today")
     routes = panel(d, "routes").rows
-    assert [(r.label.text, r.values) for r in routes] == [
-        ("GET /hello/<name>", (2.0,)), ("GET /boom", (1.0,)), ("GET /gone", (1.0,))]
-    assert routes[0].href == "?period=today&method=GET&route=%2Fhello%2F%3Cname%3E"
-    assert routes[1].href == "?period=today&method=GET&path=%2Fboom"  # no route known: the path
+    assert [(r.label.text, r.values) for r in routes] == [  # 404s without a route are one route
+        ("GET (not found)", (2.0,)), ("GET /hello/<name>", (2.0,)), ("GET /boom", (1.0,))]
+    assert routes[0].href == "?period=today&method=GET&route=&status=404"
+    assert routes[1].href == "?period=today&method=GET&route=%2Fhello%2F%3Cname%3E"
+    assert routes[2].href == "?period=today&method=GET&path=%2Fboom"  # no route known: the path
     assert labels(d, "slowest_routes")[0] == ("GET /boom", (900.0, 900.0))
-    assert labels(d, "status_codes") == [("200 OK", (2.0,)), ("404 Not Found", (1.0,)), ("500 Internal Server Error", (1.0,))]
-    assert labels(d, "not_found") == [("/gone", (1.0,))]
-    assert figures(d)["error_rate"] == 0.25
+    assert labels(d, "status_codes") == [("200 OK", (2.0,)), ("404 Not Found", (2.0,)), ("500 Internal Server Error", (1.0,))]
+    assert labels(d, "not_found") == [("/gone", (1.0,)), ("/wp-login.php", (1.0,))]
+    assert figures(d)["error_rate"] == 0.2
+    not_found = build(kero, "period=today&method=GET&route=&status=404")
+    assert figures(not_found)["views"] == 2
 
 
 def test_no_slowest_routes_nor_response_times_without_measuring(make_kero, clock) -> None:
