@@ -194,7 +194,10 @@ def _raw_params(plan_: Plan) -> list[Any]:
 
 def _rolled(scope: Scope, days: Sequence[date], *, name: bool = True, humans: bool = True) -> queries.Where:
     """The rollup rows of ``days`` in the scope (its event name and humans-only unless told not)."""
-    clauses, params = ["list_contains(?::DATE[], day)"], [list(days)]
+    if days and (days[-1] - days[0]).days == len(days) - 1 and list(days) == sorted(days):  # a range: zone maps
+        clauses, params = ["day BETWEEN ? AND ?"], [days[0], days[-1]]
+    else:
+        clauses, params = ["list_contains(?::DATE[], day)"], [list(days)]
     if name:
         clauses.append("name = ?")
         params.append(scope.name)
@@ -222,7 +225,7 @@ def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: dateti
     if not current.days and not previous.days:
         return queries.figures(con, scope, previous_start)
     raw = _events(scope, [current, previous])
-    rolled = _rolled(scope, current.days + previous.days)
+    rolled = _rolled(scope, previous.days + current.days)
     sql = f"""
         WITH e AS MATERIALIZED (SELECT ts >= ? AS cur, ts, visitor_id, status FROM events WHERE {raw.sql}),
         marked AS ({queries.visit_marks("e", ["cur"])}),
@@ -302,7 +305,7 @@ def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetim
     previous = plan(con, previous_start, scope.start) if shift % DAY == timedelta(0) else \
         Plan([], [(previous_start, scope.start)])
     raw = _events(scope, [current, previous])
-    rolled = _rolled(scope, current.days + previous.days)
+    rolled = _rolled(scope, previous.days + current.days)
     # The unit is one of four literals chosen by bucket_unit(), never user input.
     sql = f"""
         SELECT cur, b, sum(v), sum(n) FROM (
@@ -352,16 +355,15 @@ def breakdowns(
     ctes += dimension_ctes
     table = "day_cards" if scope.filters else "day_cards_all"
     if dims:
-        parts.append(f"SELECT card, k, sum(v1), sum(v2), NULL FROM {table} WHERE {pages.sql} "
-                     f"AND list_contains(?, card) GROUP BY ALL")
+        parts.append(f"SELECT card, k, v1, v2, NULL FROM {table} WHERE {pages.sql} AND list_contains(?, card)")
         params += [*pages.params, dims]
     if "bots" in ids:
-        parts += [queries.other_sql("bots"), f"SELECT 'bots', k, sum(v2), sum(v1), NULL FROM {table} "
-                  f"WHERE {bots.sql} AND is_bot AND card = 'browsers' GROUP BY ALL"]
+        parts += [queries.other_sql("bots"), f"SELECT 'bots', k, v2, v1, NULL FROM {table} "
+                  f"WHERE {bots.sql} AND is_bot AND card = 'browsers'"]
         params += bots.params
     if "custom_events" in ids:
-        parts += [queries.other_sql("custom_events"), "SELECT 'custom_events', name, sum(views), sum(visitors), NULL "
-                  f"FROM day_figures WHERE {custom.sql} AND name <> 'http_req' GROUP BY ALL"]
+        parts += [queries.other_sql("custom_events"), "SELECT 'custom_events', name, views, visitors, NULL "
+                  f"FROM day_figures WHERE {custom.sql} AND name <> 'http_req'"]
         params += custom.params
     if "slowest_routes" in ids and scope.filters:
         timed = f"(SELECT {columns} FROM events WHERE {full.sql} AND name = ? {human})"
@@ -375,4 +377,5 @@ def breakdowns(
         quantiles = _histogram_quantiles(times, ("label", "method", "routed"), mean=True)
         parts.append(f"SELECT 'slowest_routes', {queries.ROUTE_KEY}, p95, mean, n FROM ({quantiles})")
         params += pages.params
+    # The rollup rows go into ranked()'s one sum by card and key as they are (days and countries).
     return queries.ranked(con, ctes, parts, params, ids, limit, merge=True)
