@@ -162,7 +162,7 @@ def report(start_up: Memory, samples: list[Sample]) -> None:
         print(f"  growth after the first DuckDB session (RSS {after.memory.rss:.1f} MB at {after.seconds:.1f} s): "
               f"{(end - after.memory).growth()}")
     step = max(1, len(samples) // 12)
-    print(f"  RSS samples (MB, every {step * TICK:g} s): " + ", ".join(f"{s.memory.rss:.1f}" for s in samples[::step]))
+    print(f"  RSS samples (MB, about every {step * TICK:g} s): " + ", ".join(f"{s.memory.rss:.1f}" for s in samples[::step]))
 
 
 def stalled_writer(folder: Path) -> None:
