@@ -174,8 +174,11 @@ class Store:
                 raise StoreUnavailable(f"{self.db_file} is unusable and cannot be moved aside ({error})") from None
 
     def _connect_and_migrate(self) -> duckdb.DuckDBPyConnection:
+        # DuckDB draws progress bars on stdout for statements over 2 s (a migration, a roll-up of a
+        # big day): the host app's output is not ours to write to.
         con = duckdb.connect(str(self.db_file))
         try:
+            con.execute("SET enable_progress_bar = false")
             self._migrate(con)
         except BaseException:
             con.close()

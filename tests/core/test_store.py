@@ -74,6 +74,11 @@ def test_schema_version_is_recorded(store: Store) -> None:
         assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
 
 
+def test_sessions_draw_no_progress_bar_on_the_host_apps_output(store: Store) -> None:
+    with store.session() as con:
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
+
+
 def test_database_of_a_newer_kero_is_refused(store: Store) -> None:
     with store.session() as con:
         con.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
