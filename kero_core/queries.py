@@ -257,7 +257,7 @@ def visit_lengths(marked: str, by: Sequence[str]) -> str:
     is its exit's time less its entry's, in whole seconds (what the dashboard shows; it keeps a
     month of per-day rollups to a few thousand lengths): among the rows that are an entry or an
     exit, the row before a (non-entry) exit is its visit's entry."""
-    order = ", ".join([*by, "visitor_id", "ts"])
+    order = ", ".join([*by, "visitor_id", "ts", "exit"])  # a tie (whole-second log times): entry first
     return f"""SELECT {', '.join(by)}, entry AND exit AS bounce,
             CASE WHEN entry THEN 0 ELSE round(epoch(ts - lag(ts) OVER (ORDER BY {order}))) END AS seconds
         FROM {marked} WHERE entry OR exit QUALIFY exit"""

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from kero_core import Kero
+from kero_core import Kero, queries
 from kero_core.capture import hit_from_environ
 from kero_core.dashboard import model
 from kero_core.dashboard.view import parse_view
@@ -61,6 +61,19 @@ def test_a_gap_of_exactly_30_minutes_starts_a_new_visit(kero: Kero) -> None:
     ingest(kero, [view_hit(at(-200), "/", ip=D), view_hit(at(-170), "/x", ip=D)])
     f = figures(build(kero, "period=today"))
     assert (f["visitors"], f["bounce_rate"], f["visit_duration"]) == (1, 1.0, 0.0)
+
+
+def test_page_views_at_the_same_moment_make_a_visit_of_0_seconds(kero: Kero) -> None:
+    """Access logs have whole seconds: a visit's entry and exit may share a timestamp. Sorted
+    twice (visit marks, then lengths), ties must not pair an exit with another visitor's row."""
+    ingest(kero, [view_hit(at(-300 + i / 2), page, ip=f"81.2.{i // 200}.{i % 200 + 1}")
+                  for i in range(400) for page in ("/", "/next")])
+    f = figures(build(kero, "period=today"))
+    assert (f["visitors"], f["bounce_rate"], f["visit_duration"]) == (400, 0.0, 0.0)
+    with kero.read() as con:
+        lengths = con.execute(f"""WITH e AS (SELECT true AS cur, ts, visitor_id FROM events),
+            marked AS ({queries.visit_marks("e", ["cur"])}) {queries.visit_lengths("marked", ["cur"])}""").fetchall()
+    assert sorted({seconds for _, _, seconds in lengths}) == [0.0]
 
 
 def test_entry_and_exit_pages_count_visits(visits: Kero) -> None:
