@@ -9,8 +9,8 @@ shows rollups and raw queries otherwise agree exactly. Each day is stored per (e
 a view of one event name, of humans only, or filtered by one country, sums the matching rows;
 the cards are also kept summed over countries (day_cards_all), which unfiltered views read.
 Quantiles do not add up: visit lengths are kept as (length, visits) pairs, response times as
-histograms (p50 and p95 within 1%, see STEP), and so are those of each route (without the
-country: the slowest routes of a one-country view are read from the events).
+histograms (p50 and p95 within 1%, see STEP), and so are those of each route (day_routes, and
+day_routes_all summed over countries).
 
 A day is rolled up once it is over (``rollup_days.rolled``); anything ingested into a past day
 later (an import, a late spool file) marks that day for another roll-up. Views read whole
@@ -31,13 +31,13 @@ from kero_core import queries
 from kero_core.queries import BreakdownRow, Bucket, Figures, Scope
 
 GROUP = ("name", "is_bot", "country")
-TABLES = ("day_figures", "day_lengths", "day_cards", "day_cards_all", "day_durations", "day_routes")
+TABLES = ("day_figures", "day_lengths", "day_cards", "day_cards_all", "day_durations", "day_routes", "day_routes_all")
 # Response times are kept as per-day histograms of buckets (STEP^(b-1), STEP^b] ms, read as their
 # geometric middle: a p50 or p95 from them is within STEP^0.5 - 1 (under 1%) of the exact one.
 STEP = 1.02
 BUCKET = f"CASE WHEN duration_ms > 0 THEN ceil(ln(duration_ms) / ln({STEP}))::INTEGER END"  # NULL: 0 ms
 # What a route's response times are kept by (the slowest routes' key, see kero_core.queries).
-ROUTE_GROUP = f"name, is_bot, {queries.ROUTE_LABEL}, method, route <> ''"
+ROUTE_GROUP = f"name, is_bot, country, {queries.ROUTE_LABEL}, method, route <> ''"
 ROLL_UP_BUDGET = 1.0  # seconds one session spends rolling up days at most: others wait meanwhile
 DAY = timedelta(days=1)
 
@@ -77,8 +77,9 @@ def create_v5(con: duckdb.DuckDBPyConnection) -> None:
     whole seconds (exact ones made a month of day_lengths 1.7M rows at 10M events, and summing
     them was most of the key figures' time) and 404s without a route one route (they made the
     routes 90% of a month's card rows). Until a day is rolled up again, views read its events."""
-    con.execute("CREATE TABLE day_routes (day DATE NOT NULL, name VARCHAR, is_bot BOOLEAN, label VARCHAR, "
-                "method VARCHAR, routed BOOLEAN, bucket INTEGER, n UBIGINT, ms DOUBLE)")
+    route = "label VARCHAR, method VARCHAR, routed BOOLEAN, bucket INTEGER, n UBIGINT, ms DOUBLE"
+    con.execute(f"CREATE TABLE day_routes (day DATE NOT NULL, name VARCHAR, is_bot BOOLEAN, country VARCHAR, {route})")
+    con.execute(f"CREATE TABLE day_routes_all (day DATE NOT NULL, name VARCHAR, is_bot BOOLEAN, {route})")
     con.execute("UPDATE rollup_days SET rolled = false")
 
 
@@ -145,6 +146,8 @@ def roll_up(con: duckdb.DuckDBPyConnection, day: date) -> None:
                     AND duration_ms IS NOT NULL GROUP BY ALL""", [day, *span])
     con.execute(f"""INSERT INTO day_routes SELECT ?, {ROUTE_GROUP}, {BUCKET}, count(*), sum(duration_ms) {events}
                     AND duration_ms IS NOT NULL GROUP BY ALL""", [day, *span])
+    con.execute("""INSERT INTO day_routes_all SELECT day, name, is_bot, label, method, routed, bucket, sum(n), sum(ms)
+                   FROM day_routes WHERE day = ? GROUP BY ALL""", [day])
     con.execute("UPDATE rollup_days SET rolled = true WHERE day = ?", [day])
     con.execute("COMMIT")
 
@@ -328,8 +331,7 @@ def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetim
 def breakdowns(
     con: duckdb.DuckDBPyConnection, scope: Scope, ids: Sequence[str], limit: int
 ) -> dict[str, tuple[int, list[BreakdownRow]]]:
-    """:func:`kero_core.queries.breakdowns`, from the rollups where they can answer; the
-    slowest routes of a one-country view from the events."""
+    """:func:`kero_core.queries.breakdowns`, from the rollups where they can answer."""
     current = plan(con, scope.start, scope.end) if usable(scope) else Plan([], [])
     if not current.days or not ids:
         return queries.breakdowns(con, scope, ids, limit)
@@ -340,7 +342,6 @@ def breakdowns(
     pages = _rolled(scope, current.days)
     bots = _rolled(replace(scope, name="http_req"), current.days, humans=False)
     custom = _rolled(scope, current.days, name=False, humans=False)
-    full = queries.where(None, scope.filters, scope.start, scope.end)
     human = "AND NOT is_bot" if scope.humans_only else ""
     columns = ", ".join(queries.BREAKDOWN_COLUMNS)
     ctes = [
@@ -353,7 +354,7 @@ def breakdowns(
     dims = [i for i in ids if i in queries.DIMENSION_BREAKDOWNS]
     dimension_ctes, parts = queries.dimension_sql(dims)
     ctes += dimension_ctes
-    table = "day_cards" if scope.filters else "day_cards_all"
+    table, routes = ("day_cards", "day_routes") if scope.filters else ("day_cards_all", "day_routes_all")
     if dims:
         parts.append(f"SELECT card, k, v1, v2, NULL FROM {table} WHERE {pages.sql} AND list_contains(?, card)")
         params += [*pages.params, dims]
@@ -365,15 +366,11 @@ def breakdowns(
         parts += [queries.other_sql("custom_events"), "SELECT 'custom_events', name, views, visitors, NULL "
                   f"FROM day_figures WHERE {custom.sql} AND name <> 'http_req'"]
         params += custom.params
-    if "slowest_routes" in ids and scope.filters:
-        timed = f"(SELECT {columns} FROM events WHERE {full.sql} AND name = ? {human})"
-        parts.append(queries.other_sql("slowest_routes", source=timed))
-        params += [*full.params, scope.name]
-    elif "slowest_routes" in ids:
+    if "slowest_routes" in ids:
         times = f"""(SELECT {queries.ROUTE_LABEL} AS label, method, route <> '' AS routed, {BUCKET} AS bucket,
                             count(*) AS n, sum(duration_ms) AS ms FROM pv WHERE duration_ms IS NOT NULL GROUP BY ALL
                      UNION ALL
-                     SELECT label, method, routed, bucket, n, ms FROM day_routes WHERE {pages.sql})"""
+                     SELECT label, method, routed, bucket, n, ms FROM {routes} WHERE {pages.sql})"""
         quantiles = _histogram_quantiles(times, ("label", "method", "routed"), mean=True)
         parts.append(f"SELECT 'slowest_routes', {queries.ROUTE_KEY}, p95, mean, n FROM ({quantiles})")
         params += pages.params
