@@ -422,10 +422,6 @@ def _keyed(source: str, ids: Sequence[str], extra: str) -> str:
     return f"UNPIVOT (SELECT {extra}, {columns} FROM {source}) ON {', '.join(ids)} INTO NAME card VALUE k"
 
 
-def _in(ids: Sequence[str]) -> str:
-    return ", ".join(f"'{i}'" for i in ids)
-
-
 class BreakdownRow(NamedTuple):
     """One row of a card: its key (label first, then e.g. the country of a city), the value it
     is sorted by, and up to two more (see the card's definition above)."""
@@ -446,25 +442,26 @@ def dimension_sql(ids: Sequence[str], group: Sequence[str] = ()) -> tuple[list[s
     visitor (country, browser...) are first deduplicated per visitor, which leaves one row per
     visitor instead of one per page view; the visit cards read the few columns they need from
     the visit marks, whose window sorts every column it carries."""
-    ctes, parts, keyed, counted = [], [], [], []
+    ctes, parts, counted = [], [], []
     g = "".join(f"{c}, " for c in group)
     visit_ids = [i for i in ids if i in VISIT_BREAKDOWNS]
     page_ids = [i for i in ids if i not in VISIT_BREAKDOWNS and not DIMENSION_BREAKDOWNS[i].of_visitor]
     visitor_ids = [i for i in ids if DIMENSION_BREAKDOWNS[i].of_visitor]
     if visit_ids:
         narrow = f"(SELECT {g}{', '.join(_VISIT_COLUMNS)} FROM pv)"
-        ctes.append(f"marked AS ({visit_marks(narrow, group, where='TRUE')})")
-        keyed.append(f"SELECT * FROM ({_keyed('marked', visit_ids, g + 'visitor_id')})")
-    if page_ids:
-        keyed.append(f"SELECT * FROM ({_keyed('pv', page_ids, g + 'visitor_id')})")
-    if keyed:
-        ctes.append(f"page_keys AS MATERIALIZED ({' UNION ALL '.join(keyed)})")
-        hits = [i for i in visit_ids + page_ids if not DIMENSION_BREAKDOWNS[i].visitors]
-        seen = [i for i in visit_ids + page_ids if DIMENSION_BREAKDOWNS[i].visitors]
-        if hits:
-            parts.append(f"SELECT {g}card, k, count(*), NULL, NULL FROM page_keys WHERE card IN ({_in(hits)}) GROUP BY ALL")
-        if seen:
-            counted.append(f"SELECT {g}card, k, visitor_id, count(*) AS n FROM page_keys WHERE card IN ({_in(seen)}) GROUP BY ALL")
+        ctes.append(f"marked AS MATERIALIZED ({visit_marks(narrow, group, where='TRUE')})")
+    # Cards counting page views (or visits) and cards counting visitors are keyed apart: one
+    # keyed table filtered by card names afterwards cost a join per filter.
+    hits, seen = [], []
+    for source, cards in (("marked", visit_ids), ("pv", page_ids)):
+        for counts_visitors, keyed in ((False, hits), (True, seen)):
+            chosen = [i for i in cards if DIMENSION_BREAKDOWNS[i].visitors == counts_visitors]
+            if chosen:
+                keyed.append(f"SELECT * FROM ({_keyed(source, chosen, g + 'visitor_id')})")
+    if hits:
+        parts.append(f"SELECT {g}card, k, count(*), NULL, NULL FROM ({' UNION ALL '.join(hits)}) GROUP BY ALL")
+    if seen:
+        counted.append(f"SELECT {g}card, k, visitor_id, count(*) AS n FROM ({' UNION ALL '.join(seen)}) GROUP BY ALL")
     if visitor_ids:
         people = ", ".join(dict.fromkeys([*group, "visitor_id", *_VISITOR_COLUMNS]))
         ctes.append(f"people AS (SELECT {people}, count(*) AS n FROM pv GROUP BY ALL)")
