@@ -77,7 +77,7 @@ def create_v5(con: duckdb.DuckDBPyConnection) -> None:
     whole seconds (exact ones made a month of day_lengths 1.7M rows at 10M events, and summing
     them was most of the key figures' time) and 404s without a route one route (they made the
     routes 90% of a month's card rows). Until a day is rolled up again, views read its events."""
-    route = "label VARCHAR, method VARCHAR, routed BOOLEAN, bucket INTEGER, n UBIGINT, ms DOUBLE"
+    route = "label VARCHAR, method VARCHAR, routed BOOLEAN, bucket INTEGER, n UBIGINT"
     con.execute(f"CREATE TABLE day_routes (day DATE NOT NULL, name VARCHAR, is_bot BOOLEAN, country VARCHAR, {route})")
     con.execute(f"CREATE TABLE day_routes_all (day DATE NOT NULL, name VARCHAR, is_bot BOOLEAN, {route})")
     con.execute("UPDATE rollup_days SET rolled = false")
@@ -144,9 +144,9 @@ def roll_up(con: duckdb.DuckDBPyConnection, day: date) -> None:
     _sum_countries(con, "day = ?", [day])
     con.execute(f"""INSERT INTO day_durations SELECT ?, {group}, {BUCKET}, count(*) {events}
                     AND duration_ms IS NOT NULL GROUP BY ALL""", [day, *span])
-    con.execute(f"""INSERT INTO day_routes SELECT ?, {ROUTE_GROUP}, {BUCKET}, count(*), sum(duration_ms) {events}
+    con.execute(f"""INSERT INTO day_routes SELECT ?, {ROUTE_GROUP}, {BUCKET}, count(*) {events}
                     AND duration_ms IS NOT NULL GROUP BY ALL""", [day, *span])
-    con.execute("""INSERT INTO day_routes_all SELECT day, name, is_bot, label, method, routed, bucket, sum(n), sum(ms)
+    con.execute("""INSERT INTO day_routes_all SELECT day, name, is_bot, label, method, routed, bucket, sum(n)
                    FROM day_routes WHERE day = ? GROUP BY ALL""", [day])
     con.execute("UPDATE rollup_days SET rolled = true WHERE day = ?", [day])
     con.execute("COMMIT")
@@ -272,10 +272,10 @@ def _weighted_median(source: str) -> str:
         GROUP BY cur"""
 
 
-def _histogram_quantiles(source: str, by: Sequence[str] = ("cur",), mean: bool = False) -> str:
-    """Per ``by``: p50 and p95 of ``source``'s (bucket, n) rows, interpolated between two
-    response times like quantile_cont(), each read as the middle of its bucket; with ``mean``,
-    also the count and the mean (from ``source``'s ``ms``, the sum of the times)."""
+def _histogram_quantiles(source: str, by: Sequence[str] = ("cur",)) -> str:
+    """Per ``by``: p50, p95, the mean and the count of ``source``'s (bucket, n) rows, each time
+    read as the middle of its bucket (so within 1%); quantiles interpolated between two times
+    like quantile_cont()."""
     keys = ", ".join(by)
     value = f"CASE WHEN bucket IS NULL THEN 0 ELSE pow({STEP}, bucket - 0.5) END"
 
@@ -286,13 +286,13 @@ def _histogram_quantiles(source: str, by: Sequence[str] = ("cur",), mean: bool =
         fraction = f"(any_value(total) - 1) * {p} % 1"
         return f"{low} + ({fraction}) * ({high} - {low})"
 
-    ms, extra = (", sum(ms) AS ms", ", any_value(total) AS n, sum(ms) / any_value(total) AS mean") if mean else ("", "")
     return f"""
-        SELECT {keys}, {quantile(0.5)} AS p50, {quantile(0.95)} AS p95{extra}
-        FROM (SELECT {keys}, {value} AS x{', ms' if mean else ''},
+        SELECT {keys}, {quantile(0.5)} AS p50, {quantile(0.95)} AS p95, sum(x * n) / any_value(total) AS mean,
+               any_value(total) AS n
+        FROM (SELECT {keys}, {value} AS x, n,
                      sum(n) OVER (PARTITION BY {keys} ORDER BY bucket NULLS FIRST) AS upto,
                      sum(n) OVER (PARTITION BY {keys}) AS total
-              FROM (SELECT {keys}, bucket, sum(n) AS n{ms} FROM {source} GROUP BY ALL))
+              FROM (SELECT {keys}, bucket, sum(n) AS n FROM {source} GROUP BY ALL))
         GROUP BY {keys}"""
 
 
@@ -368,10 +368,10 @@ def breakdowns(
         params += custom.params
     if "slowest_routes" in ids:
         times = f"""(SELECT {queries.ROUTE_LABEL} AS label, method, route <> '' AS routed, {BUCKET} AS bucket,
-                            count(*) AS n, sum(duration_ms) AS ms FROM pv WHERE duration_ms IS NOT NULL GROUP BY ALL
+                            count(*) AS n FROM pv WHERE duration_ms IS NOT NULL GROUP BY ALL
                      UNION ALL
-                     SELECT label, method, routed, bucket, n, ms FROM {routes} WHERE {pages.sql})"""
-        quantiles = _histogram_quantiles(times, ("label", "method", "routed"), mean=True)
+                     SELECT label, method, routed, bucket, n FROM {routes} WHERE {pages.sql})"""
+        quantiles = _histogram_quantiles(times, ("label", "method", "routed"))
         parts.append(f"SELECT 'slowest_routes', {queries.ROUTE_KEY}, p95, mean, n FROM ({quantiles})")
         params += pages.params
     # The rollup rows go into ranked()'s one sum by card and key as they are (days and countries).

@@ -73,9 +73,9 @@ def test_rollups_equal_raw_queries(kero: Kero, params: dict[str, list[str]]) -> 
         assert total == raw_total > 10
         right = {row.key: row for row in raw_rows}
         assert [row.key for row in rows if row.key not in right] == []
-        for row in rows:  # p95 from the histograms, the mean and the count exact
-            assert close(row.value, right[row.key].value), row
-            assert (row.value2, row.value3) == (pytest.approx(right[row.key].value2), right[row.key].value3)
+        for row in rows:  # p95 and mean from the histograms, the count exact
+            assert close(row.value, right[row.key].value) and close(row.value2, right[row.key].value2), row
+            assert row.value3 == right[row.key].value3
 
 
 def test_a_visit_across_midnight_counts_on_both_days(make_kero: Callable[..., Kero]) -> None:
