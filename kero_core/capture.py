@@ -130,6 +130,7 @@ class PathRules:
         ignored_suffixes: list[str],
     ) -> None:
         self.own_paths = tuple(p for p in (dashboard_path, pixel_path) if p)
+        self._own_subpaths = tuple(p + "/" for p in self.own_paths)
         self.ignore_web_assets = ignore_web_assets
         self.ignored_prefixes = ignored_prefixes
         self.ignored_suffixes = ignored_suffixes
@@ -138,10 +139,7 @@ class PathRules:
 
     def is_own(self, path: str) -> bool:
         """The dashboard (and everything under it) and the pixel: never tracked."""
-        for own in self.own_paths:
-            if path == own or path.startswith(own + "/"):
-                return True
-        return False
+        return path in self.own_paths or path.startswith(self._own_subpaths)
 
     def _active(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The prefixes and suffixes in force: all of them with ``ignore_web_assets``, else only

