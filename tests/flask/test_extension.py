@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import pytest
 from flask import Flask, request, url_for
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from kero_flask import Kero
 from tests.conftest import CHROME_UA
@@ -103,6 +104,24 @@ def test_exception_propagated_by_flask_is_recorded_as_500(make_app: Callable[...
     with app.app_context():
         [event] = hello_site.kero.query()
     assert (event.path, event.route, event.status) == ("/boom", "/boom", 500)
+
+
+def test_a_flask_app_mounted_inside_lends_no_route(tmp_path: Path) -> None:
+    """An app that hands its environ on to another Flask app (werkzeug's dispatcher, mounted
+    before Kero) records those requests too, but not with the other app's URL rules."""
+    inner = Flask("inner")
+    inner.add_url_rule("/page/<n>", "page", lambda n: f"inner {n}")
+    app = Flask("outer")
+    app.add_url_rule("/own/<n>", "own", lambda n: f"outer {n}")
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/sub": inner})  # type: ignore[method-assign]
+    app.config["KERO_DB_PATH"] = str(tmp_path / "kero")
+    kero = Kero(app)
+    get = client_get(app.test_client())
+    assert (get("/sub/page/1").body, get("/own/2").body) == (b"inner 1", b"outer 2")
+    with app.app_context():
+        routes = sorted(e.route for e in kero.query())
+        kero.close()
+    assert routes == ["", "/own/<n>"]
 
 
 def test_do_not_track_is_respected(make_app: Callable[..., Flask]) -> None:

@@ -29,6 +29,7 @@ def test_route_templates(served: Served) -> None:
     routes = {e.path: e.route for e in served.page_views()}
     assert routes["/hello/world"] == routes["/hello/earth"] == routes["/hello/n7"] == "/hello/<name>"
     assert (routes["/"], routes["/slow"], routes["/boom"]) == ("/", "/slow", "/boom")
+    assert routes["/stream"] == "/stream"  # noted when Flask started the response, before streaming it
     assert routes["/missing"] == ""  # no rule matched
     assert routes["/pricing"] == ""  # a pixel page view: the app did not serve it
 
