@@ -1,6 +1,6 @@
 """Request-thread overhead of Kero, in one process: a bare WSGI app vs the same app wrapped by
 KeroMiddleware, and a bare Flask app vs the same app with kero_flask, each called through WSGI
-in a tight loop, A and B alternated over several rounds. Prints per-request medians (µs) and the
+in a tight loop, A and B taking turns every 200 requests, over several rounds. Prints per-request medians (µs) and the
 added time, by the wall clock and by the request thread's CPU time (``time.thread_time``: what
 Kero costs the thread, without the time this shared machine gave other processes), and how much
 of that CPU time the garbage collector took (Kero's allocations, and hits held in its buffer,
@@ -29,6 +29,7 @@ from kero_core.wsgi import KeroMiddleware
 
 WSGIApp = Callable[..., Iterable[bytes]]
 TARGET_US = 20.0  # issue 7
+TURN = 200  # requests an app runs before the other takes its turn
 CLOCKS = {"wall": "wall clock (median of rounds):", "cpu": "request thread CPU (thread_time):",
           "gc": "  of which garbage collection:"}
 ENVIRON = {
@@ -104,16 +105,31 @@ def per_request(app: WSGIApp, n: int) -> Timing:
                   (COLLECTOR.total - collecting) / n * 1e6)
 
 
+def one_round(apps: dict[str, WSGIApp], requests: int, first: int) -> dict[str, Timing]:
+    """µs per request of each app over ``requests`` requests, the apps taking turns every
+    ``TURN`` requests (``first`` says which starts), so that a change in this shared machine's
+    load falls on both alike: with whole rounds in turn, the added time of one run of 15 rounds
+    went from 8 to 24 µs as other jobs came and went."""
+    labels = list(apps)
+    sums = {label: [0.0] * len(Timing._fields) for label in labels}
+    for turn, start in enumerate(range(0, requests, TURN)):
+        n = min(TURN, requests - start)
+        k = (first + turn) % 2
+        for label in labels[k:] + labels[:k]:
+            for i, value in enumerate(per_request(apps[label], n)):
+                sums[label][i] += value * n
+    return {label: Timing(*(total / requests for total in sums[label])) for label in labels}
+
+
 def compare(name: str, bare: WSGIApp, tracked: WSGIApp, kero: Kero, requests: int, rounds: int) -> float:
-    """Alternate bare and tracked rounds; print the medians; return the added CPU µs per request."""
+    """Time bare and tracked in turns; print the medians of rounds; return the added CPU µs per request."""
     times: dict[str, list[Timing]] = {"bare": [], "tracked": []}
     for r in range(rounds):
-        order = [("bare", bare), ("tracked", tracked)]
-        for label, app in order if r % 2 == 0 else order[::-1]:
-            times[label].append(per_request(app, requests))
+        for label, timing in one_round({"bare": bare, "tracked": tracked}, requests, r % 2).items():
+            times[label].append(timing)
         if not kero.flush():  # outside the timed part: the writer's work is not the request's
             raise SystemExit("flush failed")
-    print(f"{name}: {requests} requests x {rounds} rounds, alternated")
+    print(f"{name}: {requests} requests x {rounds} rounds, in turns of {TURN}")
     added = {}
     for clock in Timing._fields:
         b = statistics.median(getattr(x, clock) for x in times["bare"])
