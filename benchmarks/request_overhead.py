@@ -108,8 +108,8 @@ def per_request(app: WSGIApp, n: int) -> Timing:
 def one_round(apps: dict[str, WSGIApp], requests: int, first: int) -> dict[str, Timing]:
     """µs per request of each app over ``requests`` requests, the apps taking turns every
     ``TURN`` requests (``first`` says which starts), so that a change in this shared machine's
-    load falls on both alike: with whole rounds in turn, the added time of one run of 15 rounds
-    went from 8 to 24 µs as other jobs came and went."""
+    load falls on both alike: with whole rounds in turn, runs of the same code gave the Flask
+    figure anywhere from 8 to 24 µs as other jobs came and went."""
     labels = list(apps)
     sums = {label: [0.0] * len(Timing._fields) for label in labels}
     for turn, start in enumerate(range(0, requests, TURN)):
