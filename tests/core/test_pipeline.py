@@ -3,6 +3,7 @@ holding events while the disk refuses them."""
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -48,6 +49,19 @@ def test_read_your_writes(make_kero: Callable[..., Kero]) -> None:
     for i in range(10):
         kero.record_request(environ(f"/{i}"), status=200)
     assert kero.count() == 10
+
+
+def test_buffered_hits_leave_the_garbage_collectors_care(make_kero: Callable[..., Kero]) -> None:
+    """Thousands of buffered hits the collector keeps tracking end in its oldest generation and
+    trigger full collections in the host app; plain tuples of atoms it stops tracking."""
+    kero = make_kero(flush_interval=3600)
+    kero.record_request(environ("/a"), status=200)  # starts the writer, which then waits an hour
+    with kero.pipeline._write_lock:  # the writer cannot drain meanwhile
+        kero.record_request(environ("/b"), status=200)
+        gc.collect()
+        assert not gc.is_tracked(kero.pipeline._buffer[-1])
+    kero.flush()
+    assert kero.count() == 2
 
 
 def test_full_buffer_drops_and_counts(make_kero: Callable[..., Kero]) -> None:
