@@ -29,7 +29,7 @@ log = logging.getLogger("kero")
 WAKE_AT = 5_000  # buffered hits that wake the writer before its interval ends
 BATCH = 50_000  # hits per spool file at most
 
-# Seconds between two background ingests (at least one flush_interval). A spooled event is already
+# Seconds between two background ingests by the processes sharing a folder (at least one flush_interval). A spooled event is already
 # safe, and every read ingests what is pending first, so ingesting less often than spooling hides
 # nothing from readers; it saves a DuckDB session (about 50 ms of CPU: open, insert, checkpoint)
 # per interval, which at 1 s would take 5% of a core from the app.
@@ -113,7 +113,10 @@ class Pipeline:
             if self._stopping:
                 break
             self.write()
-            if time.monotonic() >= next_ingest:
+            # Ingest only once a spool file has waited about INGEST_EVERY: under gunicorn -w 4 each
+            # worker ingesting on its own clock made four sessions per period, each with a
+            # quarter of the files; now whichever worker comes first takes every file.
+            if time.monotonic() >= next_ingest and self.store.waited() >= INGEST_EVERY - self.interval:
                 next_ingest = time.monotonic() + max(self.interval, INGEST_EVERY)
                 self._ingest(wait=0)
 

@@ -96,7 +96,16 @@ class Store:
         return final
 
     def pending(self) -> list[Path]:
-        return sorted(self.spool_dir.glob("*.parquet"))
+        return sorted(self.spool_dir.glob("*.parquet"))  # oldest first: names start with the time
+
+    def waited(self) -> float:
+        """Seconds the oldest pending spool file has waited for ingest (0 when none is waiting)."""
+        for oldest in self.pending():
+            try:
+                return max(0.0, time.time() - oldest.stat().st_mtime)
+            except FileNotFoundError:  # another process has just ingested it
+                continue
+        return 0.0
 
     def try_ingest(self) -> bool:
         """Ingest pending spool files unless another thread or process holds the lock."""
