@@ -32,6 +32,22 @@ def integer(value: float) -> str:
     return f"{round(value):,}"
 
 
+COMPACT_FROM = 1_000_000  # key figures from here on are shortened: 2,823,298 overflows its tile
+
+
+def compact(value: float) -> str:
+    """1234567 -> '1.23M': three significant digits, as the browser's compact notation writes
+    them; below COMPACT_FROM the same as :func:`integer`."""
+    number = round(value)
+    if abs(number) < COMPACT_FROM:
+        return integer(number)
+    for size, suffix in ((10**6, "M"), (10**9, "B"), (10**12, "T")):
+        shown = float(f"{number / size:.3g}")  # 999.95M rounds to 1000M: then it is 1B
+        if abs(shown) < 1000 or suffix == "T":
+            break
+    return f"{shown:g}{suffix}"
+
+
 def decimal(value: float | None) -> str:
     return "–" if value is None else f"{value:,.1f}"
 

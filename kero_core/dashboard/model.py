@@ -76,6 +76,11 @@ class Figure:
     change: Change
     integer: bool = False  # whole numbers the browser localises
 
+    @property
+    def compact(self) -> bool:
+        """Shown shortened (2.82M), the exact number on hover: a long one overflows its tile."""
+        return self.integer and self.value is not None and self.value >= labels.COMPACT_FROM
+
 
 def _ratio(a: float, b: float) -> float | None:
     return a / b if b else None
@@ -86,7 +91,7 @@ def figures(current: Figures, previous: Figures, *, name: str, durations: bool) 
     views_label = "Page views" if name == "http_req" else f"Events: {name}"
 
     def amount(id: str, label: str, a: int, b: int) -> Figure:
-        return Figure(id, label, a, b, labels.integer(a), labels.integer(b), change(a, b), integer=True)
+        return Figure(id, label, a, b, labels.compact(a), labels.integer(b), change(a, b), integer=True)
 
     def rate(id: str, label: str, a: float | None, b: float | None) -> Figure:
         return Figure(id, label, a, b, labels.percent(a), labels.percent(b),

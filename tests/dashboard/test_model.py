@@ -11,6 +11,7 @@ import pytest
 from kero_core import Kero, queries
 from kero_core.capture import hit_from_environ
 from kero_core.dashboard import model
+from kero_core.dashboard.labels import compact
 from kero_core.dashboard.view import parse_view
 from tests.conftest import environ
 from tests.dashboard.conftest import at, ingest, view_hit
@@ -208,3 +209,11 @@ def test_empty_site_and_realtime(kero: Kero, clock) -> None:
 def test_bars_are_proportional_to_the_largest_row(kero: Kero) -> None:
     ingest(kero, [view_hit(at(-9), "/", ip=ip) for ip in (A, B, C, D)] + [view_hit(at(-8), "/x", ip=A)])
     assert [r.bar for r in panel(build(kero, "period=today"), "pages").rows] == [100, 25]
+
+
+@pytest.mark.parametrize(("number", "text"), [
+    (0, "0"), (999_999, "999,999"), (999_999.6, "1M"), (1_000_000, "1M"), (1_234_567, "1.23M"),
+    (28_234_567, "28.2M"), (999_949_999, "1B"), (1_234_567_890, "1.23B"), (5 * 10**12, "5T"),
+])
+def test_compact_numbers_keep_three_significant_digits(number: float, text: str) -> None:
+    assert compact(number) == text

@@ -1,14 +1,22 @@
 /* Kero dashboard: enhancements only; the page is complete without this script.
-   Localised numbers, tabs, the "Show all" modal (Esc closes it, focus returns), the period menu,
-   and the live visitor count refreshed every 30 s. No inline code: the page's CSP forbids it. */
+   Localised numbers (key figures from a million on shortened), tabs, the "Show all" modal (Esc
+   closes it, focus returns), the period menu, and the live visitor count refreshed every 30 s.
+   No inline code: the page's CSP forbids it. */
 (function () {
   "use strict";
   var numbers = new Intl.NumberFormat();
+  var short = new Intl.NumberFormat(undefined, { notation: "compact", maximumSignificantDigits: 3 });
   var REFRESH_MS = 30000;
 
   function localise(root) {
     root.querySelectorAll("data.num").forEach(function (el) {
-      el.textContent = numbers.format(Number(el.value));
+      var value = Number(el.value);
+      if (el.classList.contains("compact")) {  // 2.82M, the exact number on hover
+        el.textContent = short.format(value);
+        el.title = numbers.format(value);
+      } else {
+        el.textContent = numbers.format(value);
+      }
     });
   }
 
