@@ -99,10 +99,11 @@ class Store:
         return sorted(self.spool_dir.glob("*.parquet"))  # oldest first: names start with the time
 
     def waited(self) -> float:
-        """Seconds the oldest pending spool file has waited for ingest (0 when none is waiting)."""
+        """Seconds the oldest pending spool file has waited for ingest (0 when none is waiting).
+        A file from the future (the system clock was set back since) counts as waiting as long."""
         for oldest in self.pending():
             try:
-                return max(0.0, time.time() - oldest.stat().st_mtime)
+                return abs(time.time() - oldest.stat().st_mtime)
             except FileNotFoundError:  # another process has just ingested it
                 continue
         return 0.0

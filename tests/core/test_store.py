@@ -4,6 +4,7 @@ files, migrations, corrupt databases, retention, and another program holding the
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -44,6 +45,19 @@ def test_spool_then_session_ingests_and_deletes(store: Store) -> None:
     assert len(store.pending()) == 2
     assert stored_paths(store) == ["/a", "/b"]
     assert store.pending() == []
+
+
+def test_waited_is_the_age_of_the_oldest_spool_file(store: Store) -> None:
+    """What the writers' shared background ingest goes by (file times are real time)."""
+    assert store.waited() == 0
+    older, newer = store.spool(one_event_table("/a")), store.spool(one_event_table("/b"))
+    os.utime(older, (time.time() - 60, time.time() - 60))
+    os.utime(newer, (time.time() - 5, time.time() - 5))
+    assert 59 < store.waited() < 70
+    os.utime(older, (time.time() + 3600, time.time() + 3600))  # the clock was set back an hour since
+    assert store.waited() > 3500
+    stored_paths(store)
+    assert store.waited() == 0
 
 
 def test_ingest_is_idempotent_when_deletion_did_not_happen(store: Store) -> None:
