@@ -21,25 +21,20 @@ from typing import Any, Callable
 import pyarrow as pa
 
 from kero_core.batch import EventBuilder
-from kero_core.capture import Hit
+from kero_core.capture import Hit, as_hit
 from kero_core.store import Store
 
 log = logging.getLogger("kero")
 
 WAKE_AT = 5_000  # buffered hits that wake the writer before its interval ends
 BATCH = 50_000  # hits per spool file at most
-
-# Seconds between two background ingests by the processes sharing a folder (at least one flush_interval). A spooled event is already
-# safe, and every read ingests what is pending first, so ingesting less often than spooling hides
-# nothing from readers; it saves a DuckDB session (about 50 ms of CPU: open, insert, checkpoint)
-# per interval, which at 1 s would take 5% of a core from the app.
+# Seconds between two background ingests by the processes sharing a folder (at least one
+# flush_interval). A spooled event is already safe, and every read ingests what is pending first,
+# so ingesting less often than spooling hides nothing from readers; it saves a DuckDB session
+# (about 50 ms of CPU: open, insert, checkpoint) per interval, which at 1 s would take 5% of a
+# core from the app.
 INGEST_EVERY = 5.0
 LOG_EVERY = 60.0  # seconds between two log lines about the same problem
-
-
-def _as_hit(fields: tuple[Any, ...]) -> Hit:
-    """A buffered plain tuple as a Hit again, without the NamedTuple's Python ``__new__``."""
-    return tuple.__new__(Hit, fields)
 
 
 class Pipeline:
@@ -139,7 +134,7 @@ class Pipeline:
                 # 300 µs of CPU per request). Later hits go in the next interval's batch.
                 left = len(self._buffer)
                 while left > 0:
-                    hits = [_as_hit(self._buffer.popleft()) for _ in range(min(left, BATCH))]
+                    hits = [as_hit(self._buffer.popleft()) for _ in range(min(left, BATCH))]
                     left -= len(hits)
                     table = self._build(hits)
                     if table is not None:
