@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote
@@ -56,6 +57,20 @@ class Server:
     def dashboard(self) -> str:
         return self.origin + "/_kero/"
 
+    @classmethod
+    @contextmanager
+    def running(cls, kero: Kero) -> Iterator[Server]:
+        """The dashboard of ``kero`` served until the block ends; ``kero`` is closed then."""
+        srv = cls(kero)
+        srv.thread.start()
+        try:
+            yield srv
+        finally:
+            srv.httpd.shutdown()
+            srv.httpd.server_close()
+            srv.thread.join(5)
+            kero.close()
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
@@ -67,13 +82,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     now = time.time()
     kero.ingest(generate(6000, days=7, seed=11, end=now - 1))
     kero.ingest(hostile_hits(now))
-    srv = Server(kero)
-    srv.thread.start()
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
-    srv.thread.join(5)
-    kero.close()
+    with Server.running(kero) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

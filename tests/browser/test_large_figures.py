@@ -28,13 +28,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with kero.read() as con:
         con.execute("INSERT INTO events SELECT e.* REPLACE (visitor_id + i AS visitor_id, ts - to_seconds(i % 3600) AS ts) "
                     "FROM events AS e, range(1, ?) AS r(i)", [VIEWS])
-    srv = Server(kero)
-    srv.thread.start()
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
-    srv.thread.join(5)
-    kero.close()
+    with Server.running(kero) as srv:
+        yield srv
 
 
 @pytest.mark.parametrize("width", [1280, 390])
