@@ -9,7 +9,6 @@ import functools
 import json
 import math
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import pyarrow as pa
@@ -21,6 +20,7 @@ from kero_core.enrich import (
     AgentParser,
     GeoLookup,
     SaltStore,
+    SaltUnavailable,
     VisitorIds,
     campaign,
     client_ip,
@@ -75,11 +75,11 @@ class EventBuilder:
     A hit that cannot be stored (an unusable time, labels that fail to turn into text) is left
     out of its batch and counted in :attr:`rejected`: one bad hit never costs the others."""
 
-    def __init__(self, config: Config, ignored_agents: list[str], salts_folder: Path,
+    def __init__(self, config: Config, ignored_agents: list[str], salts: SaltStore,
                  clock: Callable[[], float] = time.time) -> None:
         self.agents = AgentParser(ignored_agents)
         self.geo = GeoLookup(config.geoip_db)
-        self.visitors = VisitorIds(SaltStore(salts_folder), clock=clock)
+        self.visitors = VisitorIds(salts, clock=clock)
         self.trusted_proxies = config.trusted_proxies
         self.ignore_bots = config.ignore_bots
         self.measure_requests = config.measure_requests
@@ -104,6 +104,8 @@ class EventBuilder:
         hits = list(hits)
         try:
             return self._build_columns(hits)
+        except SaltUnavailable:  # not the hits' fault: the writer keeps them for later
+            raise
         except Exception:  # noqa: BLE001  the hit-by-hit path isolates the culprit
             return self._build_rows(hits)
 
@@ -112,6 +114,8 @@ class EventBuilder:
         for hit in hits:
             try:
                 row = self._row(hit)
+            except SaltUnavailable:
+                raise
             except Exception:  # noqa: BLE001  counted; the caller logs it
                 self.rejected += 1
                 continue

@@ -38,6 +38,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("title", "App stats", "Title shown on the dashboard."),
     Option("flush_interval", 1.0, "Seconds between two background writes."),
     Option("max_buffer", 100_000, "Events held in memory before new ones are dropped (and counted)."),
+    Option("lake", None, "A DuckLake catalog in PostgreSQL shared by several hosts, e.g. 'postgres:dbname=kero host=db user=kero' or a postgresql:// URL (password from PGPASSWORD or ~/.pgpass); None keeps everything in db_path."),
+    Option("lake_data_path", None, "Where the lake's Parquet files live: a folder every host mounts, or s3://bucket/prefix/; needed when the lake is created."),
 )
 OPTION_NAMES = tuple(o.name for o in OPTIONS)
 DEFAULTS = {o.name: o.default for o in OPTIONS}
@@ -58,6 +60,8 @@ class Config:
     title: str = "App stats"
     flush_interval: float = 1.0
     max_buffer: int = 100_000
+    lake: str | None = None
+    lake_data_path: str | None = None
 
 
 def _url_path(name: str, value: Any, allow_none: bool) -> str | None:
@@ -144,6 +148,47 @@ def _max_buffer(value: Any) -> int:
     return value
 
 
+_LAKE_PREFIXES = ("postgres:", "postgresql://", "postgres://")
+_DATA_PATH_SCHEMES = ("s3://", "gs://", "gcs://", "az://", "abfss://", "r2://")
+
+
+def _lake(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.startswith(_LAKE_PREFIXES):
+        shown = "a non-string value" if not isinstance(value, str) else "a string not starting with postgres:"
+        raise KeroConfigError(
+            f"lake must be a PostgreSQL catalog such as 'postgres:dbname=kero host=db.internal user=kero' "
+            f"or 'postgresql://kero@db.internal/kero', got {shown}."
+        )
+    _require_lake_extra()
+    return value
+
+
+def _require_lake_extra() -> None:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise KeroConfigError('lake needs the lake extra: pip install "kero[lake]".') from None
+
+
+def _lake_data_path(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise KeroConfigError(f"lake_data_path must be a folder path or an s3:// URL, got {value!r}.")
+    text = os.fspath(value)
+    if "://" in text:
+        if not text.startswith(_DATA_PATH_SCHEMES):
+            raise KeroConfigError(
+                f"lake_data_path {text!r} has an unknown scheme; use a shared folder or one of "
+                f"{', '.join(_DATA_PATH_SCHEMES)}."
+            )
+        return text if text.endswith("/") else text + "/"
+    # Every host must name the same folder: an absolute path, as each host mounts it.
+    return str(Path(text).expanduser().absolute()) + "/"
+
+
 _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "db_path": _db_path,
     "dashboard_path": lambda v: _url_path("dashboard_path", v, allow_none=False),
@@ -158,6 +203,8 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "title": lambda v: str(v),
     "flush_interval": _flush_interval,
     "max_buffer": _max_buffer,
+    "lake": _lake,
+    "lake_data_path": _lake_data_path,
 }
 
 
@@ -174,4 +221,6 @@ def make_config(**options: Any) -> Config:
     checked = {name: _VALIDATORS[name](values[name]) for name in OPTION_NAMES}
     if checked["pixel_path"] is not None and checked["pixel_path"] == checked["dashboard_path"]:
         raise KeroConfigError("pixel_path must differ from dashboard_path.")
+    if checked["lake_data_path"] is not None and checked["lake"] is None:
+        raise KeroConfigError("lake_data_path is set but lake is not: name the lake's PostgreSQL catalog too.")
     return Config(**checked)

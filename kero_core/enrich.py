@@ -488,6 +488,11 @@ _SALT_BYTES = 32
 _DAY_NAME = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+class SaltUnavailable(RuntimeError):
+    """A day's salt cannot be had now (a shared salt store is unreachable): the hits that need
+    it wait for it instead of getting ids that would count their visitors twice."""
+
+
 class SaltStore:
     """Daily random salts shared by every process using the same folder (``<db_path>/salts``).
 

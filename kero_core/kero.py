@@ -47,6 +47,15 @@ def environ_of(request: Any) -> Mapping[str, Any]:
     raise TypeError(f"request must be a WSGI environ, a werkzeug/Flask request or a Django request, got {type(request).__name__}")
 
 
+def make_store(config: Config, clock: Callable[[], float]) -> Store:
+    """The single DuckDB file in ``db_path``, or the shared lake when ``lake`` is set."""
+    if config.lake is None:
+        return Store(config.db_path, config.retention, clock)
+    from kero_core.lake import LakeStore
+
+    return LakeStore(config.db_path, config.retention, config.lake, config.lake_data_path, clock)
+
+
 class Kero:
     """Privacy-friendly analytics for one site, stored under ``db_path``.
 
@@ -67,7 +76,7 @@ class Kero:
             self.config.dashboard_path, self.config.pixel_path, self.config.ignore_web_assets,
             self.ignored_prefixes, self.ignored_suffixes,
         )
-        self.store = Store(self.config.db_path, self.config.retention, clock)
+        self.store = make_store(self.config, clock)
         self.pipeline = Pipeline(
             self.store,
             self._event_builder,
@@ -76,7 +85,7 @@ class Kero:
         )
 
     def _event_builder(self) -> EventBuilder:
-        return EventBuilder(self.config, self.ignored_agents, self.config.db_path / "salts", self.clock)
+        return EventBuilder(self.config, self.ignored_agents, self.store.salts(), self.clock)
 
     # -- recording (request thread: O(1), never raises) -------------------------------------------
     def should_track(self, environ: Mapping[str, Any]) -> bool:
@@ -178,6 +187,7 @@ class Kero:
     def close(self) -> None:
         """Write what is buffered and stop the background writer. Idempotent."""
         self.pipeline.close()
+        self.store.close()
 
     def __enter__(self) -> "Kero":
         return self

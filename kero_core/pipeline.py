@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from kero_core.batch import EventBuilder
 from kero_core.capture import Hit, as_hit
+from kero_core.enrich import SaltUnavailable
 from kero_core.store import Store
 
 log = logging.getLogger("kero")
@@ -134,9 +135,14 @@ class Pipeline:
                 # 300 µs of CPU per request). Later hits go in the next interval's batch.
                 left = len(self._buffer)
                 while left > 0:
-                    hits = [as_hit(self._buffer.popleft()) for _ in range(min(left, BATCH))]
-                    left -= len(hits)
-                    table = self._build(hits)
+                    rows = [self._buffer.popleft() for _ in range(min(left, BATCH))]
+                    left -= len(rows)
+                    try:
+                        table = self._build([as_hit(row) for row in rows])
+                    except SaltUnavailable as exc:  # kept, in order, for the next write
+                        self._buffer.extendleft(reversed(rows))
+                        self._log_once("salt", "kero: holding events in memory (%s); will retry", _describe(exc))
+                        return False
                     if table is not None:
                         self._spool(table)
                 self._report_drops()
@@ -164,6 +170,9 @@ class Pipeline:
         rejected = builder.rejected
         try:
             table = builder.build(hits)
+        except SaltUnavailable:
+            builder.rejected = rejected
+            raise
         except Exception as exc:  # noqa: BLE001  a bug in enrichment: lose this batch, not the writer
             builder.rejected = rejected + len(hits)
             table, reason = None, _describe(exc)

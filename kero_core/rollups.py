@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import duckdb
 
@@ -104,27 +104,37 @@ def prune(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
     con.execute("UPDATE rollup_days SET rolled = false WHERE day = ?", [cutoff.date()])
 
 
-def refresh(con: duckdb.DuckDBPyConnection, today: date, budget: float = ROLL_UP_BUDGET) -> int:
+def refresh(con: duckdb.DuckDBPyConnection, today: date, budget: float = ROLL_UP_BUDGET,
+            roll: Callable[[duckdb.DuckDBPyConnection, date], None] | None = None) -> int:
     """Roll up past days that need it, newest first, for about ``budget`` seconds; the next
-    sessions do the rest. Returns how many days were rolled up."""
+    sessions do the rest. Returns how many days were rolled up. ``roll`` rolls up one day
+    (default :func:`roll_up`; the lake records its rolled days its own way)."""
     days = [r[0] for r in con.execute(
         "SELECT day FROM rollup_days WHERE NOT rolled AND day < ? ORDER BY day DESC", [today]).fetchall()]
     started, done = time.monotonic(), 0
     for day in days:
         if done and time.monotonic() - started >= budget:
             break
-        roll_up(con, day)
+        (roll or roll_up)(con, day)
         done += 1
     return done
 
 
 def roll_up(con: duckdb.DuckDBPyConnection, day: date) -> None:
     """(Re)compute the rollups of one day, in one transaction."""
+    con.execute("BEGIN")
+    compute(con, day)
+    con.execute("UPDATE rollup_days SET rolled = true WHERE day = ?", [day])
+    con.execute("COMMIT")
+
+
+def compute(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    """Replace the rollup rows of one day with ones computed from its events (inside the
+    caller's transaction)."""
     start = datetime.combine(day, datetime.min.time())
     span = [start, start + DAY]
     group = ", ".join(GROUP)
     events = "FROM events WHERE ts >= ? AND ts < ?"
-    con.execute("BEGIN")
     for table in TABLES:
         con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
     con.execute(f"""INSERT INTO day_figures SELECT ?, {group}, {queries.METRICS['visitors']}, count(*),
@@ -148,8 +158,6 @@ def roll_up(con: duckdb.DuckDBPyConnection, day: date) -> None:
                     AND duration_ms IS NOT NULL GROUP BY ALL""", [day, *span])
     con.execute("""INSERT INTO day_routes_all SELECT day, name, is_bot, label, method, routed, bucket, sum(n)
                    FROM day_routes WHERE day = ? GROUP BY ALL""", [day])
-    con.execute("UPDATE rollup_days SET rolled = true WHERE day = ?", [day])
-    con.execute("COMMIT")
 
 
 # -- reading ------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kero_core import rollups
+from kero_core.enrich import SaltStore
 from kero_core.schema import COLUMN_NAMES, COLUMNS
 
 log = logging.getLogger("kero")
@@ -69,6 +70,7 @@ class Store:
     def __init__(self, folder: Path, retention: timedelta, clock: Callable[[], float] = time.time) -> None:
         self.folder = folder
         self.db_file = folder / DB_FILE
+        self.name = str(self.db_file)  # what messages call the database
         self.spool_dir = folder / "spool"
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self.retention = retention
@@ -76,6 +78,9 @@ class Store:
         self._lock_file = folder / "ingest.lock"
         self._thread_lock = threading.Lock()
         self._seq = itertools.count()
+
+    def close(self) -> None:
+        """Nothing stays open between sessions of the single file (the lake keeps a connection)."""
 
     def after_fork_in_child(self) -> None:
         """A lock held by another thread at fork time would stay held forever in the child."""
@@ -125,16 +130,32 @@ class Store:
         TimeoutError when the lock stays taken and StoreUnavailable when DuckDB cannot be opened."""
         with self._locked(wait):
             con = self._open()
+            failure: BaseException | None = None
             try:
                 try:
                     self._ingest(con)
-                    self._maybe_prune(con)
-                    rollups.refresh(con, self._now().date())
+                    self._maintain(con)
                 except duckdb.Error as exc:  # a full disk, an I/O error: retried by the next session
-                    raise StoreUnavailable(f"{self.db_file} cannot store events now ({exc})") from None
+                    raise StoreUnavailable(f"{self.name} cannot store events now ({exc})") from None
                 yield con
+            except BaseException as exc:
+                failure = exc
+                raise
             finally:
-                con.close()
+                self._release(con, failure)
+
+    def _release(self, con: duckdb.DuckDBPyConnection, failure: BaseException | None) -> None:
+        """End of a session: the file must be closed for the other processes to open it."""
+        con.close()
+
+    def _maintain(self, con: duckdb.DuckDBPyConnection) -> None:
+        """After each ingest: the hourly retention pass, and rollups of the days that need them."""
+        self._maybe_prune(con)
+        rollups.refresh(con, self._now().date())
+
+    def salts(self) -> SaltStore:
+        """Where the daily visitor salts of this store live (for the writer's visitor ids)."""
+        return SaltStore(self.folder / "salts")
 
     @contextmanager
     def _locked(self, wait: float | None) -> Iterator[None]:
@@ -237,9 +258,9 @@ class Store:
             self._ingest_files(con, files[start : start + MAX_FILES_PER_INGEST])
 
     def _ingest_files(self, con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
-        names = [f.name for f in files]
+        names = [self._batch_name(f) for f in files]
         done = {r[0] for r in con.execute("SELECT name FROM ingested WHERE list_contains(?, name)", [names]).fetchall()}
-        todo = [f for f in files if f.name not in done]
+        todo = [f for f in files if self._batch_name(f) not in done]
         if todo:
             try:
                 self._insert(con, todo)
@@ -248,7 +269,7 @@ class Store:
                     con.execute("ROLLBACK")
                 bad = [f for f in todo if not _loadable(f)]
                 if not bad:  # the files are fine: the database or its disk is not; keep them all
-                    raise StoreUnavailable(f"{self.db_file} cannot store events now ({exc})") from None
+                    raise StoreUnavailable(f"{self.name} cannot store events now ({exc})") from None
                 for f in bad:
                     self._quarantine(f)
                 self._ingest_files(con, [f for f in files if f not in bad])
@@ -265,6 +286,10 @@ class Store:
         now = self._now()
         con.execute("INSERT INTO ingested SELECT unnest(?::VARCHAR[]), ?", [[f.name for f in files], now])
         con.execute("COMMIT")
+
+    def _batch_name(self, path: Path) -> str:
+        """The name a spool file is recorded under in ``ingested``."""
+        return path.name
 
     def _now(self) -> datetime:
         """The clock's time as the naive UTC the tables hold."""

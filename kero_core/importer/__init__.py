@@ -22,12 +22,11 @@ import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Sequence
 
 from kero_core.batch import EventBuilder
 from kero_core.capture import Hit
-from kero_core.enrich import SaltStore, VisitorIds
+from kero_core.enrich import SaltStore
 from kero_core.importer.formats import (
     BOT, FORMATS, IGNORED_PATH, MALFORMED, UNUSABLE, detect_format, parser, printable,
 )
@@ -110,8 +109,7 @@ class Importer:
         folder = self.kero.config.db_path
         with exclusive(folder / LOCK_FILE), tempfile.TemporaryDirectory(prefix="kero-import-salts-") as salts:
             state = ImportState(folder)
-            builder = EventBuilder(self.kero.config, self.kero.ignored_agents, Path(salts), self.kero.clock)
-            builder.visitors = VisitorIds(_ImportSalts(salts), clock=self.kero.clock)
+            builder = EventBuilder(self.kero.config, self.kero.ignored_agents, _ImportSalts(salts), self.kero.clock)
             try:
                 for name in names:
                     self.report.files.append(self._import(name, builder, state))

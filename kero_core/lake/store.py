@@ -1,0 +1,305 @@
+"""The lake flavour of :class:`kero_core.store.Store`: the same local spool and ingest lock, with
+the events, rollups and bookkeeping tables in a DuckLake shared by every host.
+
+What differs from the single file, and why:
+- The connection stays open (opening costs ~200 ms: two extensions and the catalog) and is
+  remade after a failure or a fork; the ingest lock still serialises this host's processes.
+- A spool file is recorded in ``ingested`` as ``<host id>/<file name>``, in the transaction that
+  loads it, so a host that dies between commit and cleanup never loads it twice, and two hosts'
+  files never share a name.
+- DuckLake has no primary keys, and two hosts updating one row conflict. So ingests only append:
+  events, their names, and a mark per day they touched (``rollup_marks``). One maintainer at a
+  time (a PostgreSQL advisory lock) rolls up closed days, applies the retention and compacts.
+  It records the lake snapshot each day was rolled up at (``rolled_days``); a day counts as rolled
+  up while no mark newer than that snapshot exists (the ``rollup_days`` view the queries read),
+  so a late ingest into a past day is read from its events until the maintainer redoes the day.
+- Maintenance that deletes is retried on conflicts with concurrent appends; files are removed
+  only well after they stopped being used (deleting a file a writer has not committed yet, or
+  one an open read still uses, loses data: see ../shared/LAKE.md)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import duckdb
+
+from kero_core import rollups
+from kero_core.enrich import SaltStore
+from kero_core.lake.catalog import Catalog, CatalogUnavailable, LakeSalts
+from kero_core.lake.connection import CATALOG, LakeUnavailable, connect, redact
+from kero_core.schema import COLUMN_NAMES
+from kero_core.store import MIGRATIONS, PRUNE_EVERY, SCHEMA_VERSION, Store, StoreUnavailable
+
+log = logging.getLogger("kero")
+
+LAKE_SCHEMA_VERSION = 1
+HOST_ID_FILE = "host-id"
+MAINTAIN_EVERY = 5.0  # seconds between two attempts of a host at maintenance
+COMPACT_EVERY = 3600.0  # seconds between two compactions (merging small files, expiring snapshots)
+KEEP_INGESTED = timedelta(days=7)  # how long spool names are remembered (a dead host's leftovers)
+# Files no snapshot uses any more are deleted after this long: longer than any read lasts.
+FILE_GRACE = "1 hour"
+# Files no snapshot knows (a writer killed before its commit) are deleted after this long: far
+# longer than a commit takes, so a file being committed is never one of them.
+ORPHAN_GRACE = "2 days"
+CONFLICT_RETRIES = 20
+# Tables the single file has that the lake replaces: rollup_days (see the module docstring) and
+# meta (with a primary key).
+_OWN_TABLES = {
+    "meta": "key VARCHAR NOT NULL, value VARCHAR",
+    "rollup_marks": "day DATE NOT NULL",
+    "rolled_days": "day DATE NOT NULL, snapshot BIGINT NOT NULL",
+}
+_ROLLUP_DAYS_VIEW = """
+    CREATE VIEW rollup_days AS
+    SELECT day, r.snapshot IS NOT NULL AND coalesce(m.newest, -1) <= r.snapshot AS rolled
+    FROM (SELECT day, max(snapshot_id) AS newest FROM rollup_marks GROUP BY day) AS m
+    FULL OUTER JOIN rolled_days AS r USING (day)"""
+
+T = TypeVar("T")
+
+
+class LakeStore(Store):
+    """A store whose database is a DuckLake (``lake``: its PostgreSQL catalog; ``data_path``:
+    where its Parquet files live) and whose spool stays in the local ``folder``."""
+
+    def __init__(self, folder: Path, retention: timedelta, lake: str, data_path: str | None,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(folder, retention, clock)
+        self.lake = lake
+        self.data_path = data_path
+        self.name = f"the lake {redact(lake)!r}"
+        self.catalog = Catalog(lake)
+        self.host = host_id(folder)
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._pid = os.getpid()
+        self._next_maintenance = 0.0
+
+    def salts(self) -> SaltStore:
+        return LakeSalts(self.catalog)  # type: ignore[return-value]  (the same two methods)
+
+    def _batch_name(self, path: Path) -> str:
+        return f"{self.host}/{path.name}"
+
+    # -- the connection ---------------------------------------------------------------------------
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        if self._pid != os.getpid():  # forked: the parent's connection is not ours to use or close
+            _ABANDONED.append(self._con)
+            self._con, self._pid = None, os.getpid()
+        if self._con is None:
+            try:
+                con = connect(self.lake, self.data_path)
+            except LakeUnavailable as exc:
+                raise StoreUnavailable(str(exc)) from None
+            try:
+                self._ensure_schema(con)
+            except (duckdb.Error, CatalogUnavailable) as exc:
+                con.close()
+                raise StoreUnavailable(f"{self.name} cannot be prepared now ({redact(str(exc)).strip()})") from None
+            self._con = con
+        return self._con
+
+    def _release(self, con: duckdb.DuckDBPyConnection, failure: BaseException | None) -> None:
+        """Keep the connection, unless the session failed in a way that may have broken it."""
+        if isinstance(failure, (duckdb.Error, StoreUnavailable)):
+            self._drop()
+
+    def _drop(self) -> None:
+        con, self._con = self._con, None
+        if con is not None and self._pid == os.getpid():
+            try:
+                con.close()
+            except duckdb.Error:
+                pass
+
+    def close(self) -> None:
+        """Close the connections of this process (the next session opens them again)."""
+        with self._thread_lock:
+            self._drop()
+        self.catalog.close()
+
+    def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create the lake's tables once, whichever host comes first (a PostgreSQL lock orders
+        them: DuckLake would let two hosts create the same table)."""
+        if _schema_version(con) == LAKE_SCHEMA_VERSION:
+            return
+        with self.catalog.waiting_lock("schema"):
+            version = _schema_version(con)
+            if version == LAKE_SCHEMA_VERSION:
+                return
+            if version is not None:
+                raise StoreUnavailable(f"{self.name} was written by a newer Kero (lake schema {version}, "
+                                       f"this one knows {LAKE_SCHEMA_VERSION})")
+            con.execute("BEGIN")
+            for table, columns in {**_single_file_tables(), **_OWN_TABLES}.items():
+                con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+            con.execute(_ROLLUP_DAYS_VIEW)
+            con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(LAKE_SCHEMA_VERSION)])
+            con.execute("COMMIT")
+
+    # -- writing ----------------------------------------------------------------------------------
+    def _insert(self, con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
+        """Load ``files``, mark their days and record their names, in one transaction. Only
+        appends: concurrent ingests of other hosts never conflict with it."""
+        columns = ", ".join(COLUMN_NAMES)
+        paths = [str(f) for f in files]
+        con.execute("BEGIN")
+        con.execute(f"INSERT INTO events ({columns}) SELECT {columns} FROM read_parquet(?)", [paths])
+        con.execute("INSERT INTO rollup_marks SELECT DISTINCT ts::DATE FROM read_parquet(?)", [paths])
+        con.execute("INSERT INTO ingested SELECT unnest(?::VARCHAR[]), ?",
+                    [[self._batch_name(f) for f in files], self._now()])
+        con.execute("COMMIT")
+
+    # -- maintenance (one host at a time) ---------------------------------------------------------
+    def _maintain(self, con: duckdb.DuckDBPyConnection) -> None:
+        if time.monotonic() < self._next_maintenance:
+            return
+        self._next_maintenance = time.monotonic() + MAINTAIN_EVERY
+        try:
+            with self.catalog.elected("maintainer") as elected:
+                if elected:
+                    self.maintain(con)
+        except CatalogUnavailable as exc:
+            raise StoreUnavailable(str(exc)) from None
+
+    def maintain(self, con: duckdb.DuckDBPyConnection, budget: float = rollups.ROLL_UP_BUDGET) -> None:
+        """What the elected host does: roll up closed days (for about ``budget`` seconds), and
+        once an hour apply the retention and compact the lake."""
+        rollups.refresh(con, self._now().date(), budget, roll=self._roll_up)
+        now = self.clock()
+        last = _meta(con, "last_prune")
+        if last is None or not 0 <= now - float(last) < PRUNE_EVERY:
+            self.prune(con, now)
+            self.compact(con)
+
+    def _roll_up(self, con: duckdb.DuckDBPyConnection, day: date) -> None:
+        def attempt() -> None:
+            con.execute("BEGIN")
+            snapshot = con.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()[0]
+            rollups.compute(con, day)
+            con.execute("DELETE FROM rolled_days WHERE day = ?", [day])
+            con.execute("INSERT INTO rolled_days VALUES (?, ?)", [day, snapshot])
+            con.execute("COMMIT")
+
+        _retrying(con, attempt)
+
+    def prune(self, con: duckdb.DuckDBPyConnection, now: float | None = None, retention: timedelta | None = None) -> int:
+        """Delete events older than the retention from the lake (retried while other hosts
+        append), with their rollups and bookkeeping; returns how many events were removed."""
+        now = self.clock() if now is None else now
+        current = datetime.fromtimestamp(now, timezone.utc).replace(tzinfo=None)
+        cutoff = current - (retention or self.retention)
+        removed = _retrying(con, lambda: con.execute("DELETE FROM events WHERE ts < ?", [cutoff]).fetchone()[0])
+        _retrying(con, lambda: con.execute("DELETE FROM ingested WHERE ingested_at < ?",
+                                           [max(cutoff, current - KEEP_INGESTED)]))
+
+        def rollup_rows() -> None:
+            con.execute("BEGIN")
+            for table in rollups.TABLES:
+                con.execute(f"DELETE FROM {table} WHERE day < ?", [cutoff.date()])
+            # The cut day is redone from what is left of it.
+            con.execute("DELETE FROM rolled_days WHERE day <= ?", [cutoff.date()])
+            con.execute("DELETE FROM meta WHERE key = 'last_prune'")
+            con.execute("INSERT INTO meta VALUES ('last_prune', ?)", [repr(now)])
+            con.execute("COMMIT")
+
+        _retrying(con, rollup_rows)
+
+        def marks() -> None:  # marks older than their day's roll-up have done their job
+            con.execute("BEGIN")
+            con.execute("""DELETE FROM rollup_marks AS m WHERE m.day < ? OR m.snapshot_id <= coalesce(
+                               (SELECT r.snapshot FROM rolled_days AS r WHERE r.day = m.day), -1)""", [cutoff.date()])
+            con.execute("INSERT INTO rollup_marks VALUES (?)", [cutoff.date()])
+            con.execute("COMMIT")
+
+        _retrying(con, marks)
+        return int(removed)
+
+    def compact(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Merge small files, move inlined rows to Parquet, and delete the files of expired
+        snapshots and of writers that died before committing, each after its grace period."""
+        for statement in (
+            f"CALL ducklake_flush_inlined_data('{CATALOG}')",
+            f"CALL ducklake_merge_adjacent_files('{CATALOG}')",
+            f"CALL ducklake_expire_snapshots('{CATALOG}', older_than => now() - INTERVAL '{FILE_GRACE}')",
+            f"CALL ducklake_cleanup_old_files('{CATALOG}', older_than => now() - INTERVAL '{FILE_GRACE}')",
+            f"CALL ducklake_delete_orphaned_files('{CATALOG}', older_than => now() - INTERVAL '{ORPHAN_GRACE}')",
+        ):
+            _retrying(con, lambda: con.execute(statement).fetchall())
+
+
+def _retrying(con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+    """Run ``work`` again after a transaction conflict with another host (DuckLake detects
+    conflicts at commit; a rerun reads the newer snapshot and succeeds)."""
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            return work()
+        except duckdb.TransactionException as exc:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            if "conflict" not in str(exc).lower() and "retry" not in str(exc).lower():
+                raise
+            if attempt == CONFLICT_RETRIES - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.25) * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def _schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = 'meta'",
+                        [CATALOG]).fetchone()[0]
+    if not found:
+        return None
+    value = _meta(con, "schema_version")
+    return int(value) if value is not None else None
+
+
+def _single_file_tables() -> dict[str, str]:
+    """The tables of a single-file database at the current schema (events, ingested and the
+    rollups), as column lists without constraints: DuckLake has none, and one definition of
+    each table serves both storages."""
+    with duckdb.connect() as scratch:
+        for version in range(1, SCHEMA_VERSION + 1):
+            MIGRATIONS[version](scratch)
+        rows = scratch.execute("""
+            SELECT table_name, string_agg(column_name || ' ' || data_type, ', ' ORDER BY column_index)
+            FROM duckdb_columns() WHERE database_name = 'memory' GROUP BY table_name""").fetchall()
+    return {table: columns for table, columns in rows if table not in ("rollup_days", "meta")}
+
+
+def host_id(folder: Path) -> str:
+    """This host's id: a random name kept in ``folder`` (a new disk is a new host, which is what
+    the spool names need: unique per spool folder)."""
+    path = folder / HOST_ID_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    candidate = secrets.token_hex(8)
+    temp = folder / f".{HOST_ID_FILE}.{os.getpid()}.tmp"
+    temp.write_text(candidate)
+    try:
+        os.link(temp, path)  # the first process of the folder wins
+    except FileExistsError:
+        pass
+    finally:
+        temp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+# Connections a forked child inherited: closing them would end the parent's.
+_ABANDONED: list[Any] = []
