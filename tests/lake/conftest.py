@@ -4,6 +4,8 @@ databases made per test), a shared data folder, and Kero instances on them."""
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -16,11 +18,18 @@ _names = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    server = PostgresServer(tmp_path_factory.mktemp("postgres") / "cluster").init()
-    server.start()
-    yield server
-    server.stop("immediate")
+def postgres() -> Iterator[PostgresServer]:
+    # Not under pytest's temporary folder: it is private to root (0700), and the server runs as
+    # the unprivileged postgres user, who must reach its cluster folder.
+    folder = Path(tempfile.mkdtemp(prefix="kero-postgres-"))
+    folder.chmod(0o711)
+    server = PostgresServer(folder / "cluster").init()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop("immediate")
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
