@@ -21,6 +21,7 @@ from kero_core.batch import EventBuilder
 from kero_core.capture import hit_from_environ
 from kero_core.cli.common import open_kero
 from kero_core.config import make_config
+from kero_core.enrich import SaltStore
 from kero_core.dashboard import model
 from kero_core.dashboard.export import safe_cell, to_csv
 from kero_core.dashboard.view import parse_view
@@ -222,7 +223,7 @@ def test_doctor_reports_problems_with_hints(tmp_path: Path, geoip_db: str) -> No
 def test_doctor_stores_a_spool_backlog_and_says_so(db: Path) -> None:
     invoke("seed", "--db", db, "--events", 100, "--days", 1)
     config = make_config(db_path=db)  # a writer that spooled a batch, and nothing ingested it yet
-    table = EventBuilder(config, [], db / "salts").build([hit_from_environ(environ("/late"), time.time(), status=200)])
+    table = EventBuilder(config, [], SaltStore(db / "salts")).build([hit_from_environ(environ("/late"), time.time(), status=200)])
     Store(db, config.retention).spool(table)
     result = invoke("doctor", "--db", db)
     assert "ok       spool backlog: 1 batch file(s)" in result.stdout and "stored now" in result.stdout

@@ -21,7 +21,7 @@ from kero_core import Kero, KeroConfigError
 from kero_core.batch import EventBuilder
 from kero_core.capture import MAX_LABEL, MAX_LABELS, MAX_NAME, MAX_PATH, MAX_REFERRER, Hit, hit_from_environ
 from kero_core.config import make_config
-from kero_core.enrich import DEFAULT_IGNORED_AGENTS
+from kero_core.enrich import DEFAULT_IGNORED_AGENTS, SaltStore
 from tests.conftest import environ
 from tests.reliability.disks import mounted_tmpfs
 
@@ -54,7 +54,7 @@ def builder(tmp_path_factory: pytest.TempPathFactory) -> EventBuilder:
 
     folder = tmp_path_factory.mktemp("input")
     config = make_config(db_path=folder, geoip_db=geolite2_database(), measure_requests=True, trusted_proxies=1)
-    return EventBuilder(config, list(DEFAULT_IGNORED_AGENTS), folder / "salts")
+    return EventBuilder(config, list(DEFAULT_IGNORED_AGENTS), SaltStore(folder / "salts"))
 
 
 def assert_storable(table: pa.Table, expected_rows: int) -> None:

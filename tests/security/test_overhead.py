@@ -54,7 +54,7 @@ def test_a_20_kb_user_agent_or_path_costs_the_request_under_5_ms(make_kero: Call
 def test_the_writer_parses_at_most_512_characters_of_user_agent(make_kero: Callable[..., Kero]) -> None:
     """The background cost, printed: 1,000 distinct 20 KB User-Agents (no cache hit)."""
     kero = make_kero()
-    builder = EventBuilder(kero.config, kero.ignored_agents, kero.config.db_path / "salts")
+    builder = EventBuilder(kero.config, kero.ignored_agents, kero.store.salts())
     try:
         builder.warm_up()
         hits = [hit_from_environ(environ("/", HTTP_USER_AGENT=f"{CHROME_UA} {i} " + "x" * BIG), time.time()) for i in range(1000)]
