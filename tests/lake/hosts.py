@@ -18,6 +18,7 @@ from typing import Iterator
 import requests
 
 from kero_core import Kero
+from kero_core.store import StoreUnavailable
 from tests.reliability.load import Answer, Load, basic, wait_until
 from tests.reliability.servers import PASSWORD, USER, Server, gunicorn
 
@@ -141,6 +142,14 @@ class Ledger:
 
     def stored(self, like: str = "/hello/%") -> Counter[str]:
         """How many times each tracked path is in the lake."""
+        try:
+            return self._stored(like)
+        except StoreUnavailable:
+            # The first read after a PostgreSQL restart fails (a known bug, its own test:
+            # test_the_first_read_after_a_postgres_restart_succeeds); these tests count, so retry.
+            return self._stored(like)
+
+    def _stored(self, like: str) -> Counter[str]:
         with self.kero.read() as con:
             rows = con.execute("SELECT path, count(*) FROM events WHERE name = 'http_req' AND path LIKE ? "
                                "GROUP BY path", [like]).fetchall()

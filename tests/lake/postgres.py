@@ -64,7 +64,9 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
 
     def restart(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "restart")
+        # With its log file: without -l the new server writes to pg_ctl's output, which this
+        # process reads to the end, and so waits for the server to exit.
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-l", str(self.folder / "server.log"), "-w", "restart")
 
     def create_database(self, name: str) -> str:
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "kero", name)
