@@ -29,7 +29,7 @@ class CatalogUnavailable(RuntimeError):
     """PostgreSQL cannot be reached now."""
 
 
-def _lock_key(name: str) -> int:
+def lock_key(name: str) -> int:
     """A stable 63-bit advisory-lock key for ``name`` (the same on every host)."""
     return zlib.crc32(f"kero:{name}".encode()) | (0x6B65 << 32)
 
@@ -84,7 +84,7 @@ class Catalog:
     @contextmanager
     def elected(self, name: str) -> Iterator[bool]:
         """Whether this process holds the advisory lock ``name`` (never waits); held for the block."""
-        key = _lock_key(name)
+        key = lock_key(name)
         with self.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
             won = bool(cursor.fetchone()[0])
@@ -101,7 +101,7 @@ class Catalog:
     @contextmanager
     def waiting_lock(self, name: str) -> Iterator[None]:
         """The advisory lock ``name``, waited for (schema creation: short and rare)."""
-        key = _lock_key(name)
+        key = lock_key(name)
         with self.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s)", [key])
         try:

@@ -216,7 +216,9 @@ class LakeStore(Store):
             con.execute("BEGIN")
             con.execute("""DELETE FROM rollup_marks AS m WHERE m.day < ? OR m.snapshot_id <= coalesce(
                                (SELECT r.snapshot FROM rolled_days AS r WHERE r.day = m.day), -1)""", [cutoff.date()])
-            con.execute("INSERT INTO rollup_marks VALUES (?)", [cutoff.date()])
+            start = datetime.combine(cutoff.date(), datetime.min.time())
+            con.execute("INSERT INTO rollup_marks SELECT ?::DATE FROM events WHERE ts >= ? AND ts < ? LIMIT 1",
+                        [cutoff.date(), start, start + rollups.DAY])
             con.execute("COMMIT")
 
         _retrying(con, marks)

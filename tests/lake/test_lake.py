@@ -1,0 +1,233 @@
+"""The lake in one process: several hosts (Kero instances with their own db_path) on one real
+PostgreSQL catalog and one shared data folder. What the issue asks of the storage itself:
+exactly-once commits, one visitor across hosts, rollups that stay exact under several writers,
+an outage that only grows the spool, and clear errors for bad options."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import psycopg
+import pytest
+
+from kero_core import Kero, KeroConfigError
+from kero_core.dashboard import model
+from kero_core.dashboard.view import parse_view
+from kero_core.lake import LakeStore
+from kero_core.lake.catalog import SALTS_TABLE, lock_key
+from kero_core.lake.connection import EXTENSIONS, catalog_dsn, extension_file, redact
+from kero_core.store import StoreUnavailable
+from tests.conftest import FakeClock, environ
+from tests.lake.postgres import PostgresServer
+
+T0 = datetime(2026, 11, 10, 12, 0, tzinfo=timezone.utc)
+OTHER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+
+def visit(kero: Kero, path: str = "/", **headers: str) -> None:
+    kero.record_request(environ(path, **headers), status=200)
+
+
+def figures(kero: Kero, period: str = "30d") -> tuple[int, int]:
+    """(visitors, page views) of the dashboard's key figures for ``period``."""
+    dashboard = model.build(kero, parse_view({"period": [period]}, kero.now()))
+    by_key = {figure.id: figure.value for figure in dashboard.figures}
+    return int(by_key["visitors"]), int(by_key["views"])
+
+
+def test_the_extensions_load_from_the_installed_wheels() -> None:
+    assert [name for name in EXTENSIONS if extension_file(name) is None] == []
+
+
+def test_three_hosts_store_every_event_once_and_one_visitor_once(make_host: Callable[..., Kero]) -> None:
+    hosts = [make_host(f"host{i}") for i in range(3)]
+    for i, kero in enumerate(hosts):
+        for page in range(10 + i):
+            visit(kero, f"/page{page}")  # one person, whichever host the balancer picks
+        visit(kero, "/", REMOTE_ADDR=f"198.51.100.{i + 1}")  # one person per host
+    assert all(kero.flush(timeout=60) for kero in hosts)
+    # Every host sees everything: 33 + 3 page views by 1 + 3 visitors.
+    assert [(kero.count(), kero.count_visitors()) for kero in hosts] == [(36, 4)] * 3
+    assert {figures(kero, "24h") for kero in hosts} == {(4, 36)}
+
+
+def test_a_spool_file_committed_but_not_deleted_is_not_loaded_again(make_host: Callable[..., Kero], tmp_path: Path) -> None:
+    kero = make_host()
+    for _ in range(5):
+        visit(kero)
+    kero.pipeline.write()
+    [spooled] = kero.store.pending()
+    kept = shutil.copy(spooled, tmp_path / "kept.parquet")
+    assert kero.flush(timeout=60) and kero.count() == 5
+    shutil.copy(kept, spooled)  # as if the process died between the commit and the unlink
+    assert kero.flush(timeout=60)
+    assert kero.count() == 5 and kero.store.pending() == []
+
+
+def test_the_daily_salt_is_in_postgresql_and_old_ones_are_destroyed(make_host: Callable[..., Kero], lake: str) -> None:
+    clock = FakeClock(T0)
+    first, second = make_host("a", clock=clock), make_host("b", clock=clock)
+    visit(first)
+    visit(second)
+    assert first.flush(timeout=60) and second.flush(timeout=60)
+    assert first.count_visitors() == 1
+    with psycopg.connect(catalog_dsn(lake)) as pg:
+        assert pg.execute(f"SELECT day FROM {SALTS_TABLE}").fetchall() == [(T0.date(),)]
+        clock.advance(2 * 86_400)  # two days on: the first day's salt is destroyed
+        visit(first)
+        assert first.flush(timeout=60)
+        assert pg.execute(f"SELECT day FROM {SALTS_TABLE} ORDER BY day").fetchall() == [(T0.date() + timedelta(days=2),)]
+
+
+def test_rollups_of_several_hosts_match_the_events(make_host: Callable[..., Kero]) -> None:
+    clock = FakeClock(T0)
+    hosts = [make_host(f"host{i}", clock=clock) for i in range(2)]
+    for day in range(3):
+        clock.set(T0 + timedelta(days=day))
+        for i, kero in enumerate(hosts):
+            for n in range(4 + day):
+                visit(kero, f"/d{day}", REMOTE_ADDR=f"203.0.113.{n + 10 * i}")
+        assert all(kero.flush(timeout=60) for kero in hosts)
+    clock.set(T0 + timedelta(days=3))
+    reader = hosts[1]
+    expected = (2 * (4 + 5 + 6), 2 * (4 + 5 + 6))
+    assert figures(reader, "7d") == expected
+    with reader.read() as con:
+        reader.store.maintain(con, budget=60)  # whichever host is elected: the days are rolled up
+        rolled = con.execute("SELECT day FROM rollup_days WHERE rolled ORDER BY day").fetchall()
+    assert rolled == [((T0 + timedelta(days=d)).date(),) for d in range(3)]
+    assert figures(reader, "7d") == expected == figures(hosts[0], "7d")
+
+
+def test_a_late_event_into_a_rolled_up_day_is_counted_at_once(make_host: Callable[..., Kero], lake: str) -> None:
+    clock = FakeClock(T0)
+    writer, late = make_host("writer", clock=clock), make_host("late", clock=clock)
+    for n in range(5):
+        visit(writer, "/", REMOTE_ADDR=f"203.0.113.{n}")
+    assert writer.flush(timeout=60)
+    clock.set(T0 + timedelta(days=1))
+    with writer.read() as con:
+        writer.store.maintain(con, budget=60)
+        assert con.execute("SELECT rolled FROM rollup_days WHERE day = ?", [T0.date()]).fetchall() == [(True,)]
+    clock.set(T0 + timedelta(hours=1))  # a host whose backlog of yesterday arrives late
+    visit(late, "/", REMOTE_ADDR="203.0.113.99")
+    late.pipeline.write()
+    clock.set(T0 + timedelta(days=1))
+    with psycopg.connect(catalog_dsn(lake), autocommit=True) as pg:  # no host can be elected meanwhile
+        pg.execute("SELECT pg_advisory_lock(%s)", [lock_key("maintainer")])
+        assert late.flush(timeout=60)
+        with late.read() as con:
+            assert con.execute("SELECT rolled FROM rollup_days WHERE day = ?", [T0.date()]).fetchall() == [(False,)]
+        assert figures(late, "7d") == (6, 6)  # read from the day's events until it is redone
+    with late.read() as con:
+        late.store.maintain(con, budget=60)
+        assert con.execute("SELECT rolled FROM rollup_days WHERE day = ?", [T0.date()]).fetchall() == [(True,)]
+    assert figures(writer, "7d") == (6, 6)
+
+
+def test_an_outage_grows_the_spool_and_delivers_it_once_when_postgresql_returns(
+    postgres: PostgresServer, make_host: Callable[..., Kero]
+) -> None:
+    kero = make_host()
+    visit(kero, "/before")
+    assert kero.flush(timeout=60)
+    postgres.stop()
+    try:
+        for _ in range(20):
+            visit(kero, "/during")  # the request path never notices
+        assert kero.flush(timeout=2) is False
+        assert len(kero.store.pending()) >= 1 and kero.dropped == 0
+        with pytest.raises(StoreUnavailable, match="lake"):
+            kero.count()
+    finally:
+        postgres.start()
+    assert kero.flush(timeout=60)
+    assert kero.count() == 21 and kero.count(filters={"path": "/during"}) == 20
+    assert kero.store.pending() == []
+
+
+def test_without_a_salt_the_writer_holds_the_events_until_postgresql_returns(
+    postgres: PostgresServer, make_host: Callable[..., Kero]
+) -> None:
+    kero = make_host()  # a new process: it has no salt in memory yet
+    postgres.stop()
+    try:
+        for _ in range(7):
+            visit(kero)
+        assert kero.pipeline.write() is False
+        assert kero.pipeline.buffered == 7 and kero.dropped == 0
+    finally:
+        postgres.start()
+    assert kero.flush(timeout=60)
+    assert (kero.count(), kero.count_visitors(), kero.dropped) == (7, 1, 0)
+
+
+def test_a_lake_written_by_a_newer_kero_is_refused(make_host: Callable[..., Kero]) -> None:
+    kero = make_host()
+    visit(kero)
+    assert kero.flush(timeout=60)
+    with kero.read() as con:
+        con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    newer = make_host("other")
+    with pytest.raises(StoreUnavailable, match="newer Kero"):
+        newer.count()
+
+
+def test_the_store_is_the_lake_only_when_asked(make_host: Callable[..., Kero], make_kero: Callable[..., Kero]) -> None:
+    assert isinstance(make_host().store, LakeStore)
+    assert not isinstance(make_kero().store, LakeStore)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"lake": "dbname=kero host=db"}, "lake must be a PostgreSQL catalog"),
+    ({"lake": 42}, "lake must be a PostgreSQL catalog"),
+    ({"lake_data_path": "/shared/lake"}, "lake_data_path is set but lake is not"),
+    ({"lake": "postgres:dbname=kero", "lake_data_path": "ftp://host/lake"}, "lake_data_path 'ftp://host/lake' has an unknown scheme"),
+    ({"lake": "postgres:dbname=kero", "lake_data_path": 3.5}, "lake_data_path must be a folder path"),
+])
+def test_bad_lake_options_are_refused_with_one_sentence(tmp_path: Path, options: dict[str, object], message: str) -> None:
+    with pytest.raises(KeroConfigError, match=message):
+        Kero(tmp_path / "kero", **options)
+
+
+def test_an_unreachable_catalog_is_a_clear_error_without_its_password(tmp_path: Path) -> None:
+    from tests.lake.postgres import free_port
+
+    lake = f"postgres:dbname=kero host=127.0.0.1 port={free_port()} user=kero password=hunter2 connect_timeout=2"
+    with Kero(tmp_path / "kero", lake=lake, lake_data_path=str(tmp_path / "data")) as kero:
+        with pytest.raises(StoreUnavailable) as raised:
+            kero.count()
+    assert "hunter2" not in str(raised.value) and "***" in str(raised.value)
+
+
+def test_data_paths_are_made_absolute_and_urls_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    kero = Kero(tmp_path / "kero", lake="postgres:dbname=kero", lake_data_path="shared")
+    assert kero.config.lake_data_path == f"{tmp_path}/shared/"
+    assert Kero(tmp_path / "k2", lake="postgres:dbname=kero", lake_data_path="s3://bucket/kero").config.lake_data_path == "s3://bucket/kero/"
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("postgres:dbname=kero host=db user=kero password=s3cret", "postgres:dbname=kero host=db user=kero password=***"),
+    ("postgres:password='a b' dbname=kero", "postgres:password=*** dbname=kero"),
+    ("postgresql://kero:s3cret@db:5432/kero", "postgresql://kero:***@db:5432/kero"),
+    ("postgres:dbname=kero host=db", "postgres:dbname=kero host=db"),
+])
+def test_passwords_never_reach_a_message(text: str, shown: str) -> None:
+    assert redact(text) == shown
+
+
+def test_the_lake_reads_what_duckdb_reads(make_host: Callable[..., Kero]) -> None:
+    """The lake's tables are plain DuckLake tables: another DuckDB client sees the events."""
+    kero = make_host()
+    visit(kero, "/hello")
+    assert kero.flush(timeout=60)
+    with kero.read() as con:
+        assert con.execute("SELECT path FROM events").fetchall() == [("/hello",)]
+        with pytest.raises(duckdb.Error):
+            con.execute("SELECT * FROM no_such_table")
+    assert kero.count() == 1  # a failed statement costs the connection, not the store
