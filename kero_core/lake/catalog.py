@@ -51,11 +51,24 @@ class Catalog:
         with self._lock:
             try:
                 connection = self._connect()
+                if not self._alive(connection):  # PostgreSQL restarted since: a new session
+                    self._drop()
+                    connection = self._connect()
                 with connection.cursor() as cursor:
                     yield cursor
             except psycopg.Error as exc:
                 self._drop()
                 raise CatalogUnavailable(f"PostgreSQL cannot be reached: {redact(str(exc)).strip()}") from None
+
+    @staticmethod
+    def _alive(connection: Any) -> bool:
+        import psycopg
+
+        try:
+            connection.execute("SELECT 1")
+        except psycopg.OperationalError:
+            return False
+        return True
 
     def _connect(self) -> Any:
         import psycopg

@@ -93,6 +93,8 @@ class LakeStore(Store):
         if self._pid != os.getpid():  # forked: the parent's connection is not ours to use or close
             _ABANDONED.append(self._con)
             self._con, self._pid = None, os.getpid()
+        if self._con is not None and not _alive(self._con):
+            self._drop()  # PostgreSQL restarted, or a network blip: open anew rather than fail this session
         if self._con is None:
             try:
                 con = connect(self.lake, self.data_path)
@@ -254,6 +256,15 @@ def _retrying(con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
                 raise
             time.sleep(random.uniform(0.05, 0.25) * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _alive(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the catalog still answers on this connection (one round trip to PostgreSQL)."""
+    try:
+        con.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchall()
+    except duckdb.Error:
+        return False
+    return True
 
 
 def _meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
