@@ -15,6 +15,7 @@ import errno
 import fcntl
 import itertools
 import logging
+import math
 import os
 import threading
 import time
@@ -38,6 +39,10 @@ DB_FILE = "kero.duckdb"
 MAX_FILES_PER_INGEST = 500  # bounds one transaction after a long backlog
 PRUNE_EVERY = 3600.0  # seconds between two retention passes
 STALE_TMP = 3600.0  # seconds after which a half-written spool file is a dead writer's leftover
+# The spool stops taking batches past this size (a database or lake unreachable for long): the
+# writer then holds events in memory up to max_buffer, and drops and counts the rest.
+MAX_SPOOL_BYTES = 1 << 30
+SPOOL_SIZE_EVERY = 10.0  # seconds between two measures of the spool's size
 # Errors of the machine, not of the database file: moving the file aside would lose data and
 # fix nothing, so they make the store unavailable until they go away.
 _ENVIRONMENT_ERRORS = tuple(
@@ -78,6 +83,9 @@ class Store:
         self._lock_file = folder / "ingest.lock"
         self._thread_lock = threading.Lock()
         self._seq = itertools.count()
+        self.max_spool_bytes = MAX_SPOOL_BYTES
+        self._spool_bytes = 0
+        self._spool_measured = -math.inf
 
     def close(self) -> None:
         """Nothing stays open between sessions of the single file (the lake keeps a connection)."""
@@ -88,7 +96,11 @@ class Store:
 
     # -- writers -------------------------------------------------------------------------------
     def spool(self, table: pa.Table) -> Path:
-        """Write one batch as an immutable spool file; visible to ingest only once complete."""
+        """Write one batch as an immutable spool file; visible to ingest only once complete.
+        Raises OSError when the spool is full (see MAX_SPOOL_BYTES)."""
+        if self._spool_size() >= self.max_spool_bytes:
+            raise OSError(errno.ENOSPC, f"the spool holds {self._spool_bytes:,} bytes waiting to be stored, "
+                                        f"its limit; new events wait in memory")
         name = f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq)}"
         tmp = self.spool_dir / f".{name}.tmp"
         final = self.spool_dir / f"{name}.parquet"
@@ -98,7 +110,20 @@ class Store:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        self._spool_bytes += final.stat().st_size
         return final
+
+    def _spool_size(self) -> int:
+        """Bytes of the pending spool files, measured at most every SPOOL_SIZE_EVERY seconds
+        (plus what this process spooled since)."""
+        if time.monotonic() - self._spool_measured >= SPOOL_SIZE_EVERY:
+            self._spool_measured = time.monotonic()
+            total = 0
+            for path in self.pending():
+                with contextlib.suppress(FileNotFoundError):  # ingested meanwhile
+                    total += path.stat().st_size
+            self._spool_bytes = total
+        return self._spool_bytes
 
     def pending(self) -> list[Path]:
         return sorted(self.spool_dir.glob("*.parquet"))  # oldest first: names start with the time
@@ -276,6 +301,7 @@ class Store:
                 return
         for f in files:
             f.unlink(missing_ok=True)
+        self._spool_measured = -math.inf  # the spool shrank: measure it again at the next batch
 
     def _insert(self, con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
         """Load ``files`` and record their names, in one transaction."""

@@ -208,3 +208,14 @@ def test_events_timestamps_are_utc(make_kero: Callable[..., Kero], clock: FakeCl
     kero.record_request(environ("/"), status=200)
     [event] = kero.query()
     assert event.ts == datetime(2026, 11, 10, 12, 0, tzinfo=timezone.utc)
+
+
+def test_the_spool_refuses_batches_past_its_bound_until_an_ingest_empties_it(store: Store) -> None:
+    store.max_spool_bytes = 1
+    store.spool(one_event_table("/first"))
+    with pytest.raises(OSError, match="the spool holds .* bytes waiting to be stored, its limit"):
+        store.spool(one_event_table("/second"))
+    assert len(store.pending()) == 1
+    assert stored_paths(store) == ["/first"]  # an ingest empties it: room again
+    store.spool(one_event_table("/third"))
+    assert stored_paths(store) == ["/first", "/third"]

@@ -231,3 +231,27 @@ def test_the_lake_reads_what_duckdb_reads(make_host: Callable[..., Kero]) -> Non
         with pytest.raises(duckdb.Error):
             con.execute("SELECT * FROM no_such_table")
     assert kero.count() == 1  # a failed statement costs the connection, not the store
+
+
+def test_a_long_outage_fills_the_spool_to_its_bound_then_memory_then_counts_drops(
+    postgres: PostgresServer, make_host: Callable[..., Kero], caplog: pytest.LogCaptureFixture
+) -> None:
+    kero = make_host(max_buffer=50)
+    visit(kero)
+    assert kero.flush(timeout=60)  # today's salt is in memory from here on
+    kero.store.max_spool_bytes = 1  # full after one batch
+    postgres.stop()
+    try:
+        for batch in range(4):
+            for _ in range(30):
+                visit(kero, f"/batch{batch}")
+            kero.pipeline.write()
+        spooled = len(kero.store.pending())
+        assert spooled == 1  # the bound: no second file
+        assert kero.pipeline.buffered == 50 and kero.dropped == 120 - 30 - 50
+        assert sum("cannot write to the spool" in r.getMessage() for r in caplog.records) == 1  # once per interval
+    finally:
+        postgres.start()
+    kero.store.max_spool_bytes = 1 << 30
+    assert kero.flush(timeout=60)
+    assert kero.count() == 1 + 30 + 50  # the first batch spooled, the rest held in memory
