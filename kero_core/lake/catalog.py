@@ -112,17 +112,19 @@ class Catalog:
                     pass
 
     @contextmanager
-    def waiting_lock(self, name: str) -> Iterator[None]:
-        """The advisory lock ``name``, waited for (schema creation: short and rare)."""
+    def waiting_lock(self, name: str, *, shared: bool = False) -> Iterator[None]:
+        """The advisory lock ``name``, waited for; ``shared`` ones exclude only exclusive ones.
+        PostgreSQL queues requests fairly: a waiting exclusive lock is not starved by shared ones."""
         key = lock_key(name)
+        kind = "_shared" if shared else ""
         with self.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+            cursor.execute(f"SELECT pg_advisory_lock{kind}(%s)", [key])
         try:
             yield
         finally:
             try:
                 with self.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+                    cursor.execute(f"SELECT pg_advisory_unlock{kind}(%s)", [key])
             except CatalogUnavailable:
                 pass
 

@@ -24,9 +24,10 @@ import os
 import random
 import secrets
 import time
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import duckdb
 
@@ -50,6 +51,7 @@ FILE_GRACE = "1 hour"
 # longer than a commit takes, so a file being committed is never one of them.
 ORPHAN_GRACE = "2 days"
 CONFLICT_RETRIES = 20
+WRITES_LOCK = "writes"
 # Tables the single file has that the lake replaces: rollup_days (see the module docstring) and
 # meta (with a primary key).
 _OWN_TABLES = {
@@ -152,12 +154,31 @@ class LakeStore(Store):
         appends: concurrent ingests of other hosts never conflict with it."""
         columns = ", ".join(COLUMN_NAMES)
         paths = [str(f) for f in files]
-        con.execute("BEGIN")
-        con.execute(f"INSERT INTO events ({columns}) SELECT {columns} FROM read_parquet(?)", [paths])
-        con.execute("INSERT INTO rollup_marks SELECT DISTINCT ts::DATE FROM read_parquet(?)", [paths])
-        con.execute("INSERT INTO ingested SELECT unnest(?::VARCHAR[]), ?",
-                    [[self._batch_name(f) for f in files], self._now()])
-        con.execute("COMMIT")
+
+        def attempt() -> None:
+            con.execute("BEGIN")
+            con.execute(f"INSERT INTO events ({columns}) SELECT {columns} FROM read_parquet(?)", [paths])
+            con.execute("INSERT INTO rollup_marks SELECT DISTINCT ts::DATE FROM read_parquet(?)", [paths])
+            con.execute("INSERT INTO ingested SELECT unnest(?::VARCHAR[]), ?",
+                        [[self._batch_name(f) for f in files], self._now()])
+            con.execute("COMMIT")
+
+        # Appends never conflict with each other; they would with the maintainer's deletes, which
+        # under steady appends from many hosts could be retried forever. So appends share a lock
+        # that the deletes take alone. A conflict left is a commit DuckLake refused: nothing of it
+        # was stored, so running it again cannot store it twice. Any other failure (a lost
+        # connection) may have committed: the next session checks the names before retrying.
+        with self._writes(shared=True):
+            _retrying(con, attempt)
+
+    @contextmanager
+    def _writes(self, *, shared: bool) -> Iterator[None]:
+        """The lake-wide lock of appends (shared) and of the maintainer's deletes (exclusive)."""
+        try:
+            with self.catalog.waiting_lock(WRITES_LOCK, shared=shared):
+                yield
+        except CatalogUnavailable as exc:
+            raise StoreUnavailable(str(exc)) from None
 
     # -- maintenance (one host at a time) ---------------------------------------------------------
     def _maintain(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -198,9 +219,11 @@ class LakeStore(Store):
         now = self.clock() if now is None else now
         current = datetime.fromtimestamp(now, timezone.utc).replace(tzinfo=None)
         cutoff = current - (retention or self.retention)
-        removed = _retrying(con, lambda: con.execute("DELETE FROM events WHERE ts < ?", [cutoff]).fetchone()[0])
-        _retrying(con, lambda: con.execute("DELETE FROM ingested WHERE ingested_at < ?",
-                                           [max(cutoff, current - KEEP_INGESTED)]))
+        with self._writes(shared=False):
+            removed = _retrying(con, lambda: con.execute("DELETE FROM events WHERE ts < ?", [cutoff]).fetchone()[0])
+        with self._writes(shared=False):
+            _retrying(con, lambda: con.execute("DELETE FROM ingested WHERE ingested_at < ?",
+                                               [max(cutoff, current - KEEP_INGESTED)]))
 
         def rollup_rows() -> None:
             con.execute("BEGIN")
@@ -223,7 +246,8 @@ class LakeStore(Store):
                         [cutoff.date(), start, start + rollups.DAY])
             con.execute("COMMIT")
 
-        _retrying(con, marks)
+        with self._writes(shared=False):
+            _retrying(con, marks)
         return int(removed)
 
     def compact(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -236,7 +260,8 @@ class LakeStore(Store):
             f"CALL ducklake_cleanup_old_files('{CATALOG}', older_than => now() - INTERVAL '{FILE_GRACE}')",
             f"CALL ducklake_delete_orphaned_files('{CATALOG}', older_than => now() - INTERVAL '{ORPHAN_GRACE}')",
         ):
-            _retrying(con, lambda: con.execute(statement).fetchall())
+            with self._writes(shared=False):  # rewriting files that appends are adding to conflicts too
+                _retrying(con, lambda: con.execute(statement).fetchall())
 
 
 def _retrying(con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
