@@ -145,7 +145,8 @@ class Kero:
 
     def ingest(self, hits: Iterable[Hit], *, batch_size: int = 50_000, progress: Callable[[int], None] | None = None) -> int:
         """Store many hits (an importer's, a generator's) through the writer's batch path, bypassing
-        the bounded buffer, and make them queryable. Returns how many events were stored (bots are
+        the bounded buffer, and make them queryable, with every past day rolled up (the first
+        dashboard view is then as fast as the next). Returns how many events were stored (bots are
         left out with ``ignore_bots``). ``progress`` is called with the number of hits of each batch."""
         builder = self._event_builder()
         stored = 0
@@ -160,8 +161,7 @@ class Kero:
                 stored += self._ingest_batch(builder, batch, progress)
         finally:
             builder.close()
-        with self.store.session(wait=None):
-            pass
+        self.store.complete_rollups()
         return stored
 
     def _ingest_batch(self, builder: EventBuilder, batch: list[Hit], progress: Callable[[int], None] | None) -> int:

@@ -178,6 +178,13 @@ class Store:
         self._maybe_prune(con)
         rollups.refresh(con, self._now().date())
 
+    def complete_rollups(self) -> int:
+        """Ingest what is pending and roll up every past day that needs it, however long that
+        takes (bulk writers call this before they return, so the first view is as fast as the
+        next); returns how many days were rolled up."""
+        with self.session(wait=None) as con:
+            return rollups.refresh(con, self._now().date(), budget=math.inf)
+
     def salts(self) -> SaltStore:
         """Where the daily visitor salts of this store live (for the writer's visitor ids)."""
         return SaltStore(self.folder / "salts")

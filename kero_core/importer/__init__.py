@@ -115,8 +115,7 @@ class Importer:
                     self.report.files.append(self._import(name, builder, state))
             finally:
                 builder.close()
-        with self.kero.store.session(wait=None):
-            pass
+        self.kero.store.complete_rollups()
         self.report.seconds = time.perf_counter() - started
         return self.report
 

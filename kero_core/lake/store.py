@@ -20,6 +20,7 @@ What differs from the single file, and why:
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import secrets
@@ -52,6 +53,7 @@ FILE_GRACE = "1 hour"
 ORPHAN_GRACE = "2 days"
 CONFLICT_RETRIES = 20
 WRITES_LOCK = "writes"
+MAINTAINER_LOCK = "maintainer"
 # Tables the single file has that the lake replaces: rollup_days (see the module docstring) and
 # meta (with a primary key).
 _OWN_TABLES = {
@@ -186,7 +188,7 @@ class LakeStore(Store):
             return
         self._next_maintenance = time.monotonic() + MAINTAIN_EVERY
         try:
-            with self.catalog.elected("maintainer") as elected:
+            with self.catalog.elected(MAINTAINER_LOCK) as elected:
                 if elected:
                     self.maintain(con)
         except CatalogUnavailable as exc:
@@ -201,6 +203,16 @@ class LakeStore(Store):
         if last is None or not 0 <= now - float(last) < PRUNE_EVERY:
             self.prune(con, now)
             self.compact(con)
+
+    def complete_rollups(self) -> int:
+        """:meth:`Store.complete_rollups` as the maintainer: waits for the host maintaining
+        the lake now to finish, then rolls up every day that needs it."""
+        with self.session(wait=None) as con:
+            try:
+                with self.catalog.waiting_lock(MAINTAINER_LOCK):
+                    return rollups.refresh(con, self._now().date(), math.inf, roll=self._roll_up)
+            except CatalogUnavailable as exc:
+                raise StoreUnavailable(str(exc)) from None
 
     def _roll_up(self, con: duckdb.DuckDBPyConnection, day: date) -> None:
         def attempt() -> None:

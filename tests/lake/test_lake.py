@@ -255,3 +255,14 @@ def test_a_long_outage_fills_the_spool_to_its_bound_then_memory_then_counts_drop
     kero.store.max_spool_bytes = 1 << 30
     assert kero.flush(timeout=60)
     assert kero.count() == 1 + 30 + 50  # the first batch spooled, the rest held in memory
+
+
+def test_a_bulk_ingest_into_the_lake_returns_with_every_past_day_rolled_up(make_host: Callable[..., Kero]) -> None:
+    from kero_core.synthetic import generate
+
+    clock = FakeClock(T0)
+    kero = make_host(clock=clock)
+    assert kero.ingest(generate(3000, days=5, seed=3, end=T0.timestamp())) > 0
+    with kero.read() as con:
+        days = con.execute("SELECT day, rolled FROM rollup_days ORDER BY day").fetchall()
+    assert len(days) == 6 and [day for day, rolled in days if not rolled] == [T0.date()]
