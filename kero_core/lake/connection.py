@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import random
 import re
+import time
 from pathlib import Path
 
 import duckdb
@@ -19,6 +21,7 @@ CATALOG = "lake"  # the name the lake is attached as; queries read its tables un
 # each: the spool names and day marks of every ingest, and a quiet site's batches. Bigger
 # batches go to Parquet: inlining 1,000-row batches made commits about 40x slower (LAKE.md).
 INLINING_ROW_LIMIT = 100
+ATTACH_ATTEMPTS = 10
 _PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)|(://[^:/@\s]+:)([^@\s]*)(@)", re.IGNORECASE)
 
 
@@ -77,7 +80,7 @@ def connect(lake: str, data_path: str | None) -> duckdb.DuckDBPyConnection:
         if data_path:
             options.append(f"DATA_PATH '{_quoted(data_path)}'")
         target = _quoted(f"ducklake:postgres:{catalog_dsn(lake)}")
-        con.execute(f"ATTACH '{target}' AS {CATALOG} ({', '.join(options)})")
+        _attach(con, f"ATTACH '{target}' AS {CATALOG} ({', '.join(options)})")
         con.execute(f"USE {CATALOG}")
     except duckdb.Error as exc:
         con.close()
@@ -86,6 +89,19 @@ def connect(lake: str, data_path: str | None) -> duckdb.DuckDBPyConnection:
         con.close()
         raise
     return con
+
+
+def _attach(con: duckdb.DuckDBPyConnection, statement: str) -> None:
+    """ATTACH, again when it lost a race: the first ATTACH of a new lake creates DuckLake's
+    catalog tables, and hosts starting at once collide in PostgreSQL ("duplicate key")."""
+    for attempt in range(ATTACH_ATTEMPTS):
+        try:
+            con.execute(statement)
+            return
+        except duckdb.Error as exc:
+            if "duplicate key" not in str(exc) and "already exists" not in str(exc) or attempt == ATTACH_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.1, 0.5))
 
 
 def _remote(data_path: str) -> bool:
