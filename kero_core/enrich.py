@@ -562,9 +562,26 @@ class SaltStore:
         except FileNotFoundError:
             return None
 
-    def _create(self, path: Path) -> bytes:
+    def cached(self, day: datetime.date) -> bytes | None:
+        """The day's salt if this folder holds it (never creates one)."""
+        if self._horizon is not None and day < self._horizon:
+            return None
+        try:
+            return self._read(self.folder / day.isoformat())
+        except OSError:
+            return None
+
+    def keep(self, day: datetime.date, salt: bytes) -> None:
+        """Store ``salt`` as the day's salt unless the folder has one (a copy of a shared salt,
+        for the other processes of this host); best effort."""
+        if self._horizon is not None and day < self._horizon:
+            return
+        with contextlib.suppress(OSError):
+            self._create(self.folder / day.isoformat(), salt)
+
+    def _create(self, path: Path, salt: bytes | None = None) -> bytes:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        salt = secrets.token_bytes(_SALT_BYTES)
+        salt = salt or secrets.token_bytes(_SALT_BYTES)
         fd, temp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=self.folder)  # mode 0600
         try:
             with os.fdopen(fd, "wb") as file:

@@ -15,7 +15,7 @@ import zlib
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from kero_core.enrich import SaltUnavailable
+from kero_core.enrich import SaltStore, SaltUnavailable
 from kero_core.lake.connection import catalog_dsn, redact
 
 log = logging.getLogger("kero")
@@ -137,11 +137,14 @@ class LakeSalts:
     """Daily salts in PostgreSQL, shared by every host: the same interface as
     :class:`kero_core.enrich.SaltStore` (``salt_for``, ``destroy_before``).
 
-    A salt is cached in memory once read, so an outage does not stop today's ids; a day whose
-    salt cannot be had raises CatalogUnavailable, and the writer keeps those hits for later."""
+    A salt read from PostgreSQL is kept in memory and copied into this host's private salts
+    folder (``local``), so an outage stops neither today's ids nor a worker started during it.
+    A day whose salt cannot be had raises SaltUnavailable, and the writer keeps those hits for
+    later. Old salts are destroyed in both places."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, local: SaltStore) -> None:
         self.catalog = catalog
+        self.local = local
         self._salts: dict[datetime.date, bytes] = {}
         self._horizon: datetime.date | None = None
         self._table_ready = False
@@ -155,6 +158,9 @@ class LakeSalts:
     def _load_or_create(self, day: datetime.date) -> bytes:
         if self._horizon is not None and day < self._horizon:
             return secrets.token_bytes(_SALT_BYTES)  # destroyed: never recreated
+        kept = self.local.cached(day)
+        if kept is not None and len(kept) >= 16:
+            return kept
         try:
             with self.catalog.cursor() as cursor:
                 self._ensure_table(cursor)
@@ -166,7 +172,9 @@ class LakeSalts:
             raise SaltUnavailable(f"the visitor salt of {day} cannot be read ({exc})") from None
         if row is None:  # destroyed by another host between the two statements: an old day
             return secrets.token_bytes(_SALT_BYTES)
-        return bytes(row[0])
+        salt = bytes(row[0])
+        self.local.keep(day, salt)
+        return salt
 
     def _ensure_table(self, cursor: Any) -> None:
         if not self._table_ready:
@@ -184,6 +192,7 @@ class LakeSalts:
             return bytes(cursor.fetchone()[0])
 
     def destroy_before(self, day: datetime.date) -> int:
+        self.local.destroy_before(day)
         self._horizon = day if self._horizon is None else max(self._horizon, day)
         for old in [d for d in self._salts if d < day]:
             del self._salts[old]

@@ -19,6 +19,7 @@ What differs from the single file, and why:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -43,7 +44,9 @@ log = logging.getLogger("kero")
 
 LAKE_SCHEMA_VERSION = 1
 HOST_ID_FILE = "host-id"
+LOCAL_SALTS = "lake-salts"
 MAINTAIN_EVERY = 5.0  # seconds between two attempts of a host at maintenance
+LOG_EVERY = 60.0  # seconds between two log lines about failed maintenance
 COMPACT_EVERY = 3600.0  # seconds between two compactions (merging small files, expiring snapshots)
 KEEP_INGESTED = timedelta(days=7)  # how long spool names are remembered (a dead host's leftovers)
 # Files no snapshot uses any more are deleted after this long: longer than any read lasts.
@@ -85,9 +88,12 @@ class LakeStore(Store):
         self._con: duckdb.DuckDBPyConnection | None = None
         self._pid = os.getpid()
         self._next_maintenance = 0.0
+        self._maintenance_logged = -math.inf
 
     def salts(self) -> SaltStore:
-        return LakeSalts(self.catalog)  # type: ignore[return-value]  (the same two methods)
+        # Copies of the lake's salts apart from the file store's own (a folder that moves to the
+        # lake keeps the salts it had: they are not the other hosts' salts).
+        return LakeSalts(self.catalog, SaltStore(self.folder / LOCAL_SALTS))  # type: ignore[return-value]
 
     def _batch_name(self, path: Path) -> str:
         return f"{self.host}/{path.name}"
@@ -187,12 +193,18 @@ class LakeStore(Store):
         if time.monotonic() < self._next_maintenance:
             return
         self._next_maintenance = time.monotonic() + MAINTAIN_EVERY
+        # Maintenance is not what the session is for (an ingest, a read): when it fails, say so
+        # at most once per LOG_EVERY and let the next one try again.
         try:
             with self.catalog.elected(MAINTAINER_LOCK) as elected:
                 if elected:
                     self.maintain(con)
-        except CatalogUnavailable as exc:
-            raise StoreUnavailable(str(exc)) from None
+        except (CatalogUnavailable, StoreUnavailable, duckdb.Error) as exc:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            if time.monotonic() - self._maintenance_logged >= LOG_EVERY:
+                self._maintenance_logged = time.monotonic()
+                log.warning("kero: lake maintenance failed, will retry (%s)", redact(str(exc)).strip()[:300])
 
     def maintain(self, con: duckdb.DuckDBPyConnection, budget: float = rollups.ROLL_UP_BUDGET) -> None:
         """What the elected host does: roll up closed days (for about ``budget`` seconds), and

@@ -266,3 +266,22 @@ def test_a_bulk_ingest_into_the_lake_returns_with_every_past_day_rolled_up(make_
     with kero.read() as con:
         days = con.execute("SELECT day, rolled FROM rollup_days ORDER BY day").fetchall()
     assert len(days) == 6 and [day for day, rolled in days if not rolled] == [T0.date()]
+
+
+def test_a_worker_started_during_an_outage_uses_the_hosts_copy_of_the_salt(
+    postgres: PostgresServer, make_host: Callable[..., Kero], tmp_path: Path
+) -> None:
+    first = make_host("host")
+    visit(first)
+    assert first.flush(timeout=60)
+    assert [p.name for p in (tmp_path / "host" / "lake-salts").iterdir()] == [datetime.now(timezone.utc).date().isoformat()]
+    postgres.stop()
+    try:
+        second = make_host("host")  # another worker of the same host, started now
+        visit(second)
+        assert second.pipeline.write() is True  # spooled, not held in memory
+        assert second.pipeline.buffered == 0
+    finally:
+        postgres.start()
+    assert second.flush(timeout=60)
+    assert (second.count(), second.count_visitors()) == (2, 1)
