@@ -9,12 +9,14 @@ import signal
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
-from tests.lake.hosts import FLUSH_INTERVAL, Host, Ledger, Traffic, kill_host, lake_host, lake_hosts, spool_times, stats
+from kero_core import Kero
 from kero_core.lake.store import MAINTAIN_EVERY
+from tests.lake.hosts import (FLUSH_INTERVAL, Host, Ledger, Traffic, kill_host, lake_host, lake_hosts, spool_times,
+                              stats)
 from tests.lake.postgres import PostgresServer
 from tests.reliability.load import wait_until
 from tests.reliability.servers import worker_pids
@@ -25,10 +27,6 @@ def ledger(tmp_path: Path, lake: str, lake_data: str) -> Iterator[Ledger]:
     ledger = Ledger(tmp_path, lake, lake_data)
     yield ledger
     ledger.close()
-
-
-def answered(traffic: Traffic, at_least: int, timeout: float = 60.0) -> None:
-    assert wait_until(lambda: len(traffic.answers()) >= at_least, timeout=timeout), "the load did not start"
 
 
 def steady(ledger: Ledger, hosts: list[Host], timeout: float = 60.0) -> None:
@@ -155,7 +153,8 @@ def test_sigtermed_host_whose_disk_is_wiped_loses_nothing(tmp_path: Path, lake: 
     assert (outcome.lost, outcome.doubled, outcome.unanswered_stored) == (0, 0, 0)
 
 
-def test_the_first_read_after_a_postgres_restart_succeeds(make_host, postgres: PostgresServer) -> None:
+def test_the_first_read_after_a_postgres_restart_succeeds(make_host: Callable[..., Kero],
+                                                          postgres: PostgresServer) -> None:
     """A restart ends every PostgreSQL session: the host's kept sessions must be remade, not
     fail the dashboard's next read."""
     kero = make_host("reader")
