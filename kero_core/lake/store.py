@@ -149,6 +149,8 @@ class LakeStore(Store):
             if version is not None:
                 raise StoreUnavailable(f"{self.name} was written by a newer Kero (lake schema {version}, "
                                        f"this one knows {LAKE_SCHEMA_VERSION})")
+            # zstd: 42 bytes an event against snappy's 68 (the file: 46), reads 5-8% slower (LAKE.md).
+            con.execute(f"CALL {CATALOG}.set_option('parquet_compression', 'zstd')")
             con.execute("BEGIN")
             for table, columns in {**_single_file_tables(), **_OWN_TABLES}.items():
                 con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")

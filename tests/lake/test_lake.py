@@ -285,3 +285,14 @@ def test_a_worker_started_during_an_outage_uses_the_hosts_copy_of_the_salt(
         postgres.start()
     assert second.flush(timeout=60)
     assert (second.count(), second.count_visitors()) == (2, 1)
+
+
+def test_the_lake_writes_zstd_parquet(make_host: Callable[..., Kero], lake_data: str) -> None:
+    import pyarrow.parquet as pq
+
+    kero = make_host()
+    for n in range(150):  # above the inlining limit: a Parquet file
+        visit(kero, f"/{n}")
+    assert kero.flush(timeout=60)
+    files = list(Path(lake_data).rglob("*.parquet"))
+    assert files and {pq.ParquetFile(f).metadata.row_group(0).column(0).compression for f in files} == {"ZSTD"}
