@@ -22,7 +22,6 @@ log = logging.getLogger("kero")
 
 SALTS_TABLE = "kero_salts"
 _SALT_BYTES = 32
-CONNECT_TIMEOUT = 5  # seconds: an unreachable catalog must not hold the writer for long
 
 
 class CatalogUnavailable(RuntimeError):
@@ -77,8 +76,7 @@ class Catalog:
             _ABANDONED.append(self._connection)
             self._connection, self._pid = None, os.getpid()
         if self._connection is None or self._connection.closed:
-            self._connection = psycopg.connect(self.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-                                               application_name="kero")
+            self._connection = psycopg.connect(self.dsn, autocommit=True, application_name="kero")
         return self._connection
 
     def _drop(self) -> None:

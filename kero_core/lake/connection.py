@@ -22,6 +22,7 @@ CATALOG = "lake"  # the name the lake is attached as; queries read its tables un
 # batches go to Parquet: inlining 1,000-row batches made commits about 40x slower (LAKE.md).
 INLINING_ROW_LIMIT = 100
 ATTACH_ATTEMPTS = 10
+CONNECT_TIMEOUT = 5  # seconds
 _PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)|(://[^:/@\s]+:)([^@\s]*)(@)", re.IGNORECASE)
 
 
@@ -35,8 +36,15 @@ def redact(text: str) -> str:
 
 
 def catalog_dsn(lake: str) -> str:
-    """The PostgreSQL connection string of a ``lake`` option ('postgres:...' or a URL)."""
-    return lake[len("postgres:"):] if lake.startswith("postgres:") and not lake.startswith("postgres://") else lake
+    """The PostgreSQL connection string of a ``lake`` option ('postgres:...' or a URL), with a
+    connect timeout unless it names one: libpq waits forever for a host that never answers,
+    and the writer must not."""
+    dsn = lake[len("postgres:"):] if lake.startswith("postgres:") and not lake.startswith("postgres://") else lake
+    if "connect_timeout" in dsn:
+        return dsn
+    if "://" in dsn:
+        return f"{dsn}{'&' if '?' in dsn else '?'}connect_timeout={CONNECT_TIMEOUT}"
+    return f"{dsn} connect_timeout={CONNECT_TIMEOUT}"
 
 
 def extension_file(name: str) -> Path | None:

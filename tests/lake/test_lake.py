@@ -296,3 +296,13 @@ def test_the_lake_writes_zstd_parquet(make_host: Callable[..., Kero], lake_data:
     assert kero.flush(timeout=60)
     files = list(Path(lake_data).rglob("*.parquet"))
     assert files and {pq.ParquetFile(f).metadata.row_group(0).column(0).compression for f in files} == {"ZSTD"}
+
+
+@pytest.mark.parametrize(("lake", "dsn"), [
+    ("postgres:dbname=kero host=db", "dbname=kero host=db connect_timeout=5"),
+    ("postgres:dbname=kero connect_timeout=1", "dbname=kero connect_timeout=1"),
+    ("postgresql://kero@db/kero", "postgresql://kero@db/kero?connect_timeout=5"),
+    ("postgresql://kero@db/kero?sslmode=require", "postgresql://kero@db/kero?sslmode=require&connect_timeout=5"),
+])
+def test_the_catalog_is_never_waited_for_forever(lake: str, dsn: str) -> None:
+    assert catalog_dsn(lake) == dsn
