@@ -68,7 +68,9 @@ _ROLLUP_DAYS_VIEW = """
     CREATE VIEW rollup_days AS
     SELECT day, r.snapshot IS NOT NULL AND coalesce(m.newest, -1) <= r.snapshot AS rolled
     FROM (SELECT day, max(snapshot_id) AS newest FROM rollup_marks GROUP BY day) AS m
-    FULL OUTER JOIN rolled_days AS r USING (day)"""
+    FULL OUTER JOIN (SELECT day, max(snapshot) AS snapshot FROM rolled_days GROUP BY day) AS r USING (day)"""
+# (max: two maintainers at once, possible if PostgreSQL dropped the election's lock mid-way, leave
+# two rows for a day; the next roll-up of the day replaces both.)
 
 T = TypeVar("T")
 
@@ -266,7 +268,7 @@ class LakeStore(Store):
         def marks() -> None:  # marks older than their day's roll-up have done their job
             con.execute("BEGIN")
             con.execute("""DELETE FROM rollup_marks AS m WHERE m.day < ? OR m.snapshot_id <= coalesce(
-                               (SELECT r.snapshot FROM rolled_days AS r WHERE r.day = m.day), -1)""", [cutoff.date()])
+                               (SELECT max(r.snapshot) FROM rolled_days AS r WHERE r.day = m.day), -1)""", [cutoff.date()])
             start = datetime.combine(cutoff.date(), datetime.min.time())
             con.execute("INSERT INTO rollup_marks SELECT ?::DATE FROM events WHERE ts >= ? AND ts < ? LIMIT 1",
                         [cutoff.date(), start, start + rollups.DAY])

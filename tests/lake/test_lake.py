@@ -306,3 +306,20 @@ def test_the_lake_writes_zstd_parquet(make_host: Callable[..., Kero], lake_data:
 ])
 def test_the_catalog_is_never_waited_for_forever(lake: str, dsn: str) -> None:
     assert catalog_dsn(lake) == dsn
+
+
+def test_two_rows_for_one_rolled_day_neither_double_it_nor_stop_the_prune(make_host: Callable[..., Kero]) -> None:
+    """Two maintainers at once (the election's lock lost in a PostgreSQL restart) may both record
+    a day as rolled up: views and the retention must take that in their stride."""
+    clock = FakeClock(T0)
+    kero = make_host(clock=clock)
+    for n in range(3):
+        visit(kero, "/", REMOTE_ADDR=f"203.0.113.{n}")
+    assert kero.flush(timeout=60)
+    clock.set(T0 + timedelta(days=1))
+    with kero.read() as con:
+        kero.store.maintain(con, budget=60)
+        con.execute("INSERT INTO rolled_days SELECT * FROM rolled_days")
+        assert con.execute("SELECT count(*) FROM rollup_days WHERE day = ?", [T0.date()]).fetchone()[0] == 1
+        kero.store.prune(con)
+    assert figures(kero, "7d") == (3, 3)
