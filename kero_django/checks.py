@@ -80,7 +80,11 @@ def _values(raw: dict[str, Any]) -> list[CheckMessage]:
     base = {"db_path": db_path}
     if (problem := _problem(base)) is not None:
         return [_invalid("DB_PATH", "db_path", problem)]
-    errors = [_invalid(key, name, p) for key, name, value in given if (p := _problem({**base, name: value})) is not None]
+    # lake_data_path alone is refused (it needs a lake): checked on its own, it gets a stand-in
+    # lake, and the check of all options together reports a missing LAKE.
+    alone = {name: {"lake": "postgres:"} if name == "lake_data_path" else {} for _, name, _ in given}
+    errors = [_invalid(key, name, p) for key, name, value in given
+              if (p := _problem({**base, **alone[name], name: value})) is not None]
     if not errors and (problem := _problem(dict((name, value) for _, name, value in given))) is not None:
         errors.append(_invalid("", "", problem))  # a rule between options (e.g. two equal paths)
     return errors

@@ -31,10 +31,16 @@ def test_every_core_option_is_a_key(settings: Any, kero_settings: dict[str, Any]
     """Keys come from the core's option table; a value of each passes the checks."""
     good = {"PIXEL_PATH": "/p.gif", "GEOIP_DB": geoip_db, "RETENTION": 3, "TRUSTED_PROXIES": 1, "TITLE": "Stats",
             "FLUSH_INTERVAL": 0.5, "MAX_BUFFER": 10, "MEASURE_REQUESTS": True, "IGNORE_WEB_ASSETS": True,
-            "IGNORE_BOTS": True, "IGNORE_DNT": True}
+            "IGNORE_BOTS": True, "IGNORE_DNT": True, "LAKE": "postgres:dbname=kero host=db.internal",
+            "LAKE_DATA_PATH": "s3://bucket/kero/"}
     assert set(CORE_KEYS) == {o.name.upper() for o in OPTIONS} - {"DASHBOARD_PATH"} == {"DB_PATH", *good}
     settings.KERO = {**kero_settings, **good}
     assert kero_messages() == []
+
+
+def test_a_lake_data_path_without_a_lake_is_one_error(settings: Any, kero_settings: dict[str, Any]) -> None:
+    settings.KERO = {**kero_settings, "LAKE_DATA_PATH": "/shared/lake"}
+    assert kero_messages() == [("kero.E003", "KERO: lake_data_path is set but lake is not: name the lake's PostgreSQL catalog too.")]
 
 
 def test_kero_must_be_a_dict(settings: Any) -> None:
