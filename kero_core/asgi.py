@@ -129,7 +129,13 @@ class KeroMiddleware:
         if self.kero.rules.is_own(path):
             await self._own(scope, send, path)
             return
-        tracked = _Tracked(scope, send, self.kero)
+        try:
+            environ = environ_of(scope)
+        except Exception:  # a malformed scope: serve the request, untracked
+            log.exception("kero: could not record a request")
+            await self.app(scope, receive, send)
+            return
+        tracked = _Tracked(scope, send, self.kero, environ)
         try:
             await self.app(scope, receive, tracked.send)
         except BaseException:
@@ -184,14 +190,17 @@ async def _in_thread(function: Callable[..., T], *args: Any) -> T:
 
 class _Tracked:
     """One tracked request: the ``send`` the app is given, noting the status it starts and
-    recording the request once, when its last body chunk has been sent.
+    recording the request once, when its last body chunk has been sent. The request's fields
+    are read before the app runs (routers rewrite ``path`` and ``root_path`` in the scope), its
+    route after.
 
     An object with slots rather than closures: this runs on every request (see wsgi.py)."""
 
-    __slots__ = ("_scope", "_send", "_kero", "_status", "_started", "_recorded")
+    __slots__ = ("_scope", "_send", "_kero", "_environ", "_status", "_started", "_recorded")
 
-    def __init__(self, scope: Scope, send: Send, kero: Kero) -> None:
+    def __init__(self, scope: Scope, send: Send, kero: Kero, environ: dict[str, str]) -> None:
         self._scope = scope
+        self._environ = environ
         self._send = send
         self._kero = kero
         self._status = 500  # stays so if the app raises before starting the response
@@ -217,9 +226,8 @@ class _Tracked:
         self._recorded = True
         try:
             duration = (time.perf_counter() - self._started) * 1000.0
-            scope = self._scope
             self._kero.record_request(
-                environ_of(scope), status=status or self._status, duration_ms=duration, route=route_of(scope)
+                self._environ, status=status or self._status, duration_ms=duration, route=route_of(self._scope)
             )
         except Exception:  # a malformed scope: tracking never breaks the app
             log.exception("kero: could not record a request")
