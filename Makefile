@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo demo-django test test-slow bench system-deps clean
+.PHONY: demo demo-django demo-fastapi test test-slow bench system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ demo: $(STAMP)
 
 demo-django: $(STAMP)
 	$(PY) example_sites/django_site/manage.py demo
+
+demo-fastapi: $(STAMP)
+	$(PY) example_sites/fastapi_site/run.py
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest

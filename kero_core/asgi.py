@@ -27,6 +27,7 @@ import time
 from typing import Any, Awaitable, Callable, Mapping, MutableMapping, TypeVar
 
 from kero_core import own_pages
+from kero_core.capture import app_path, environ_from_scope, wsgi_str
 from kero_core.dashboard import DashboardResponse
 from kero_core.kero import Kero
 
@@ -38,58 +39,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 AuthCheck = Callable[[Scope], Any]  # -> bool, or an awaitable of one
 T = TypeVar("T")
 log = logging.getLogger("kero")
-
-# The request headers Kero's capture reads, under their WSGI names (ASGI names are lowercase).
-_HEADERS = {
-    b"user-agent": "HTTP_USER_AGENT",
-    b"referer": "HTTP_REFERER",
-    b"accept-language": "HTTP_ACCEPT_LANGUAGE",
-    b"accept-encoding": "HTTP_ACCEPT_ENCODING",
-    b"x-forwarded-for": "HTTP_X_FORWARDED_FOR",
-    b"cf-connecting-ip": "HTTP_CF_CONNECTING_IP",
-    b"x-real-ip": "HTTP_X_REAL_IP",
-    b"host": "HTTP_HOST",
-    b"dnt": "HTTP_DNT",
-    b"sec-gpc": "HTTP_SEC_GPC",
-    b"authorization": "HTTP_AUTHORIZATION",
-}
-
-
-def app_path(scope: Scope) -> str:
-    """The path below the app's mount point (WSGI's ``PATH_INFO``): servers put ``root_path``
-    in front of ``path``, and the dashboard and the tracking rules are relative to the app."""
-    path: str = scope.get("path") or "/"
-    root: str = scope.get("root_path") or ""
-    if root and path.startswith(root) and path[len(root):len(root) + 1] in ("/", ""):
-        path = path[len(root):] or "/"
-    return path
-
-
-def _wsgi_str(text: str) -> str:
-    """A decoded ASGI string as WSGI carries it (its UTF-8 bytes as latin-1), the form the
-    capture and the enrichment expect."""
-    return text if text.isascii() else text.encode("utf-8", "surrogateescape").decode("latin-1")
-
-
-def environ_of(scope: Scope) -> dict[str, str]:
-    """The WSGI-style fields Kero reads, from an ASGI ``http`` scope: method, path, query
-    string, client address and the headers in ``_HEADERS`` (repeated ones joined by commas,
-    as WSGI servers do)."""
-    client = scope.get("client")
-    environ = {
-        "REQUEST_METHOD": scope.get("method") or "GET",
-        "PATH_INFO": _wsgi_str(app_path(scope)),
-        "QUERY_STRING": (scope.get("query_string") or b"").decode("latin-1"),
-        "REMOTE_ADDR": str(client[0]) if client else "",
-        "SCRIPT_NAME": _wsgi_str(scope.get("root_path") or ""),
-    }
-    for name, value in scope.get("headers") or ():
-        key = _HEADERS.get(name)
-        if key is not None:
-            text = value.decode("latin-1")
-            environ[key] = environ[key] + "," + text if key in environ else text
-    return environ
-
 
 def route_of(scope: Scope) -> str:
     """The route template the framework matched, "" when it names none (a 404, an app that
@@ -130,7 +79,7 @@ class KeroMiddleware:
             await self._own(scope, send, path)
             return
         try:
-            environ = environ_of(scope)
+            environ = environ_from_scope(scope)
         except Exception:  # a malformed scope: serve the request, untracked
             log.exception("kero: could not record a request")
             await self.app(scope, receive, send)
@@ -146,14 +95,14 @@ class KeroMiddleware:
     async def _own(self, scope: Scope, send: Send, path: str) -> None:
         """The pixel, or the dashboard behind its auth (see :mod:`kero_core.own_pages`)."""
         kero = self.kero
-        environ = environ_of(scope)
+        environ = environ_from_scope(scope)
         if path == kero.config.pixel_path:
             kero.record_pixel(environ)
             answer = own_pages.PIXEL
         else:
             answer = own_pages.denial(self.users, environ.get("HTTP_AUTHORIZATION"), await self._verdict(scope))
             if answer is None:
-                request_path = environ["SCRIPT_NAME"] + _wsgi_str(path)
+                request_path = environ["SCRIPT_NAME"] + wsgi_str(path)
                 answer = await _in_thread(own_pages.dashboard, kero, path, environ["QUERY_STRING"], request_path)
         await _send_answer(send, answer, head=environ["REQUEST_METHOD"] == "HEAD")
 

@@ -14,7 +14,8 @@ from typing import Any, Callable
 import pytest
 
 from kero_core import Kero
-from kero_core.asgi import KeroMiddleware, environ_of
+from kero_core.asgi import KeroMiddleware
+from kero_core.capture import environ_from_scope
 from kero_core.http import PIXEL_GIF
 from tests.asgi.conftest import call, get
 
@@ -264,7 +265,7 @@ def test_non_utf8_and_encoded_paths_are_stored_readably(app: KeroMiddleware, ker
 def test_huge_and_repeated_headers_are_bounded_and_joined(app: KeroMiddleware, kero: Kero) -> None:
     scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "client": None,
              "headers": [(b"x-forwarded-for", b"203.0.113.1"), (b"x-forwarded-for", b"198.51.100.2"), (b"user-agent", b"x" * 100_000)]}
-    environ = environ_of(scope)
+    environ = environ_from_scope(scope)
     assert environ["HTTP_X_FORWARDED_FOR"] == "203.0.113.1,198.51.100.2" and environ["REMOTE_ADDR"] == ""
     get(app, "/long", **{"User-Agent": "y" * 100_000})
     [event] = kero.query()
