@@ -38,6 +38,7 @@ test-slow: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	$(PY) benchmarks/request_overhead.py
 	$(PY) benchmarks/http_overhead.py
+	$(PY) benchmarks/asgi_overhead.py
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/dashboard_scale.py $(if $(BENCH_DBS),run $(BENCH_DBS),smoke)
