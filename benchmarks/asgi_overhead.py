@@ -1,7 +1,8 @@
 """ASGI request overhead of Kero, in two parts, each printing medians side by side in one run.
 
 1. In-process: a bare ASGI app and FastAPI hello-world, each bare vs wrapped by KeroMiddleware
-   (and FastAPI with prometheus-fastapi-instrumentator, the peer), called on one asyncio loop in
+   (and FastAPI with a pass-through middleware, what FastAPI adds per middleware, and with
+   prometheus-fastapi-instrumentator, the peer), called on one asyncio loop in
    a tight loop, the variants taking turns every 200 requests over several rounds. Time per
    request by the wall clock and by the thread's CPU time (``time.thread_time``); the writer is
    drained between rounds, outside the timed part. Every tracked request must be stored.
@@ -67,6 +68,17 @@ async def per_request(app: Any, n: int) -> tuple[float, float]:
     return (time.perf_counter() - started) / n * 1e6, (time.thread_time() - cpu) / n * 1e6
 
 
+class PassThrough:
+    """An ASGI middleware that does nothing: FastAPI wraps every added middleware (its own
+    telemetry hooks among others), a cost any middleware pays on top of its own work."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
 def fastapi_app(variant: str, kero: Kero | None = None) -> Any:
     from fastapi import FastAPI
     from fastapi.responses import PlainTextResponse
@@ -79,6 +91,8 @@ def fastapi_app(variant: str, kero: Kero | None = None) -> Any:
     app.add_api_route("/hello/{name}", hello)
     if variant == "kero":
         app.add_middleware(KeroMiddleware, kero=kero)
+    elif variant == "noop":  # what FastAPI costs per added middleware, whatever it does
+        app.add_middleware(PassThrough)
     elif variant == "peer":
         from prometheus_fastapi_instrumentator import Instrumentator
 
@@ -208,11 +222,12 @@ def main() -> None:
                                kero, args.requests, args.rounds))
         kero.close()
         kero = Kero(db_path=folder / "fastapi", measure_requests=True, flush_interval=3600)
-        apps = {v: fastapi_app(v, kero) for v in ("bare", "kero", "peer")}
-        asyncio.run(in_process("FastAPI hello-world: bare, Kero, prometheus-fastapi-instrumentator", apps, kero,
+        apps = {v: fastapi_app(v, kero) for v in ("bare", "noop", "kero", "peer")}
+        asyncio.run(in_process("FastAPI hello-world: bare, a pass-through middleware, Kero, prometheus-fastapi-instrumentator", apps, kero,
                                args.requests, args.rounds))
         kero.close()
-        over_http(args.seconds, args.http_rounds, folder / "http")
+        if args.http_rounds:  # 0: the in-process part only
+            over_http(args.seconds, args.http_rounds, folder / "http")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """ASGI apps the server tests run, configured from the environment: ``KERO_DB_PATH`` (the folder)
-and ``KERO_FLUSH_INTERVAL`` (60 in the shutdown tests, so that only the write at the server's
-stop can have stored the events). Each is set up exactly as the documentation says: the
+``KERO_FLUSH_INTERVAL`` (60 in the shutdown tests, so that only the write at the server's
+stop can have stored the events) and ``KERO_TEST_USERS`` (``name:password`` for the dashboard). Each is set up exactly as the documentation says: the
 middleware line and nothing else.
 
 - ``fastapi_app``: FastAPI with a path parameter, a slow route and a failing one;
@@ -53,4 +53,5 @@ def sync_view(name: str) -> str:  # FastAPI runs it in a thread
 
 if os.environ.get("KERO_DB_PATH"):  # the servers' processes; importing the module needs none
     fastapi_app.add_middleware(KeroMiddleware, kero=_kero())
-    plain_app = KeroMiddleware(bare_app, _kero())
+    users = dict([os.environ["KERO_TEST_USERS"].split(":", 1)]) if os.environ.get("KERO_TEST_USERS") else {}
+    plain_app = KeroMiddleware(bare_app, _kero(), users=users)
