@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo demo-django test test-slow bench system-deps clean
+.PHONY: demo demo-django demo-fastapi test test-slow bench system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ demo: $(STAMP)
 demo-django: $(STAMP)
 	$(PY) example_sites/django_site/manage.py demo
 
+demo-fastapi: $(STAMP)
+	$(PY) example_sites/fastapi_site/run.py
+
 test: $(STAMP) system-deps
 	$(PY) -m pytest
 
@@ -35,6 +38,7 @@ test-slow: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	$(PY) benchmarks/request_overhead.py
 	$(PY) benchmarks/http_overhead.py
+	$(PY) benchmarks/asgi_overhead.py
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/dashboard_scale.py $(if $(BENCH_DBS),run $(BENCH_DBS),smoke)

@@ -114,6 +114,59 @@ def _forwarded_for(header: str) -> str:
     return header[:_FORWARDED_HEAD] + "," + header[_FORWARDED_HEAD + 1 - MAX_FORWARDED:]
 
 
+# The request headers Kero's capture reads, under their WSGI names (ASGI names are lowercase).
+_HEADERS = {
+    b"user-agent": "HTTP_USER_AGENT",
+    b"referer": "HTTP_REFERER",
+    b"accept-language": "HTTP_ACCEPT_LANGUAGE",
+    b"accept-encoding": "HTTP_ACCEPT_ENCODING",
+    b"x-forwarded-for": "HTTP_X_FORWARDED_FOR",
+    b"cf-connecting-ip": "HTTP_CF_CONNECTING_IP",
+    b"x-real-ip": "HTTP_X_REAL_IP",
+    b"host": "HTTP_HOST",
+    b"dnt": "HTTP_DNT",
+    b"sec-gpc": "HTTP_SEC_GPC",
+    b"authorization": "HTTP_AUTHORIZATION",
+}
+
+
+def app_path(scope: Mapping[str, Any]) -> str:
+    """The path below the app's mount point (WSGI's ``PATH_INFO``): servers put ``root_path``
+    in front of ``path``, and the dashboard and the tracking rules are relative to the app."""
+    path: str = scope.get("path") or "/"
+    root: str = scope.get("root_path") or ""
+    if root and path.startswith(root) and path[len(root):len(root) + 1] in ("/", ""):
+        path = path[len(root):] or "/"
+    return path
+
+
+def wsgi_str(text: str) -> str:
+    """A decoded ASGI string as WSGI carries it (its UTF-8 bytes as latin-1), the form the
+    capture and the enrichment expect."""
+    return text if text.isascii() else text.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def environ_from_scope(scope: Mapping[str, Any]) -> dict[str, str]:
+    """The WSGI-style fields Kero reads, from an ASGI ``http`` scope (the ASGI middleware reads
+    requests through this, so one capture serves both): method, path, query
+    string, client address and the headers in ``_HEADERS`` (repeated ones joined by commas,
+    as WSGI servers do)."""
+    client = scope.get("client")
+    environ = {
+        "REQUEST_METHOD": scope.get("method") or "GET",
+        "PATH_INFO": wsgi_str(app_path(scope)),
+        "QUERY_STRING": (scope.get("query_string") or b"").decode("latin-1"),
+        "REMOTE_ADDR": str(client[0]) if client else "",
+        "SCRIPT_NAME": wsgi_str(scope.get("root_path") or ""),
+    }
+    for name, value in scope.get("headers") or ():
+        key = _HEADERS.get(name)
+        if key is not None:
+            text = value.decode("latin-1")
+            environ[key] = environ[key] + "," + text if key in environ else text
+    return environ
+
+
 def sends_do_not_track(environ: Mapping[str, Any]) -> bool:
     """True when the browser asks not to be tracked (``DNT: 1`` or ``Sec-GPC: 1``)."""
     return environ.get("HTTP_DNT") == "1" or environ.get("HTTP_SEC_GPC") == "1"

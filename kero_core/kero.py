@@ -18,6 +18,7 @@ import duckdb
 
 from kero_core import queries
 from kero_core.batch import EventBuilder
+from kero_core.capture import environ_from_scope
 from kero_core.capture import (
     DEFAULT_IGNORED_PREFIXES,
     DEFAULT_IGNORED_SUFFIXES,
@@ -37,14 +38,21 @@ log = logging.getLogger("kero")
 
 
 def environ_of(request: Any) -> Mapping[str, Any]:
-    """The WSGI-style environ of a WSGI environ, a werkzeug/Flask request or a Django request."""
+    """The WSGI-style environ of a WSGI environ, a werkzeug/Flask request, a Django request, an
+    ASGI scope or an ASGI framework's request (its ``scope``: Starlette, FastAPI, Litestar)."""
     if isinstance(request, Mapping):
-        return request
+        return environ_from_scope(request) if request.get("type") in ("http", "websocket") else request
     for attribute in ("environ", "META"):
         environ = getattr(request, attribute, None)
         if isinstance(environ, Mapping):
             return environ
-    raise TypeError(f"request must be a WSGI environ, a werkzeug/Flask request or a Django request, got {type(request).__name__}")
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, Mapping) and scope.get("type") in ("http", "websocket"):
+        return environ_from_scope(scope)
+    raise TypeError(
+        "request must be a WSGI environ, a werkzeug/Flask request, a Django request, an ASGI scope "
+        f"or a Starlette/FastAPI/Litestar request, got {type(request).__name__}"
+    )
 
 
 def make_store(config: Config, clock: Callable[[], float]) -> Store:

@@ -5,7 +5,8 @@ started lazily in the process that records (so never before a fork), wakes about
 ``flush_interval`` or when the buffer is large, enriches the batch, spools it, and ingests the
 spool when no other process is doing so. After ``fork()`` the child starts with an empty buffer
 and no thread (the parent keeps and writes its own events). At exit every live pipeline writes
-what it holds."""
+what it holds, and so does every one when the process is told to stop (see ``shutdown``), even
+by a server that then ends it without running exit handlers."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Any, Callable
 
 import pyarrow as pa
 
+from kero_core import shutdown
 from kero_core.batch import EventBuilder
 from kero_core.capture import Hit, as_hit
 from kero_core.enrich import SaltUnavailable
@@ -58,6 +60,7 @@ class Pipeline:
         self._closed = False
         self._reset()
         _LIVE.add(self)
+        watch_signals()
 
     def _reset(self) -> None:
         """Fresh per-process state (also what a forked child starts with)."""
@@ -67,6 +70,8 @@ class Pipeline:
         self._write_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._terminating = False  # the process was told to stop: write each hit at once
+        self._writing: int | None = None  # the thread inside write(), if any
         self._builder: EventBuilder | None = None  # parsers, caches, GeoIP handle: made per process
 
     @property
@@ -87,6 +92,10 @@ class Pipeline:
         buffer.append(tuple(hit))
         if self._thread is None:
             self._start()
+        if self._terminating:
+            # The server is stopping and may end the process as soon as this request is done,
+            # without exit handlers: write now (after the response, on the stopping process).
+            self.write()
         elif len(buffer) >= WAKE_AT and not self._wake.is_set():
             # set() takes the event's lock and notifies (several µs); while the writer drains a
             # large buffer every request would pay that again.
@@ -98,6 +107,20 @@ class Pipeline:
                 thread = threading.Thread(target=self._run, name="kero-writer", daemon=True)
                 thread.start()
                 self._thread = thread
+        watch_signals()
+
+    def terminate(self) -> None:
+        """The process was told to stop: write what is held now, and each later hit as it is
+        recorded. Called by the signal handler, on the main thread, which may have been
+        interrupted inside write() itself: then that write goes on until the buffer is empty."""
+        self._terminating = True
+        if self._writing == threading.get_ident():
+            return
+        if self._write_lock.acquire(timeout=5.0):
+            try:
+                self._write_locked()
+            finally:
+                self._write_lock.release()
 
     # -- writer thread -------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -127,29 +150,38 @@ class Pipeline:
     def write(self) -> bool:
         """Drain the buffer into the spool; True when nothing is left in memory."""
         with self._write_lock:
-            try:
-                self._spool_retries()
-                # Only what was buffered when this write began: draining until the buffer is
-                # empty would, under steady traffic, chase each request with a batch of a few
-                # events, each paying a Parquet file (measured: 1,000 files in 10 s of load,
-                # 300 µs of CPU per request). Later hits go in the next interval's batch.
-                left = len(self._buffer)
-                while left > 0:
-                    rows = [self._buffer.popleft() for _ in range(min(left, BATCH))]
-                    left -= len(rows)
-                    try:
-                        table = self._build([as_hit(row) for row in rows])
-                    except SaltUnavailable as exc:  # kept, in order, for the next write
-                        self._buffer.extendleft(reversed(rows))
-                        self._log_once("salt", "kero: holding events in memory (%s); will retry", _describe(exc))
-                        return False
-                    if table is not None:
-                        self._spool(table)
-                self._report_drops()
-                return not self._unspooled
-            except Exception as exc:  # never let a disk failure kill the writer
-                self._log_once("write", "kero: could not write events (%s); will retry", _describe(exc))
-                return False
+            return self._write_locked()
+
+    def _write_locked(self) -> bool:
+        """write(), its lock held."""
+        self._writing = threading.get_ident()
+        try:
+            self._spool_retries()
+            # Only what was buffered when this write began: draining until the buffer is
+            # empty would, under steady traffic, chase each request with a batch of a few
+            # events, each paying a Parquet file (measured: 1,000 files in 10 s of load,
+            # 300 µs of CPU per request). Later hits go in the next interval's batch.
+            left = len(self._buffer)
+            while left > 0:
+                rows = [self._buffer.popleft() for _ in range(min(left, BATCH))]
+                left -= len(rows)
+                try:
+                    table = self._build([as_hit(row) for row in rows])
+                except SaltUnavailable as exc:  # kept, in order, for the next write
+                    self._buffer.extendleft(reversed(rows))
+                    self._log_once("salt", "kero: holding events in memory (%s); will retry", _describe(exc))
+                    return False
+                if table is not None:
+                    self._spool(table)
+                if left <= 0 and self._terminating:  # stopping: leave nothing behind
+                    left = len(self._buffer)
+            self._report_drops()
+            return not self._unspooled
+        except Exception as exc:  # never let a disk failure kill the writer
+            self._log_once("write", "kero: could not write events (%s); will retry", _describe(exc))
+            return False
+        finally:
+            self._writing = None
 
     def _report_drops(self) -> None:
         """The request thread counts the hits a full buffer refuses but cannot log (no I/O
@@ -267,6 +299,19 @@ def _describe(exc: BaseException) -> str:
 
 
 _LIVE: "weakref.WeakSet[Pipeline]" = weakref.WeakSet()
+
+
+def watch_signals() -> None:
+    """Put Kero in front of this process's SIGTERM and SIGINT handlers, so every pipeline writes
+    what it holds when the process is told to stop (see ``shutdown``). Pipelines call it when
+    made and when their writer starts; an adapter that makes its Kero lazily calls it when the
+    server loads the app."""
+    shutdown.watch(_terminate_all)
+
+
+def _terminate_all() -> None:
+    for pipeline in list(_LIVE):
+        pipeline.terminate()
 
 
 def _after_fork_in_child() -> None:

@@ -1,4 +1,4 @@
-"""Optional, for ASGI servers: write Kero's buffer when the server shuts down.
+"""Optional, for ASGI servers: close Kero during the lifespan shutdown.
 
     # asgi.py
     from django.core.asgi import get_asgi_application
@@ -6,11 +6,12 @@
 
     application = with_lifespan(get_asgi_application())
 
-Why: uvicorn re-raises SIGTERM after its graceful shutdown with the default handler, so the
-process ends without running exit handlers, and the events of Kero's last write interval (up
-to ``FLUSH_INTERVAL``, one second by default, per worker) are lost at every restart. Django's
+Not needed for a graceful stop: uvicorn re-raises SIGTERM after its graceful shutdown with the
+default handler, so the process ends without running exit handlers, but Kero stands in front of
+the server's signal handlers and writes what it holds first (``kero_core.shutdown``). Django's
 ASGI handler does not speak the lifespan protocol; this wrapper does, and closes the process's
-Kero (which writes what it holds) on ``lifespan.shutdown``. Other requests pass through."""
+Kero (which writes what it holds) on ``lifespan.shutdown``, for apps that want that as well.
+Other requests pass through."""
 
 from __future__ import annotations
 

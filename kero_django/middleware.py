@@ -19,6 +19,7 @@ from django.utils.decorators import sync_and_async_middleware
 
 from kero_core import Kero
 from kero_core.http import PIXEL_GIF, PIXEL_HEADERS
+from kero_core.pipeline import watch_signals
 from kero_django.conf import APP_NAME
 from kero_django.runtime import built, tracker
 
@@ -31,6 +32,9 @@ class KeroMiddleware:
     """Record each request (method, path, route pattern, status, duration) after its response."""
 
     def __init__(self, get_response: GetResponse) -> None:
+        # The Kero is made at the first request; the server loads the app now, on its main
+        # thread: the moment to stand in front of its stop signal (see kero_core.shutdown).
+        watch_signals()
         self.get_response = get_response
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:

@@ -28,6 +28,13 @@ def test_request_overhead_smoke() -> None:
     assert out.count("events stored: 400 (expected 400)") == 2, out
 
 
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make system-deps)")
+def test_asgi_overhead_smoke() -> None:
+    out = run("asgi_overhead.py", 180)
+    assert out.count("events stored: 400 (expected 400") == 2, out  # bare ASGI and FastAPI
+    assert "kero stored" in out and "/ bare:" in out, out
+
+
 def test_ingest_smoke() -> None:
     out = run("ingest.py", 60)
     assert "median ingest rate:" in out and "GeoIP: on" in out, out

@@ -45,6 +45,24 @@ def test_wsgi_example_tracks_and_protects_the_dashboard() -> None:
     kero.close()
 
 
+def test_asgi_example_tracks_and_protects_the_dashboard() -> None:
+    from fastapi.testclient import TestClient
+
+    namespace = run_block("asgi")
+    app, kero = namespace["app"], namespace["kero"]
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    client = TestClient(app)
+    assert client.get("/items/3").json() == {"item_id": 3}
+    assert client.get("/_kero/").status_code == 401
+    assert client.get("/_kero/", auth=("admin", "secret")).status_code == 200
+    assert [(e.path, e.route) for e in kero.query()] == [("/items/3", "/items/{item_id}")]
+    kero.close()
+
+
 def test_api_example_runs() -> None:
     namespace = run_block("api")
     assert namespace["kero"].pipeline._closed
