@@ -228,11 +228,21 @@ class Scope:
     start: datetime
     end: datetime
     humans_only: bool = True
+    goal: Any = None  # a kero_core.goals.Step: only visitors who completed it (?goal=)
 
     def where(self, start: datetime | None = None) -> Where:
         """The scope's WHERE clause, from ``start`` (default: the scope's own start) to its end."""
         filters = {**self.filters, "is_bot": False} if self.humans_only else self.filters
-        return where(self.name, filters, self.start if start is None else start, self.end)
+        return self.with_goal(where(self.name, filters, self.start if start is None else start, self.end), start)
+
+    def with_goal(self, w: Where, start: datetime | None = None) -> Where:
+        """``w`` narrowed to the visitors who completed the scope's goal, if it has one."""
+        if self.goal is None:
+            return w
+        from kero_core.goal_queries import goal_where  # it imports this module
+
+        g = goal_where(self.goal, self.start if start is None else start, self.end, self.humans_only)
+        return Where(f"{w.sql} AND {g.sql}", [*w.params, *g.params])
 
 
 def visit_marks(source: str, by: Sequence[str] = (), where: str = "visitor_id <> 0") -> str:
@@ -485,7 +495,7 @@ def breakdowns(
         raise ValueError(f"unknown breakdown {unknown[0]!r}; known: {', '.join(BREAKDOWNS)}")
     if not ids:
         return {}
-    base = where(None, scope.filters, scope.start, scope.end)
+    base = scope.with_goal(where(None, scope.filters, scope.start, scope.end))
     human = "AND NOT is_bot" if scope.humans_only else ""
     ctes = [
         f"b AS NOT MATERIALIZED (SELECT {', '.join(BREAKDOWN_COLUMNS)} FROM events WHERE {base.sql})",

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from kero_core import queries, rollups
-from kero_core.dashboard import chart, labels
+from kero_core import goal_queries, queries, rollups
+from kero_core.dashboard import chart, conversions, labels
 from kero_core.dashboard.cards import CARDS, PANELS, REFERRER_URLS, Card, Column, Label, Panel, value
 from kero_core.dashboard.view import TIMEFRAMES, Filter, View
 from kero_core.queries import Bucket, BreakdownRow, Figures
@@ -209,6 +209,9 @@ class Dashboard:
     realtime: int  # visitors in the last five minutes, whatever the filters
     has_data: bool  # anything stored at all (else the page says how to get data)
     modal: PanelView | None = None
+    goals: tuple[conversions.GoalView, ...] = ()  # one per goal option entry
+    funnels: tuple[conversions.FunnelLink, ...] = ()  # one per funnel option entry
+    funnel: conversions.FunnelView | None = None  # the funnel of ?funnel=
 
 
 def panels_of(view: View, card: Card, durations: bool) -> tuple[Panel, ...]:
@@ -238,6 +241,8 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         modal = rollups.breakdowns(con, scope, [view.show], MODAL_ROWS) if view.show else {}
         live = queries.count_visitors(con, realtime_where(view.now))
         has_data = bool(current.views or previous.views) or queries.has_events(con)
+        goal_counts = goal_queries.goals(con, scope, kero.config.goals, view.previous_start)
+        funnel_counts = goal_queries.funnel(con, scope, view.funnel) if view.funnel else None
     cards = tuple(
         CardView(card, tuple(panel_view(view, p, *found[p.id]) for p in panels[card.id])) for card in CARDS
     )
@@ -255,6 +260,9 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         realtime=live,
         has_data=has_data,
         modal=panel_view(view, PANELS[view.show], *modal[view.show]) if view.show else None,
+        goals=conversions.goal_views(view, kero.config.goals, goal_counts, current.visitors, previous.visitors),
+        funnels=conversions.funnel_links(view, kero.config.funnels),
+        funnel=conversions.funnel_view(view.funnel, funnel_counts) if view.funnel and funnel_counts else None,
     )
 
 

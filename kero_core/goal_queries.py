@@ -1,0 +1,155 @@
+"""The read queries of goals and funnels (a sibling of :mod:`kero_core.queries`; all their SQL
+lives here). Goal paths and event names are always bound parameters.
+
+- A goal's *conversions* are its events (page views of a matching path, or custom events of its
+  name) in the period; its *converting visitors* are the distinct visitor ids among them.
+- With filters, only the visitors of the view count: those with a page view matching the
+  filters (Kero cannot tell who sent a custom event recorded without ``request=``).
+- ``?goal=`` keeps the page views of visitors who completed the goal. A visitor id lasts one UTC
+  day, so that is their activity of the days they converted on.
+- A funnel's steps are done in order within one visit: the visitor's page views and step events
+  with gaps under 30 minutes (the dashboard's visit rule)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+import duckdb
+
+from kero_core.goals import Funnel, Step
+from kero_core.queries import VISIT_GAP, Scope, Where
+
+
+def step_sql(step: Step) -> Where:
+    """The condition an event meets when it is ``step``."""
+    if step.kind == "event":
+        return Where("name = ?", [step.text])
+    like = step.like
+    if like is None:
+        return Where("(name = 'http_req' AND path = ?)", [step.text])
+    return Where("(name = 'http_req' AND path LIKE ? ESCAPE '\\')", [like])
+
+
+def _any(steps: Sequence[Step]) -> Where:
+    conditions = [step_sql(s) for s in steps]
+    return Where("(" + " OR ".join(c.sql for c in conditions) + ")", [p for c in conditions for p in c.params])
+
+
+def goal_where(goal: Step, start: datetime | None, end: datetime | None, humans_only: bool = True) -> Where:
+    """Events of visitors who completed ``goal`` in ``[start, end)`` (the ``?goal=`` filter)."""
+    cond = step_sql(goal)
+    clauses, params = [cond.sql, "visitor_id <> 0"], list(cond.params)
+    if humans_only:
+        clauses.append("NOT is_bot")
+    if start is not None:
+        clauses.append("ts >= ?")
+        params.append(start)
+    if end is not None:
+        clauses.append("ts < ?")
+        params.append(end)
+    return Where(f"visitor_id IN (SELECT visitor_id FROM events WHERE {' AND '.join(clauses)})", params)
+
+
+def _narrowed(scope: Scope) -> bool:
+    """Whether the view keeps only some visitors (a filter, an event name, a goal)."""
+    return bool(scope.filters) or scope.name != "http_req" or scope.goal is not None
+
+
+@dataclass(frozen=True)
+class GoalCounts:
+    visitors: int = 0  # distinct converting visitors
+    conversions: int = 0  # goal events
+
+
+def goals(
+    con: duckdb.DuckDBPyConnection, scope: Scope, goal_list: Sequence[Step], previous_start: datetime
+) -> list[tuple[GoalCounts, GoalCounts]]:
+    """For each goal, its counts in the scope's period and in ``[previous_start, scope.start)``."""
+    if not goal_list:
+        return []
+    humans = "AND NOT is_bot" if scope.humans_only else ""
+    wanted = _any(goal_list)
+    ctes = [f"""g AS MATERIALIZED (SELECT ts >= ? AS cur, visitor_id, name, path FROM events
+                WHERE ts >= ? AND ts < ? {humans} AND {wanted.sql})"""]
+    params: list[Any] = [scope.start, previous_start, scope.end, *wanted.params]
+    if _narrowed(scope):
+        w = scope.where(previous_start)
+        ctes.append(f"v AS (SELECT DISTINCT ts >= ? AS cur, visitor_id FROM events WHERE {w.sql} AND visitor_id <> 0)")
+        params += [scope.start, *w.params]
+        ctes.append("h AS (SELECT g.*, v.visitor_id IS NOT NULL AS seen FROM g LEFT JOIN v USING (cur, visitor_id))")
+        counted = "seen"
+    else:
+        ctes.append("h AS (SELECT *, visitor_id <> 0 AS seen FROM g)")
+        counted = "TRUE"
+    parts = []
+    for i, goal in enumerate(goal_list):
+        cond = step_sql(goal)
+        parts.append(f"""SELECT {i} AS goal, cur, count(DISTINCT visitor_id) FILTER (WHERE seen),
+                                count(*) FILTER (WHERE {counted}) FROM h WHERE {cond.sql} GROUP BY cur""")
+        params += cond.params
+    sql = f"WITH {', '.join(ctes)} {' UNION ALL '.join(parts)}"
+    found = {(g, cur): GoalCounts(int(v), int(n)) for g, cur, v, n in con.execute(sql, params).fetchall()}
+    return [(found.get((i, True), GoalCounts()), found.get((i, False), GoalCounts())) for i in range(len(goal_list))]
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    visitors: int  # distinct visitors who reached this step (in order, within one visit)
+    visits: int
+
+
+def funnel(con: duckdb.DuckDBPyConnection, scope: Scope, definition: Funnel) -> list[FunnelStep]:
+    """Visitors and visits reaching each step of ``definition`` in the scope's period.
+
+    Only visitors who did the first step are read: their page views and step events are cut
+    into visits (one sort), then each step is the first matching event after the previous
+    step's (positions, not times: two events of the same second keep their order)."""
+    steps = definition.steps
+    gap = int(VISIT_GAP.total_seconds())
+    humans = "AND NOT is_bot" if scope.humans_only else ""
+    first = step_sql(steps[0])
+    events_of_steps = [s.text for s in steps if s.kind == "event"]
+    flags = [step_sql(s) for s in steps]
+    base = f"ts >= ? AND ts < ? AND visitor_id <> 0 {humans}"
+    narrowing, narrowed = "", None
+    if _narrowed(scope):
+        narrowed = scope.where()
+        narrowing = f"AND visitor_id IN (SELECT visitor_id FROM events WHERE {narrowed.sql})"
+    flag_columns = ", ".join(f"{f.sql} AS s{i}" for i, f in enumerate(flags))
+    event_names = "OR list_contains(?::VARCHAR[], name)" if events_of_steps else ""
+    sql_params = _funnel_params(flags, scope, events_of_steps, first, narrowed)
+    ctes = [
+        f"""base AS (SELECT visitor_id, ts, {flag_columns},
+                       name <> 'http_req' AS is_event, path, name FROM events
+               WHERE {base} AND (name = 'http_req' {event_names})
+                 AND visitor_id IN (SELECT visitor_id FROM events WHERE {base} AND {first.sql}) {narrowing})""",
+        f"""gaps AS (SELECT *, row_number() OVER w AS seq,
+                       coalesce(lag(visitor_id) OVER w <> visitor_id OR ts - lag(ts) OVER w >= INTERVAL {gap} SECOND, true) AS new
+                FROM base WINDOW w AS (ORDER BY visitor_id, ts, is_event, path, name))""",
+        f"""r AS MATERIALIZED (SELECT visitor_id, seq, {', '.join(f's{i}' for i in range(len(steps)))},
+                    sum(new::INTEGER) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS visit
+             FROM gaps QUALIFY {' OR '.join(f's{i}' for i in range(len(steps)))})""",
+        "p0 AS (SELECT visit, any_value(visitor_id) AS visitor_id, min(seq) AS at FROM r WHERE s0 GROUP BY visit)",
+    ]
+    for i in range(1, len(steps)):
+        ctes.append(f"""p{i} AS (SELECT visit, any_value(r.visitor_id) AS visitor_id, min(r.seq) AS at
+                         FROM r JOIN p{i - 1} AS prev USING (visit) WHERE r.s{i} AND r.seq > prev.at GROUP BY visit)""")
+    counts = " UNION ALL ".join(f"SELECT {i}, count(DISTINCT visitor_id), count(*) FROM p{i}" for i in range(len(steps)))
+    sql = f"WITH {', '.join(ctes)} {counts}"
+    found = {i: FunnelStep(int(v), int(n)) for i, v, n in con.execute(sql, sql_params).fetchall()}
+    return [found.get(i, FunnelStep(0, 0)) for i in range(len(steps))]
+
+
+def _funnel_params(flags: Sequence[Where], scope: Scope, events_of_steps: Sequence[str], first: Where,
+                   narrowing: Where | None) -> list[Any]:
+    """The bound parameters of :func:`funnel`'s statement, in the order its text uses them."""
+    params: list[Any] = [p for f in flags for p in f.params]
+    params += [scope.start, scope.end]
+    if events_of_steps:
+        params.append(list(events_of_steps))
+    params += [scope.start, scope.end, *first.params]
+    if narrowing is not None:
+        params += narrowing.params
+    return params
