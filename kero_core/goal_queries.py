@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import duckdb
 
 from kero_core.goals import Funnel, Step
-from kero_core.queries import VISIT_GAP, Scope, Where
+from kero_core.queries import METRICS, VISIT_GAP, BreakdownRow, Scope, Where, ranked, where
 
 
 def step_sql(step: Step) -> Where:
@@ -153,3 +153,26 @@ def _funnel_params(flags: Sequence[Where], scope: Scope, events_of_steps: Sequen
     if narrowing is not None:
         params += narrowing.params
     return params
+
+
+def properties(con: duckdb.DuckDBPyConnection, scope: Scope, limit: int) -> tuple[int, list[BreakdownRow]]:
+    """The Properties card: (event name, label key, value) of the scope's custom events (of its
+    event name when it has one, else of all), by events then visitors. Label keys with a quote
+    are left out: they cannot be named in a JSON path."""
+    name = None if scope.name == "http_req" else scope.name
+    filters = {**scope.filters, "is_bot": False} if scope.humans_only else scope.filters
+    base = scope.with_goal(where(name, filters, scope.start, scope.end))
+    ctes = [
+        f"custom AS (SELECT name, visitor_id, labels FROM events WHERE {base.sql} AND name <> 'http_req' AND labels <> '')",
+        """kv AS (SELECT name, visitor_id, k, json_extract_string(labels, '$."' || k || '"') AS v
+                  FROM (SELECT name, visitor_id, labels, unnest(json_keys(labels)) AS k FROM custom)
+                  WHERE NOT contains(k, '"'))""",
+    ]
+    part = ("SELECT 'properties', concat_ws(chr(31), name, k, coalesce(v, '')), count(*), "
+            f"{METRICS['visitors']}, NULL FROM kv GROUP BY ALL")
+    total, rows = ranked(con, ctes, [part], base.params, ["properties"], limit)["properties"]
+    out = []
+    for row in rows:
+        event, key, value = row.key[0].split("\x1f", 2)
+        out.append(BreakdownRow((value, event, key), row.value, row.value2, row.value3))
+    return total, out

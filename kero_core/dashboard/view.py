@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from kero_core.capture import MAX_PATH
 from kero_core.goals import Funnel, Step, find_funnel, find_goal
-from kero_core.queries import DIMENSIONS, Scope
+from kero_core.queries import DIMENSIONS, Scope, is_property, property_path
 
 TIMEFRAMES: dict[str, str] = {
     "today": "Today",
@@ -214,10 +214,20 @@ def _filters(params: Mapping[str, Sequence[str]], controls: Sequence[str]) -> tu
         if key in controls or key in ("period", "from", "to", "goal", "funnel"):
             continue
         dimension, negate = (key[:-1], True) if key.endswith("!") else (key, False)
+        if is_property(dimension):
+            try:
+                property_path(dimension)
+            except ValueError as exc:
+                raise BadRequest(f"{exc}.") from None
+            value = _one(params, key) or ""
+            if len(value) > MAX_PATH:
+                raise BadRequest(f"the value of filter '{key[:60]}' is longer than {MAX_PATH} characters.")
+            out.append(Filter(dimension, value, negate))
+            continue
         if dimension not in DIMENSIONS:
             raise BadRequest(
                 f"unknown filter {key[:40]!r}; filter by one of {', '.join(sorted(DIMENSIONS))} "
-                f"(add '!' to exclude, e.g. country!=CH)."
+                f"or prop.<label key> (add '!' to exclude, e.g. country!=CH)."
             )
         value = _one(params, key) or ""
         if len(value) > MAX_PATH:
