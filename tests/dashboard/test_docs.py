@@ -64,7 +64,7 @@ def shape(value: Any) -> Any:
 
 
 def test_the_doc_has_examples() -> None:
-    assert len(URLS) == 16
+    assert len(URLS) == 17
 
 
 @pytest.mark.parametrize("url", URLS)
