@@ -102,7 +102,7 @@ def test_page_shows_figures_chart_cards_and_realtime(client: Client, seeded: Ker
     assert len(svg.find_all("g", cls="bucket")) == 7 and all(g.find("title").text() for g in svg.find_all("g", cls="bucket"))
     cards = [n.attrs["id"] for n in doc.find_all("article", cls="card")]
     assert cards == ["card-pages", "card-sources", "card-locations", "card-devices", "card-routes", "card-errors",
-                     "card-bots", "card-events"]
+                     "card-bots", "card-events", "card-properties"]
     pages = doc.find("section", id="panel-pages")
     rows = pages.find("tbody").find_all("tr")
     assert len(rows) == 10 and rows[0].find("td").classes == {"label", "w100"}
