@@ -97,62 +97,60 @@ def goals(
 @dataclass(frozen=True)
 class FunnelStep:
     visitors: int  # distinct visitors who reached this step (in order, within one visit)
-    visits: int
 
 
 def funnel(con: duckdb.DuckDBPyConnection, scope: Scope, definition: Funnel) -> list[FunnelStep]:
-    """Visitors and visits reaching each step of ``definition`` in the scope's period.
+    """Visitors reaching each step of ``definition`` in the scope's period.
 
-    Only visitors who did the first step are read: their page views and step events are cut
-    into visits (one sort), then each step is the first matching event after the previous
-    step's (positions, not times: two events of the same second keep their order)."""
+    Step 1 is every visitor with a step-1 event (it is in some visit). Later steps need visits:
+    only visitors with both a step-1 and a step-2 event are read further, their page views and
+    step events cut into visits (one sort, of their rows only), then in each visit each step is
+    the first matching event after the previous step's (positions: events of the same instant
+    keep page views first)."""
     steps = definition.steps
     gap = int(VISIT_GAP.total_seconds())
     humans = "AND NOT is_bot" if scope.humans_only else ""
-    first = step_sql(steps[0])
     events_of_steps = [s.text for s in steps if s.kind == "event"]
     flags = [step_sql(s) for s in steps]
     base = f"ts >= ? AND ts < ? AND visitor_id <> 0 {humans}"
-    narrowing, narrowed = "", None
+    base_params: list[Any] = [scope.start, scope.end]
+    narrowing, narrowing_params = "", []
     if _narrowed(scope):
         narrowed = scope.where()
-        narrowing = f"AND visitor_id IN (SELECT visitor_id FROM events WHERE {narrowed.sql})"
+        narrowing, narrowing_params = f"AND visitor_id IN (SELECT visitor_id FROM events WHERE {narrowed.sql})", narrowed.params
     flag_columns = ", ".join(f"{f.sql} AS s{i}" for i, f in enumerate(flags))
+    flag_params = [p for f in flags for p in f.params]
+    steps_list = ", ".join(f"s{i}" for i in range(len(steps)))
+    any_step = " OR ".join(f"s{i}" for i in range(len(steps)))
     event_names = "OR list_contains(?::VARCHAR[], name)" if events_of_steps else ""
-    sql_params = _funnel_params(flags, scope, events_of_steps, first, narrowed)
+    first_two = [p for f in flags[:2] for p in f.params]
     ctes = [
-        f"""base AS (SELECT visitor_id, ts, {flag_columns},
-                       name <> 'http_req' AS is_event, path, name FROM events
+        f"""firsts AS MATERIALIZED (SELECT visitor_id, bool_or({flags[0].sql}) AS a, bool_or({flags[1].sql}) AS b FROM events
+               WHERE {base} AND ({flags[0].sql} OR {flags[1].sql}) {narrowing} GROUP BY visitor_id)""",
+        f"""base AS (SELECT visitor_id, ts, {flag_columns}, name <> 'http_req' AS is_event FROM events
                WHERE {base} AND (name = 'http_req' {event_names})
-                 AND visitor_id IN (SELECT visitor_id FROM events WHERE {base} AND {first.sql}) {narrowing})""",
-        f"""gaps AS (SELECT *, row_number() OVER w AS seq,
+                 AND visitor_id IN (SELECT visitor_id FROM firsts WHERE a AND b))""",
+        # One sort of the candidates' narrow rows marks visit starts; only the starts and the
+        # step rows go on to number the visits (a second sort, of fewer rows).
+        f"""gaps AS (SELECT visitor_id, ts, is_event, {steps_list},
                        coalesce(lag(visitor_id) OVER w <> visitor_id OR ts - lag(ts) OVER w >= INTERVAL {gap} SECOND, true) AS new
-                FROM base WINDOW w AS (ORDER BY visitor_id, ts, is_event, path, name))""",
-        f"""r AS MATERIALIZED (SELECT visitor_id, seq, {', '.join(f's{i}' for i in range(len(steps)))},
-                    sum(new::INTEGER) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS visit
-             FROM gaps QUALIFY {' OR '.join(f's{i}' for i in range(len(steps)))})""",
+                FROM base WINDOW w AS (ORDER BY visitor_id, ts, is_event))""",
+        f"""r AS MATERIALIZED (SELECT visitor_id, {steps_list},
+                    row_number() OVER w AS seq, sum(new::INTEGER) OVER (w ROWS UNBOUNDED PRECEDING) AS visit
+             FROM gaps WHERE new OR {any_step} WINDOW w AS (ORDER BY visitor_id, ts, is_event))""",
         "p0 AS (SELECT visit, any_value(visitor_id) AS visitor_id, min(seq) AS at FROM r WHERE s0 GROUP BY visit)",
     ]
+    params: list[Any] = [*first_two, *base_params, *first_two, *narrowing_params,
+                         *flag_params, *base_params, *([list(events_of_steps)] if events_of_steps else [])]
     for i in range(1, len(steps)):
         ctes.append(f"""p{i} AS (SELECT visit, any_value(r.visitor_id) AS visitor_id, min(r.seq) AS at
                          FROM r JOIN p{i - 1} AS prev USING (visit) WHERE r.s{i} AND r.seq > prev.at GROUP BY visit)""")
-    counts = " UNION ALL ".join(f"SELECT {i}, count(DISTINCT visitor_id), count(*) FROM p{i}" for i in range(len(steps)))
+    counts = " UNION ALL ".join(
+        ["SELECT 0, count(*) FILTER (WHERE a) FROM firsts"]
+        + [f"SELECT {i}, count(DISTINCT visitor_id) FROM p{i}" for i in range(1, len(steps))])
     sql = f"WITH {', '.join(ctes)} {counts}"
-    found = {i: FunnelStep(int(v), int(n)) for i, v, n in con.execute(sql, sql_params).fetchall()}
-    return [found.get(i, FunnelStep(0, 0)) for i in range(len(steps))]
-
-
-def _funnel_params(flags: Sequence[Where], scope: Scope, events_of_steps: Sequence[str], first: Where,
-                   narrowing: Where | None) -> list[Any]:
-    """The bound parameters of :func:`funnel`'s statement, in the order its text uses them."""
-    params: list[Any] = [p for f in flags for p in f.params]
-    params += [scope.start, scope.end]
-    if events_of_steps:
-        params.append(list(events_of_steps))
-    params += [scope.start, scope.end, *first.params]
-    if narrowing is not None:
-        params += narrowing.params
-    return params
+    found = {i: int(v) for i, v in con.execute(sql, params).fetchall()}
+    return [FunnelStep(found.get(i, 0)) for i in range(len(steps))]
 
 
 def properties(con: duckdb.DuckDBPyConnection, scope: Scope, limit: int) -> tuple[int, list[BreakdownRow]]:

@@ -60,7 +60,6 @@ class FunnelStepView:
     label: str  # the step as defined: "/pricing" or "signup"
     kind: str  # "page" or "event"
     visitors: int
-    visits: int
     from_previous: float | None  # share of the previous step's visitors (None for the first)
     dropped: int  # visitors of the previous step who did not reach this one
     from_first: float | None  # share of the first step's visitors
@@ -109,7 +108,7 @@ def funnel_view(funnel: Funnel, counts: Sequence[FunnelStep]) -> FunnelView:
         from_previous = _rate(c.visitors, before) if before is not None else None
         title = f"Step {i + 1}, {step.text}: {labels.integer(c.visitors)} visitors ({labels.percent(share)} of step 1)"
         out.append(FunnelStepView(
-            i + 1, step.text, step.kind, c.visitors, c.visits, from_previous,
+            i + 1, step.text, step.kind, c.visitors, from_previous,
             (before - c.visitors) if before is not None else 0, share,
             round(i * slot + gap / 2, 2), round(slot - gap, 2), round(HEIGHT - height, 2), height, title,
         ))

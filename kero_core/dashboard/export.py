@@ -96,7 +96,7 @@ def to_json(dashboard: Dashboard) -> dict[str, Any]:
     if dashboard.funnel is not None:
         f = dashboard.funnel
         out["funnel"] = {"name": f.funnel.name, "conversion_rate": _number(f.rate), "steps": [
-            {"step": s.label, "kind": s.kind, "visitors": s.visitors, "visits": s.visits,
+            {"step": s.label, "kind": s.kind, "visitors": s.visitors,
              "from_previous": _number(s.from_previous), "dropped": s.dropped, "from_first": _number(s.from_first)}
             for s in f.steps]}
     return out
