@@ -71,9 +71,12 @@ def goals(
         return []
     humans = "AND NOT is_bot" if scope.humans_only else ""
     wanted = _any(goal_list)
-    ctes = [f"""g AS MATERIALIZED (SELECT ts >= ? AS cur, visitor_id, name, path FROM events
+    conditions = [step_sql(g) for g in goal_list]
+    flags = ", ".join(f"{c.sql} AS g{i}" for i, c in enumerate(conditions))
+    # Each goal's condition is evaluated once per event, as a flag the counts below read.
+    ctes = [f"""g AS MATERIALIZED (SELECT ts >= ? AS cur, visitor_id, {flags} FROM events
                 WHERE ts >= ? AND ts < ? {humans} AND {wanted.sql})"""]
-    params: list[Any] = [scope.start, previous_start, scope.end, *wanted.params]
+    params: list[Any] = [scope.start, *(p for c in conditions for p in c.params), previous_start, scope.end, *wanted.params]
     if _narrowed(scope):
         w = scope.where(previous_start)
         ctes.append(f"v AS (SELECT DISTINCT ts >= ? AS cur, visitor_id FROM events WHERE {w.sql} AND visitor_id <> 0)")
@@ -83,12 +86,8 @@ def goals(
     else:
         ctes.append("h AS (SELECT *, visitor_id <> 0 AS seen FROM g)")
         counted = "TRUE"
-    parts = []
-    for i, goal in enumerate(goal_list):
-        cond = step_sql(goal)
-        parts.append(f"""SELECT {i} AS goal, cur, count(DISTINCT visitor_id) FILTER (WHERE seen),
-                                count(*) FILTER (WHERE {counted}) FROM h WHERE {cond.sql} GROUP BY cur""")
-        params += cond.params
+    parts = [f"""SELECT {i} AS goal, cur, count(DISTINCT visitor_id) FILTER (WHERE seen),
+                        count(*) FILTER (WHERE {counted}) FROM h WHERE g{i} GROUP BY cur""" for i in range(len(goal_list))]
     sql = f"WITH {', '.join(ctes)} {' UNION ALL '.join(parts)}"
     found = {(g, cur): GoalCounts(int(v), int(n)) for g, cur, v, n in con.execute(sql, params).fetchall()}
     return [(found.get((i, True), GoalCounts()), found.get((i, False), GoalCounts())) for i in range(len(goal_list))]
