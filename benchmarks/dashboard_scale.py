@@ -1,5 +1,6 @@
 """Dashboard render time at scale: full renders (read session, queries, template) of the Past 30
-days, the same filtered by one country, and Today, over synthetic databases of millions of events.
+days, the same filtered by one country, and Today, over synthetic databases of millions of events;
+then, with goals and a funnel defined, the Past 30 days filtered by a goal and a 4-step funnel.
 
 Databases take minutes to build, so they are built once, in chunks (each a run of its own with
 its own seed, appending), and reused:

@@ -245,7 +245,7 @@ def test_bad_api_requests_answer_json(client: Client) -> None:
     assert answer.get_json() == {"error": "unknown filter '<script>'; filter by one of browser, browser_version, city, "
                                  "click_id, country, device, form_factor, is_bot, method, name, os, os_version, path, "
                                  "referrer, referrer_domain, region, route, status, utm_campaign, utm_content, "
-                                 "utm_medium, utm_source, utm_term (add '!' to exclude, e.g. country!=CH)."}
+                                 "utm_medium, utm_source, utm_term or prop.<label key> (add '!' to exclude, e.g. country!=CH)."}
     page = get(client, "/_kero/?%3Cscript%3E=1")
     assert [n.tag for n in parse(page.data).iter() if n.tag == "script"] == ["script"]  # only ours
 
