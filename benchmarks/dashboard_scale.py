@@ -1,5 +1,6 @@
 """Dashboard render time at scale: full renders (read session, queries, template) of the Past 30
-days, the same filtered by one country, and Today, over synthetic databases of millions of events.
+days, the same filtered by one country, and Today, over synthetic databases of millions of events;
+then, with goals and a funnel defined, the Past 30 days filtered by a goal and a 4-step funnel.
 
 Databases take minutes to build, so they are built once, in chunks (each a run of its own with
 its own seed, appending), and reused:
@@ -35,7 +36,12 @@ from kero_core.synthetic import generate  # noqa: E402
 
 DAYS = 30
 VIEWS = {"30d": "period=30d", "30d, one country": "period=30d&country=US", "today": "period=today"}
-TARGETS_MS = {"30d": 1000, "30d, one country": 1000, "today": 150}  # at 10M events
+# Rendered by a Kero with goals and funnels (issue 16): the goal filter and a 4-step funnel.
+CONVERSION_VIEWS = {"30d, goal=signup": "period=30d&goal=signup", "30d, 4-step funnel": "period=30d&funnel=Checkout"}
+GOALS = ["signup", "/pricing", "/docs/*"]
+FUNNELS = {"Checkout": ["/", "/pricing", "/signup", "signup"]}
+TARGETS_MS = {"30d": 1000, "30d, one country": 1000, "today": 150,
+              "30d, goal=signup": 1000, "30d, 4-step funnel": 1000}  # at 10M events
 META = "bench.json"
 
 
@@ -56,9 +62,9 @@ def _end_of(folder: Path) -> float:
     return end
 
 
-def open_kero(folder: Path, end: float) -> Kero:
+def open_kero(folder: Path, end: float, **options: object) -> Kero:
     return Kero(db_path=folder, measure_requests=True, retention=MAX_RETENTION_DAYS, geoip_db=_geoip(),
-                clock=lambda: end)
+                clock=lambda: end, **options)
 
 
 def seed(folder: Path, events: int, seed_value: int) -> None:
@@ -89,21 +95,24 @@ def measure(folder: Path, runs: int) -> dict[str, float]:
         stored = kero.count(name=None, start=0)
         figures = {"events": float(stored)}
         figures.update({label: render_ms(kero, query, runs) for label, query in VIEWS.items()})
+    with open_kero(folder, _end_of(folder), goals=GOALS, funnels=FUNNELS) as kero:
+        figures.update({label: render_ms(kero, query, runs) for label, query in CONVERSION_VIEWS.items()})
     return figures
 
 
 def report(folders: list[Path], runs: int) -> list[dict[str, float]]:
-    print(f"{'events':>12} " + " ".join(f"{label:>18}" for label in VIEWS) + f"   (median ms of {runs} renders)")
+    views = {**VIEWS, **CONVERSION_VIEWS}
+    print(f"{'events':>12} " + " ".join(f"{label:>18}" for label in views) + f"   (median ms of {runs} renders)")
     rows = []
     for folder in folders:
         row = measure(folder, runs)
         rows.append(row)
-        print(f"{int(row['events']):>12,} " + " ".join(f"{row[label]:>15.1f} ms" for label in VIEWS), flush=True)
+        print(f"{int(row['events']):>12,} " + " ".join(f"{row[label]:>15.1f} ms" for label in views), flush=True)
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         growth = last["events"] / first["events"]
         print(f"growth for {growth:.0f}x the events: "
-              + ", ".join(f"{label} x{last[label] / first[label]:.1f}" for label in VIEWS))
+              + ", ".join(f"{label} x{last[label] / first[label]:.1f}" for label in views))
     return rows
 
 

@@ -40,6 +40,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_buffer", 100_000, "Events held in memory before new ones are dropped (and counted)."),
     Option("lake", None, "A DuckLake catalog in PostgreSQL shared by several hosts, e.g. 'postgres:dbname=kero host=db user=kero' or a postgresql:// URL (password from PGPASSWORD or ~/.pgpass); None keeps everything in db_path."),
     Option("lake_data_path", None, "Where the lake's Parquet files live: a folder every host mounts, or s3://bucket/prefix/; needed when the lake is created."),
+    Option("goals", None, "Conversions the dashboard counts: custom event names or page paths with * wildcards, e.g. ['signup', '/thanks', '/docs/*']."),
+    Option("funnels", None, "Named lists of steps (paths with * wildcards, or event names) done in order within one visit, e.g. {'Checkout': ['/pricing', '/signup', 'signup']}."),
 )
 OPTION_NAMES = tuple(o.name for o in OPTIONS)
 DEFAULTS = {o.name: o.default for o in OPTIONS}
@@ -62,6 +64,8 @@ class Config:
     max_buffer: int = 100_000
     lake: str | None = None
     lake_data_path: str | None = None
+    goals: tuple[Any, ...] = ()  # kero_core.goals.Step
+    funnels: tuple[Any, ...] = ()  # kero_core.goals.Funnel
 
 
 def _url_path(name: str, value: Any, allow_none: bool) -> str | None:
@@ -205,7 +209,15 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "max_buffer": _max_buffer,
     "lake": _lake,
     "lake_data_path": _lake_data_path,
+    "goals": lambda v: _goals_module().parse_goals(v),
+    "funnels": lambda v: _goals_module().parse_funnels(v),
 }
+
+
+def _goals_module() -> Any:
+    from kero_core import goals  # it imports KeroConfigError from here
+
+    return goals
 
 
 def make_config(**options: Any) -> Config:

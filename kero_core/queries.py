@@ -52,6 +52,24 @@ DIMENSIONS: dict[str, Callable[[Any], Any]] = {
     "status": _as_status,
     "is_bot": _as_bool,
 }
+PROPERTY = "prop."  # a filter or dimension "prop.<key>": the label <key> of custom events
+MAX_PROPERTY_KEY = 256
+
+
+def property_path(dimension: str) -> str:
+    """The JSON path (a bound parameter) of the label a ``prop.<key>`` dimension names."""
+    key = dimension[len(PROPERTY):]
+    if not key or len(key) > MAX_PROPERTY_KEY or any(c in key for c in '"\\') or any(ord(c) < 32 for c in key):
+        raise ValueError(f"{dimension[:60]!r} must be prop.<key>, the key 1 to {MAX_PROPERTY_KEY} characters without quotes, backslashes or control characters")
+    return f'$."{key}"'
+
+
+def is_property(dimension: str) -> bool:
+    return dimension.startswith(PROPERTY)
+
+
+# A label's value as text ('' when the event has no such label); labels is '' without labels.
+PROPERTY_SQL = "coalesce(json_extract_string(nullif(labels, ''), ?), '')"
 METRICS = {
     "visitors": "count(DISTINCT visitor_id) FILTER (WHERE visitor_id <> 0)",
     "events": "count(*)",
@@ -91,6 +109,10 @@ def where(name: str | None, filters: Filters | None, start: TimeArg, end: TimeAr
     for key, value in (filters or {}).items():
         negate = key.endswith("!=")
         dimension = key[:-2] if negate else key
+        if is_property(dimension):
+            clauses.append(f"{PROPERTY_SQL} IS DISTINCT FROM ?" if negate else f"{PROPERTY_SQL} = ?")
+            params += [property_path(dimension), str(value)]
+            continue
         if dimension not in DIMENSIONS:
             raise ValueError(f"unknown filter dimension {dimension!r}; known: {', '.join(sorted(DIMENSIONS))}")
         clauses.append(f"{dimension} IS DISTINCT FROM ?" if negate else f"{dimension} = ?")
@@ -133,6 +155,8 @@ def _event(row: tuple[Any, ...]) -> Event:
 def top(
     con: duckdb.DuckDBPyConnection, dimension: str, w: Where, metric: str, limit: int
 ) -> list[tuple[str, float]]:
+    if is_property(dimension):
+        return _top_property(con, dimension, w, metric, limit)
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension!r}; known: {', '.join(sorted(DIMENSIONS))}")
     if metric not in METRICS:
@@ -146,6 +170,19 @@ def top(
         "GROUP BY label ORDER BY m DESC, label LIMIT ?"
     )
     rows = con.execute(sql, [*w.params, max(0, int(limit))]).fetchall()
+    return [(str(r[0]), float(r[1]) if metric.endswith("duration") else int(r[1])) for r in rows]
+
+
+def _top_property(con: duckdb.DuckDBPyConnection, dimension: str, w: Where, metric: str, limit: int) -> list[tuple[str, float]]:
+    """The top values of a label (``prop.plan``) among the events of ``w`` that have it."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+    path = property_path(dimension)
+    sql = (
+        f"SELECT label, {METRICS[metric]} AS m FROM (SELECT {PROPERTY_SQL} AS label, * FROM events WHERE {w.sql}) "
+        "WHERE label <> '' GROUP BY label ORDER BY m DESC, label LIMIT ?"
+    )
+    rows = con.execute(sql, [path, *w.params, max(0, int(limit))]).fetchall()
     return [(str(r[0]), float(r[1]) if metric.endswith("duration") else int(r[1])) for r in rows]
 
 
@@ -228,11 +265,21 @@ class Scope:
     start: datetime
     end: datetime
     humans_only: bool = True
+    goal: Any = None  # a kero_core.goals.Step: only visitors who completed it (?goal=)
 
     def where(self, start: datetime | None = None) -> Where:
         """The scope's WHERE clause, from ``start`` (default: the scope's own start) to its end."""
         filters = {**self.filters, "is_bot": False} if self.humans_only else self.filters
-        return where(self.name, filters, self.start if start is None else start, self.end)
+        return self.with_goal(where(self.name, filters, self.start if start is None else start, self.end), start)
+
+    def with_goal(self, w: Where, start: datetime | None = None) -> Where:
+        """``w`` narrowed to the visitors who completed the scope's goal, if it has one."""
+        if self.goal is None:
+            return w
+        from kero_core.goal_queries import goal_where  # it imports this module
+
+        g = goal_where(self.goal, self.start if start is None else start, self.end, self.humans_only)
+        return Where(f"{w.sql} AND {g.sql}", [*w.params, *g.params])
 
 
 def visit_marks(source: str, by: Sequence[str] = (), where: str = "visitor_id <> 0") -> str:
@@ -485,7 +532,7 @@ def breakdowns(
         raise ValueError(f"unknown breakdown {unknown[0]!r}; known: {', '.join(BREAKDOWNS)}")
     if not ids:
         return {}
-    base = where(None, scope.filters, scope.start, scope.end)
+    base = scope.with_goal(where(None, scope.filters, scope.start, scope.end))
     human = "AND NOT is_bot" if scope.humans_only else ""
     ctes = [
         f"b AS NOT MATERIALIZED (SELECT {', '.join(BREAKDOWN_COLUMNS)} FROM events WHERE {base.sql})",

@@ -190,8 +190,8 @@ def plan(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> Plan
 
 
 def usable(scope: Scope) -> bool:
-    """Whether the rollups can answer the scope: no filter, or one country."""
-    return all(key == "country" for key in scope.filters)
+    """Whether the rollups can answer the scope: no filter, or one country (and no goal)."""
+    return scope.goal is None and all(key == "country" for key in scope.filters)
 
 
 def _raw_sql(plan_: Plan) -> str:

@@ -49,6 +49,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         KERO_MEASURE_REQUESTS=True,
         KERO_IGNORE_WEB_ASSETS=True,
         KERO_TITLE="Flask site stats",
+        # Conversions: the sign-up event, its thank-you page, and reading the blog.
+        KERO_GOALS=["signup", "/thanks", "/blog/*"],
+        KERO_FUNNELS={"Sign-up": ["/", "/pricing", "signup", "/thanks"]},
     )
     app.config.from_prefixed_env()
     if test_config:

@@ -13,8 +13,9 @@ import os
 import secrets
 import sys
 import time
+from typing import Any
 
-from app import HERE, create_app, kero
+from app import HERE, PLANS, create_app, kero
 from kero_core.synthetic import SiteProfile, generate
 
 try:
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     with app.app_context():
         if not args.no_seed and kero.count(name=None) == 0:
             seed()
+            walk_the_funnel(app)
         dashboard = kero.config.dashboard_path
     base = f"http://{args.host}:{args.port}"
     print(f"Site:      {base}/", flush=True)
@@ -63,6 +65,23 @@ def seed() -> None:
     started = time.monotonic()
     stored = kero.ingest(generate(SEED_EVENTS, days=7, seed=int(time.time()), site=SEED_SITE))
     print(f"Stored {stored:,} events in {time.monotonic() - started:.1f} s.", file=sys.stderr, flush=True)
+
+
+def walk_the_funnel(app: Any, visitors: int = 40) -> None:
+    """Visitors going through the real site's sign-up path (home, pricing, the form's event,
+    thanks), fewer at each step, so the "Sign-up" funnel has something to show: synthetic
+    traffic sends its sign-ups from any page."""
+    client = app.test_client()
+    agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+    for v in range(visitors):
+        client.environ_base.update({"REMOTE_ADDR": f"81.2.69.{v + 10}", "HTTP_USER_AGENT": agent})
+        client.get("/", buffered=True)  # buffered: the response is closed, which ends its timing
+        if v % 2 == 0:
+            client.get("/pricing", buffered=True)
+        if v % 4 == 0:
+            client.post("/pricing", data={"plan": PLANS[v % 3]}, buffered=True)
+            client.get(f"/thanks?plan={PLANS[v % 3]}", buffered=True)
+    kero.flush()
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ def create_app(db_path: str | os.PathLike[str] | None = None) -> KeroMiddleware:
         pixel_path="/visit.gif",
         measure_requests=True,
         ignore_web_assets=True,
+        goals=["/about", "/hello/*"],
+        funnels={"Say hello": ["/", "/hello/*", "/about"]},
     )
     users = {os.environ.get("KERO_ADMIN_USER", "admin"): os.environ["KERO_ADMIN_PASSWORD"]} if os.environ.get("KERO_ADMIN_PASSWORD") else {}
     return KeroMiddleware(site, kero, users=users)

@@ -82,7 +82,7 @@ def respond(kero: "Kero", subpath: str, params: Mapping[str, Sequence[str]], *, 
 
 
 def _view(kero: "Kero", params: Mapping[str, Sequence[str]], controls: Sequence[str]) -> View:
-    return parse_view(params, kero.now(), controls=controls)
+    return parse_view(params, kero.now(), controls=controls, goals=kero.config.goals, funnels=kero.config.funnels)
 
 
 def _page(kero: "Kero", params: Mapping[str, Sequence[str]]) -> DashboardResponse:

@@ -165,7 +165,24 @@ CARDS: tuple[Card, ...] = (
                dimension="name"),
     )),
 )
-PANELS: dict[str, Panel] = {p.id: p for card in CARDS for p in card.panels} | {REFERRER_URLS.id: REFERRER_URLS}
+
+
+def _property(key: Key) -> Label:
+    value, event, label_key = key
+    return Label(f"{event} · {label_key}: {value}" if value else f"{event} · {label_key}: (empty)")
+
+
+def _property_filters(key: Key) -> tuple[Filter, ...]:
+    value, event, label_key = key
+    return (Filter("name", event), Filter(f"prop.{label_key}", value))
+
+
+# Custom events' labels, read from the events (kero_core.goal_queries.properties), not the rollups.
+PROPERTIES = _panel("properties", "Properties", "Event · property", (Column("Events", "value"), Column("Visitors", "value2")),
+                    _property, _property_filters)
+PROPERTIES_CARD = Card("properties", "Properties", (PROPERTIES,))
+PANELS: dict[str, Panel] = ({p.id: p for card in CARDS for p in card.panels}
+                            | {REFERRER_URLS.id: REFERRER_URLS, PROPERTIES.id: PROPERTIES})
 
 
 def value(row: BreakdownRow, column: Column) -> float | None:

@@ -56,17 +56,53 @@ def csv_rows(dashboard: Dashboard) -> Iterator[tuple[str, str, str, Any]]:
                 yield panel.panel.id, row.label.text, column.title.lower(), _number(value)
 
 
+def conversion_rows(dashboard: Dashboard) -> Iterator[tuple[str, str, str, Any]]:
+    for g in dashboard.goals:
+        yield "goals", g.goal.text, "visitors", g.visitors
+        yield "goals", g.goal.text, "conversions", g.conversions
+        yield "goals", g.goal.text, "conversion_rate", _number(g.rate)
+        yield "goals", g.goal.text, "previous_visitors", g.previous_visitors
+        yield "goals", g.goal.text, "previous_conversions", g.previous_conversions
+        yield "goals", g.goal.text, "previous_conversion_rate", _number(g.previous_rate)
+    if dashboard.funnel is not None:
+        for s in dashboard.funnel.steps:
+            label = f"{s.number}. {s.label}"
+            yield "funnel", label, "visitors", s.visitors
+            yield "funnel", label, "from_previous", _number(s.from_previous)
+            yield "funnel", label, "from_first", _number(s.from_first)
+
+
 def to_csv(dashboard: Dashboard) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(("card", "label", "metric", "value"))
-    for row in csv_rows(dashboard):
+    for row in (*csv_rows(dashboard), *conversion_rows(dashboard)):
         writer.writerow([safe_cell(cell) for cell in row])
     return out.getvalue()
 
 
 def to_json(dashboard: Dashboard) -> dict[str, Any]:
-    """The documented schema of ``api/stats`` (see docs/dashboard.md)."""
+    """The documented schema of ``api/stats`` (see docs/dashboard.md): ``goal``, ``goals`` and
+    ``funnel`` only when the view or the options have them."""
+    out = _stats_json(dashboard)
+    if dashboard.view.goal is not None:
+        out["goal"] = dashboard.view.goal.text
+    if dashboard.goals:
+        out["goals"] = [{"goal": g.goal.text, "kind": g.goal.kind, "visitors": g.visitors, "conversions": g.conversions,
+                         "conversion_rate": _number(g.rate), "previous_visitors": g.previous_visitors,
+                         "previous_conversions": g.previous_conversions,
+                         "previous_conversion_rate": _number(g.previous_rate), "change": g.change.text or None}
+                        for g in dashboard.goals]
+    if dashboard.funnel is not None:
+        f = dashboard.funnel
+        out["funnel"] = {"name": f.funnel.name, "conversion_rate": _number(f.rate), "steps": [
+            {"step": s.label, "kind": s.kind, "visitors": s.visitors,
+             "from_previous": _number(s.from_previous), "dropped": s.dropped, "from_first": _number(s.from_first)}
+            for s in f.steps]}
+    return out
+
+
+def _stats_json(dashboard: Dashboard) -> dict[str, Any]:
     view = dashboard.view
     return {
         "title": dashboard.title,

@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from kero_core import queries, rollups
-from kero_core.dashboard import chart, labels
-from kero_core.dashboard.cards import CARDS, PANELS, REFERRER_URLS, Card, Column, Label, Panel, value
+from kero_core import goal_queries, queries, rollups
+from kero_core.dashboard import chart, conversions, labels
+from kero_core.dashboard.cards import CARDS, PANELS, PROPERTIES, PROPERTIES_CARD, REFERRER_URLS, Card, Column, Label, Panel, value
 from kero_core.dashboard.view import TIMEFRAMES, Filter, View
 from kero_core.queries import Bucket, BreakdownRow, Figures
 
 if TYPE_CHECKING:
+    import duckdb
+
     from kero_core.kero import Kero
 
 CARD_ROWS = 10  # rows a card shows
@@ -209,6 +211,9 @@ class Dashboard:
     realtime: int  # visitors in the last five minutes, whatever the filters
     has_data: bool  # anything stored at all (else the page says how to get data)
     modal: PanelView | None = None
+    goals: tuple[conversions.GoalView, ...] = ()  # one per goal option entry
+    funnels: tuple[conversions.FunnelLink, ...] = ()  # one per funnel option entry
+    funnel: conversions.FunnelView | None = None  # the funnel of ?funnel=
 
 
 def panels_of(view: View, card: Card, durations: bool) -> tuple[Panel, ...]:
@@ -235,12 +240,15 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         current, previous = rollups.figures(con, scope, view.previous_start)
         unit, buckets = rollups.series(con, scope, view.previous_start)
         found = rollups.breakdowns(con, scope, ids, rows)
-        modal = rollups.breakdowns(con, scope, [view.show], MODAL_ROWS) if view.show else {}
+        found[PROPERTIES.id] = goal_queries.properties(con, scope, rows)
+        modal = _breakdowns(con, scope, view.show, MODAL_ROWS) if view.show else {}
         live = queries.count_visitors(con, realtime_where(view.now))
         has_data = bool(current.views or previous.views) or queries.has_events(con)
+        goal_counts = goal_queries.goals(con, scope, kero.config.goals, view.previous_start)
+        funnel_counts = goal_queries.funnel(con, scope, view.funnel) if view.funnel else None
     cards = tuple(
         CardView(card, tuple(panel_view(view, p, *found[p.id]) for p in panels[card.id])) for card in CARDS
-    )
+    ) + (CardView(PROPERTIES_CARD, (panel_view(view, PROPERTIES, *found[PROPERTIES.id]),)),)
     return Dashboard(
         title=kero.config.title,
         view=view,
@@ -255,18 +263,34 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         realtime=live,
         has_data=has_data,
         modal=panel_view(view, PANELS[view.show], *modal[view.show]) if view.show else None,
+        goals=conversions.goal_views(view, kero.config.goals, goal_counts, current.visitors, previous.visitors),
+        funnels=conversions.funnel_links(view, kero.config.funnels),
+        funnel=conversions.funnel_view(view.funnel, funnel_counts) if view.funnel and funnel_counts else None,
     )
 
 
 def build_modal(kero: "Kero", view: View, card: str) -> PanelView:
     """Only the full list of one card (what the script fetches for "Show all")."""
     with kero.read() as con:
-        found = rollups.breakdowns(con, view.scope(), [card], MODAL_ROWS)
+        found = _breakdowns(con, view.scope(), card, MODAL_ROWS)
     return panel_view(view, PANELS[card], *found[card])
 
 
+def _breakdowns(con: "duckdb.DuckDBPyConnection", scope: queries.Scope, card: str, rows: int) -> dict[str, tuple[int, list[BreakdownRow]]]:
+    """One card's rows: the properties from the events, any other from the rollups where they can."""
+    if card == PROPERTIES.id:
+        return {card: goal_queries.properties(con, scope, rows)}
+    return rollups.breakdowns(con, scope, [card], rows)
+
+
+def dimension_name(dimension: str) -> str:
+    if queries.is_property(dimension):
+        return f"Property {dimension[len(queries.PROPERTY):]}"
+    return DIMENSION_NAMES[dimension]
+
+
 def chips(view: View) -> tuple[Chip, ...]:
-    return tuple(Chip(f, DIMENSION_NAMES[f.dimension], value_label(f), view.without(f), view.toggled(f))
+    return tuple(Chip(f, dimension_name(f.dimension), value_label(f), view.without(f), view.toggled(f))
                  for f in view.filters)
 
 

@@ -13,7 +13,8 @@ from typing import Callable, Mapping, Sequence
 from urllib.parse import urlencode
 
 from kero_core.capture import MAX_PATH
-from kero_core.queries import DIMENSIONS, Scope
+from kero_core.goals import Funnel, Step, find_funnel, find_goal
+from kero_core.queries import DIMENSIONS, Scope, is_property, property_path
 
 TIMEFRAMES: dict[str, str] = {
     "today": "Today",
@@ -64,6 +65,8 @@ class View:
     filters: tuple[Filter, ...] = ()
     custom: tuple[date, date] | None = None
     show: str | None = None  # the card whose full list is open
+    goal: Step | None = None  # only visitors who completed this goal (?goal=)
+    funnel: Funnel | None = None  # the funnel shown (?funnel=)
 
     @property
     def label(self) -> str:
@@ -89,7 +92,7 @@ class View:
 
     def scope(self) -> Scope:
         filters = {f.key: f.value for f in self.filters if f.key != "name"}
-        return Scope(self.name, filters, self.start, self.end, humans_only=not self.bots_included)
+        return Scope(self.name, filters, self.start, self.end, humans_only=not self.bots_included, goal=self.goal)
 
     # -- links -------------------------------------------------------------------------------------
     def params(self) -> list[tuple[str, str]]:
@@ -99,6 +102,10 @@ class View:
         else:
             out.append(("period", self.timeframe))
         out += [(f.param, f.value) for f in self.filters]
+        if self.goal is not None:
+            out.append(("goal", self.goal.text))
+        if self.funnel is not None:
+            out.append(("funnel", self.funnel.name))
         if self.show:
             out.append(("show", self.show))
         return out
@@ -122,7 +129,13 @@ class View:
         return lambda filters: f"?{base}&{urlencode([(f.param, f.value) for f in filters])}"
 
     def unfiltered(self) -> str:
-        return replace(self, filters=(), show=None).url()
+        return replace(self, filters=(), goal=None, show=None).url()
+
+    def with_goal(self, goal: Step | None) -> str:
+        return replace(self, goal=goal, show=None).url()
+
+    def with_funnel(self, funnel: Funnel | None) -> str:
+        return replace(self, funnel=funnel, show=None).url()
 
     def without(self, removed: Filter) -> str:
         return replace(self, filters=tuple(f for f in self.filters if f != removed), show=None).url()
@@ -198,13 +211,23 @@ def timeframe_start(timeframe: str, now: datetime) -> datetime:
 def _filters(params: Mapping[str, Sequence[str]], controls: Sequence[str]) -> tuple[Filter, ...]:
     out = []
     for key in params:
-        if key in controls or key in ("period", "from", "to"):
+        if key in controls or key in ("period", "from", "to", "goal", "funnel"):
             continue
         dimension, negate = (key[:-1], True) if key.endswith("!") else (key, False)
+        if is_property(dimension):
+            try:
+                property_path(dimension)
+            except ValueError as exc:
+                raise BadRequest(f"{exc}.") from None
+            value = _one(params, key) or ""
+            if len(value) > MAX_PATH:
+                raise BadRequest(f"the value of filter '{key[:60]}' is longer than {MAX_PATH} characters.")
+            out.append(Filter(dimension, value, negate))
+            continue
         if dimension not in DIMENSIONS:
             raise BadRequest(
                 f"unknown filter {key[:40]!r}; filter by one of {', '.join(sorted(DIMENSIONS))} "
-                f"(add '!' to exclude, e.g. country!=CH)."
+                f"or prop.<label key> (add '!' to exclude, e.g. country!=CH)."
             )
         value = _one(params, key) or ""
         if len(value) > MAX_PATH:
@@ -217,14 +240,43 @@ def _filters(params: Mapping[str, Sequence[str]], controls: Sequence[str]) -> tu
     return tuple(out)
 
 
-def parse_view(params: Mapping[str, Sequence[str]], now: datetime, *, controls: Sequence[str] = ()) -> View:
+def parse_view(params: Mapping[str, Sequence[str]], now: datetime, *, controls: Sequence[str] = (),
+               goals: Sequence[Step] = (), funnels: Sequence[Funnel] = ()) -> View:
     """The view a request's query parameters ask for. ``controls`` are the other parameters the
-    endpoint accepts (e.g. ``format``); they are left for the caller to read. Raises BadRequest."""
+    endpoint accepts (e.g. ``format``); they are left for the caller to read. ``goals`` and
+    ``funnels`` are the ones ``goal=`` and ``funnel=`` may name. Raises BadRequest."""
     timeframe, start, custom = _period(params, now)
     end = now + _JUST_AFTER
     if custom is not None:
         end = datetime.combine(custom[1] + timedelta(days=1), datetime.min.time())
-    return View(timeframe, now, start, end, _filters(params, controls), custom)
+    goal, funnel = _goal(params, tuple(goals)), _funnel(params, tuple(funnels))
+    return View(timeframe, now, start, end, _filters(params, controls), custom, goal=goal, funnel=funnel)
+
+
+def _goal(params: Mapping[str, Sequence[str]], goals: tuple[Step, ...]) -> Step | None:
+    text = _one(params, "goal")
+    if text is None:
+        return None
+    if not goals:
+        raise BadRequest("'goal' needs goals: none are defined (the goals option).")
+    goal = find_goal(goals, text)
+    if goal is None:
+        known = ", ".join(g.text for g in goals)
+        raise BadRequest(f"unknown goal {text[:40]!r}; the goals are: {known}.")
+    return goal
+
+
+def _funnel(params: Mapping[str, Sequence[str]], funnels: tuple[Funnel, ...]) -> Funnel | None:
+    name = _one(params, "funnel")
+    if name is None:
+        return None
+    if not funnels:
+        raise BadRequest("'funnel' needs funnels: none are defined (the funnels option).")
+    found = find_funnel(funnels, name)
+    if found is None:
+        known = ", ".join(f.name for f in funnels)
+        raise BadRequest(f"unknown funnel {name[:40]!r}; the funnels are: {known}.")
+    return found
 
 
 def control(params: Mapping[str, Sequence[str]], key: str, allowed: Sequence[str]) -> str | None:

@@ -26,6 +26,28 @@ BLOCKS = re.findall(r"```(\w+)\n(.*?)```", DOC, re.S)
 URLS = [line for kind, body in BLOCKS if kind == "text" for line in body.splitlines() if line.startswith("/_kero/")]
 
 
+DOC_GOALS = ["signup", "/thanks", "/docs/*"]
+DOC_FUNNELS = {"Checkout": ["/pricing", "/signup", "signup"]}
+
+
+@pytest.fixture
+def kero(make_kero: Any, clock: Any) -> Kero:
+    """The dashboard's fixture with the goals and funnels of the doc's example."""
+    return make_kero(clock=clock, measure_requests=True, retention=400, goals=DOC_GOALS, funnels=DOC_FUNNELS)
+
+
+def test_the_goals_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (code,) = [body for kind, body in BLOCKS if kind == "python"]
+    monkeypatch.chdir(tmp_path)
+    scope: dict[str, Any] = {"Kero": Kero}
+    exec(code, scope)
+    try:
+        assert [g.text for g in scope["kero"].config.goals] == DOC_GOALS
+        assert {f.name: [s.text for s in f.steps] for f in scope["kero"].config.funnels} == DOC_FUNNELS
+    finally:
+        scope["kero"].close()
+
+
 @pytest.fixture
 def seeded(kero: Kero) -> Kero:
     ingest(kero, generate(400, days=2, seed=2, end=at()))
@@ -42,7 +64,7 @@ def shape(value: Any) -> Any:
 
 
 def test_the_doc_has_examples() -> None:
-    assert len(URLS) == 12
+    assert len(URLS) == 17
 
 
 @pytest.mark.parametrize("url", URLS)

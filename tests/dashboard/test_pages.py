@@ -102,7 +102,7 @@ def test_page_shows_figures_chart_cards_and_realtime(client: Client, seeded: Ker
     assert len(svg.find_all("g", cls="bucket")) == 7 and all(g.find("title").text() for g in svg.find_all("g", cls="bucket"))
     cards = [n.attrs["id"] for n in doc.find_all("article", cls="card")]
     assert cards == ["card-pages", "card-sources", "card-locations", "card-devices", "card-routes", "card-errors",
-                     "card-bots", "card-events"]
+                     "card-bots", "card-events", "card-properties"]
     pages = doc.find("section", id="panel-pages")
     rows = pages.find("tbody").find_all("tr")
     assert len(rows) == 10 and rows[0].find("td").classes == {"label", "w100"}
@@ -245,7 +245,7 @@ def test_bad_api_requests_answer_json(client: Client) -> None:
     assert answer.get_json() == {"error": "unknown filter '<script>'; filter by one of browser, browser_version, city, "
                                  "click_id, country, device, form_factor, is_bot, method, name, os, os_version, path, "
                                  "referrer, referrer_domain, region, route, status, utm_campaign, utm_content, "
-                                 "utm_medium, utm_source, utm_term (add '!' to exclude, e.g. country!=CH)."}
+                                 "utm_medium, utm_source, utm_term or prop.<label key> (add '!' to exclude, e.g. country!=CH)."}
     page = get(client, "/_kero/?%3Cscript%3E=1")
     assert [n.tag for n in parse(page.data).iter() if n.tag == "script"] == ["script"]  # only ours
 

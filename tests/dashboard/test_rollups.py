@@ -61,7 +61,7 @@ def test_ingest_returns_with_every_past_day_rolled_up(kero: Kero) -> None:
 def test_rollups_equal_raw_queries(kero: Kero, params: dict[str, list[str]]) -> None:
     view = parse_view(params, NOW.replace(tzinfo=None))
     scope = view.scope()
-    ids = list(PANELS)
+    ids = [i for i in PANELS if i in queries.BREAKDOWNS]  # the Properties card always reads the events
     with kero.read() as con:
         assert con.execute("SELECT count(*) FROM rollup_days WHERE rolled").fetchone()[0] >= 10
         rolled = rollups.figures(con, scope, view.previous_start)
@@ -107,7 +107,7 @@ def test_schema_5_upgrade_rolls_every_day_up_again(kero: Kero) -> None:
     def answers() -> tuple[object, ...]:
         with kero.read() as con:
             return (rollups.figures(con, scope, view.previous_start),
-                    rollups.breakdowns(con, scope, list(PANELS), 1000))
+                    rollups.breakdowns(con, scope, [i for i in PANELS if i in queries.BREAKDOWNS], 1000))
 
     before = answers()
     with kero.read() as con:  # back to schema 4: exact visit lengths, no route histograms

@@ -32,7 +32,8 @@ def test_every_core_option_is_a_key(settings: Any, kero_settings: dict[str, Any]
     good = {"PIXEL_PATH": "/p.gif", "GEOIP_DB": geoip_db, "RETENTION": 3, "TRUSTED_PROXIES": 1, "TITLE": "Stats",
             "FLUSH_INTERVAL": 0.5, "MAX_BUFFER": 10, "MEASURE_REQUESTS": True, "IGNORE_WEB_ASSETS": True,
             "IGNORE_BOTS": True, "IGNORE_DNT": True, "LAKE": "postgres:dbname=kero host=db.internal",
-            "LAKE_DATA_PATH": "s3://bucket/kero/"}
+            "LAKE_DATA_PATH": "s3://bucket/kero/", "GOALS": ["signup", "/docs/*"],
+            "FUNNELS": {"Checkout": ["/pricing", "signup"]}}
     assert set(CORE_KEYS) == {o.name.upper() for o in OPTIONS} - {"DASHBOARD_PATH"} == {"DB_PATH", *good}
     settings.KERO = {**kero_settings, **good}
     assert kero_messages() == []
@@ -69,6 +70,8 @@ def test_db_path_is_required(settings: Any, kero: Any) -> None:
         ("TRUSTED_PROXIES", -1, "trusted_proxies must be None or an integer"),
         ("FLUSH_INTERVAL", 0, "flush_interval must be a positive number"),
         ("MAX_BUFFER", "many", "max_buffer must be a positive number"),
+        ("GOALS", ["sign*"], "'sign*' has a '*' but is not a path"),
+        ("FUNNELS", {"Checkout": ["/pricing"]}, "'Checkout' must be a list of 2 to 8 steps"),
     ],
 )
 def test_each_bad_value_is_an_error_naming_its_key(settings: Any, kero_settings: dict[str, Any], key: str, value: Any, says: str) -> None:

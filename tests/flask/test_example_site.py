@@ -158,6 +158,11 @@ def run_demo(tmp_path: Path, db_path: Path, log_name: str) -> tuple[str, str]:
         assert requests.get(url, timeout=30).status_code == 401
         dashboard = requests.get(url, auth=(user, password), timeout=30)
         assert dashboard.status_code == 200 and Page(dashboard.text).title.startswith("Flask site stats")
+        # the site's goals and its funnel, walked through the real routes by the runner
+        stats = requests.get(url + "api/stats?period=24h&funnel=Sign-up", auth=(user, password), timeout=30).json()
+        assert [g["goal"] for g in stats["goals"]] == ["signup", "/thanks", "/blog/*"]
+        steps = [s["visitors"] for s in stats["funnel"]["steps"]]
+        assert steps == sorted(steps, reverse=True) and steps[0] >= 40 and steps[-1] >= 10, steps
     return server.log(), password
 
 

@@ -111,6 +111,8 @@ def test_db_path_not_set_at_all(tmp_path: Path) -> None:
         ({"KERO_GEOIP_DB": "/nowhere/GeoLite2-City.mmdb"}, "KERO_GEOIP_DB '/nowhere/GeoLite2-City.mmdb' does not exist"),
         ({"KERO_TRUSTED_PROXIES": -1}, "KERO_TRUSTED_PROXIES must be None or an integer"),
         ({"KERO_FLUSH_INTERVAL": 0}, "KERO_FLUSH_INTERVAL must be a positive number"),
+        ({"KERO_GOALS": "signup"}, "KERO_GOALS must be a list"),
+        ({"KERO_FUNNELS": {"Checkout": "/pricing"}}, "KERO_FUNNELS: 'Checkout' must be a list of 2 to 8 steps"),
         ({"KERO_ADMIN_USER": "admin", "KERO_ADMIN_PASSWORD": None}, "KERO_ADMIN_USER is set but KERO_ADMIN_PASSWORD is not"),
         ({"KERO_ADMIN_USER": None, "KERO_ADMIN_PASSWORD": "secret"}, "KERO_ADMIN_PASSWORD is set but KERO_ADMIN_USER is not"),
         ({"KERO_ADMIN_USER": "admin", "KERO_ADMIN_PASSWORD": 1234}, "KERO_ADMIN_PASSWORD must be a string, got int"),

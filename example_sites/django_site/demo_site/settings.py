@@ -52,6 +52,9 @@ KERO = {
     "IGNORE_WEB_ASSETS": True,
     "RETENTION_DAYS": 30,
     "TITLE": "Django site stats",
+    # Conversions: the sign-up event, its thank-you page, and reading the blog.
+    "GOALS": ["signup", "/thanks/", "/blog/*"],
+    "FUNNELS": {"Sign-up": ["/", "/pricing/", "signup", "/thanks/"]},
 }
 
 ROOT_URLCONF = "demo_site.urls"
