@@ -173,7 +173,7 @@ def _require_lake_extra() -> None:
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        raise KeroConfigError('lake needs the lake extra: pip install "kero[lake]".') from None
+        raise KeroConfigError('lake needs the lake extra: pip install "kero-analytics[lake]".') from None
 
 
 def _lake_data_path(value: Any) -> str | None:

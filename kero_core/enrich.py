@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 import maxminddb
 from ua_parser import BestAvailableResolver, Device, Domain, Resolver, load_lazy_builtins
 
+from kero_core.bots import DEFAULT_IGNORED_AGENTS, BotRules
 from kero_core.capture import MAX_PATH, MAX_QUERY, MAX_USER_AGENT
 
 __all__ = [
@@ -39,17 +40,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("kero")
-
-# Lowercase substrings of the User-Agents of HTTP client libraries, headless browsers, crawlers,
-# monitors and scanners. "bot", "crawler" and "spider" catch most crawlers by themselves.
-DEFAULT_IGNORED_AGENTS: tuple[str, ...] = (
-    "bot", "crawler", "spider", "slurp", "scrapy", "curl", "wget", "python-requests", "python-urllib",
-    "python-httpx", "aiohttp", "go-http-client", "axios", "node-fetch", "undici", "okhttp", "java/",
-    "apache-httpclient", "libwww-perl", "httpie", "postmanruntime", "guzzlehttp", "ruby", "php/",
-    "dart:io", "winhttp", "headlesschrome", "phantomjs", "lighthouse", "pingdom", "uptime",
-    "facebookexternalhit", "feedfetcher", "wordpress", "zgrab", "masscan", "nmap", "nuclei", "sqlmap",
-    "nikto",
-)
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -168,7 +158,7 @@ class AgentParser:
     def __init__(self, ignored_agents: list[str], cache_size: int = 20_000) -> None:
         self.ignored_agents = ignored_agents
         self._seen: list[str] = []
-        self._needles: tuple[str, ...] = ()
+        self._rules = BotRules(())
         self._cached = functools.lru_cache(maxsize=cache_size)(self._parse)
         self._reload()
 
@@ -180,8 +170,7 @@ class AgentParser:
 
     def _reload(self) -> None:
         self._seen = list(self.ignored_agents)
-        # Only non-empty strings: a stray "" would match every User-Agent.
-        self._needles = tuple(n.lower() for n in self._seen if isinstance(n, str) and n.strip())
+        self._rules = BotRules(self._seen)  # keeps only non-empty strings: "" would match everything
         self._cached.cache_clear()
 
     def _parse(self, user_agent: str) -> Agent:
@@ -190,10 +179,10 @@ class AgentParser:
             return _EMPTY_AGENT
         result = _resolver()(text, Domain.ALL)
         lowered = text.lower()
-        needle = next((n for n in self._needles if n in lowered), None)
+        needle = self._rules.needle(text)
         is_bot = needle is not None or (result.device is not None and result.device.family == "Spider")
         browser, browser_version = _family(result.user_agent), _version(result.user_agent)
-        if is_bot and not browser and needle is not None:
+        if is_bot and not browser and needle:
             browser, browser_version = _product(text, needle)
         os_family = _family(result.os)
         return Agent(

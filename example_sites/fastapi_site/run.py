@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         import uvicorn
     except ImportError:
-        sys.exit('The example site runs on FastAPI and uvicorn: pip install "kero[fastapi]" (or run make demo-fastapi).')
+        sys.exit('The example site runs on FastAPI and uvicorn: pip install "kero-analytics[fastapi]" (or run make demo-fastapi).')
     # app.py reads these when it is imported.
     os.environ["KERO_DB_PATH"] = args.db_path
     os.environ.setdefault("KERO_ADMIN_USER", "admin")

@@ -21,7 +21,7 @@ from kero_core.synthetic import SiteProfile, generate
 try:
     from _maxminddb_geolite2 import geolite2_database
 except ImportError:
-    sys.exit('The example site locates visitors with maxminddb-geolite2: pip install "kero[dev]" (or run make demo).')
+    sys.exit('The example site locates visitors with maxminddb-geolite2: pip install "kero-analytics[dev]" (or run make demo).')
 
 SEED_EVENTS = 20_000
 # A small site: its own pages first ("/", "/pricing", "/blog", "/about"...), then blog posts,

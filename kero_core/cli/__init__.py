@@ -100,7 +100,7 @@ class KeroGroup(click.Group):
 
 
 @click.group("kero", cls=KeroGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="kero", prog_name="kero")
+@click.version_option(package_name="kero-analytics", prog_name="kero")
 def cli() -> None:
     """Kero: privacy-friendly web analytics stored in an embedded DuckDB file.
 

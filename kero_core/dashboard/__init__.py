@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Mapping, Sequence
+from urllib.parse import urlencode
 
 from kero_core.dashboard import export, model, render
 from kero_core.dashboard.cards import PANELS
@@ -58,8 +59,10 @@ def respond(kero: "Kero", subpath: str, params: Mapping[str, Sequence[str]], *, 
     """Answer a dashboard request. ``subpath`` is what follows the mount point ("" or "/...")."""
     if subpath == "":
         # Assets and links are relative, so the page must live at ".../mount/".
+        # The query string goes along: "/_kero?period=7d" must land on the 7-day view.
         last = request_path.rstrip("/").rsplit("/", 1)[-1]
-        return DashboardResponse(308, [("Location", f"{last}/")])
+        query = urlencode([(key, value) for key, values in params.items() for value in values])
+        return DashboardResponse(308, [("Location", f"{last}/?{query}" if query else f"{last}/")])
     api = subpath.startswith("/api/")
     try:
         if subpath == "/":

@@ -5,7 +5,7 @@ Templates and exports only read what is built here; no number is computed in a t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
@@ -38,12 +38,13 @@ DIMENSION_NAMES = {
 class Change:
     """A figure's change against the period before."""
 
-    direction: str  # "up", "down", "flat", "new", or "" when there is nothing to compare
+    direction: str  # "up", "down", "flat", "new", "none" (no data before), or "" when not comparable
     text: str  # "↑ 12%", "↓ 3.1 pp", "±0%", "new"
     tone: str  # "good", "bad" or "neutral"
 
 
 NO_CHANGE = Change("", "", "neutral")
+NO_PREVIOUS = Change("none", "no previous data", "neutral")  # not "±0%": there is nothing to compare with
 
 
 def change(current: float | None, previous: float | None, *, points: bool = False, lower_is_better: bool = False) -> Change:
@@ -117,6 +118,8 @@ def figures(current: Figures, previous: Figures, *, name: str, durations: bool) 
     if durations:
         out += [timing("p50", "Response p50", current.p50_ms, previous.p50_ms),
                 timing("p95", "Response p95", current.p95_ms, previous.p95_ms)]
+    if previous.views == 0 and previous.visitors == 0:
+        out = [replace(f, change=NO_PREVIOUS) for f in out]
     return tuple(out)
 
 

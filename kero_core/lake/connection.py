@@ -71,7 +71,7 @@ def load_extensions(con: duckdb.DuckDBPyConnection, names: tuple[str, ...] = EXT
         except duckdb.Error as exc:
             raise LakeUnavailable(
                 f"DuckDB's {name} extension is not installed for DuckDB {duckdb.__version__} and cannot be "
-                f"downloaded ({exc}); install the lake extra: pip install \"kero[lake]\""
+                f"downloaded ({exc}); install the lake extra: pip install \"kero-analytics[lake]\""
             ) from None
 
 

@@ -190,15 +190,45 @@ def test_empty_or_non_text_ignored_agents_are_skipped() -> None:
     assert parser.parse("curl/8.5.0").is_bot is True
 
 
-def test_spiders_are_bots_even_with_an_empty_ignore_list() -> None:
+def test_spiders_and_listed_crawlers_are_bots_even_with_an_empty_ignore_list() -> None:
     parser = AgentParser([])
     assert parser.parse("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)").is_bot
-    assert parser.parse("curl/8.5.0").is_bot is False  # a library is only a bot by the list
+    assert parser.parse("curl/8.5.0").is_bot  # named by the public crawler list
+    assert parser.parse("undici").is_bot is False  # a library the public list does not name: only by ours
+    assert AgentParser(list(DEFAULT_IGNORED_AGENTS)).parse("undici").is_bot
 
 
-def test_default_ignored_agents_are_lowercase_substrings() -> None:
+def test_default_ignored_agents_are_lowercase_words() -> None:
     assert all(n == n.lower() and n.strip() for n in DEFAULT_IGNORED_AGENTS)
-    assert {"curl", "python-requests", "go-http-client", "axios", "bot", "spider"} <= set(DEFAULT_IGNORED_AGENTS)
+    assert {"curl", "python-requests", "go-http-client", "axios", "ruby", "java/"} <= set(DEFAULT_IGNORED_AGENTS)
+
+
+# Each of these was a bot for the old substring needles ("bot", "ruby", "php/", "java/").
+PEOPLE_WITH_BOT_LIKE_WORDS = [
+    "Mozilla/5.0 (Linux; Android 10; Cubot X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile "
+    "Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 9; OrangeBotswana) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile "
+    "Safari/537.36",
+    "Mozilla/5.0 (Linux; U; Android 2.3.4; en-us; HTC Ruby Build/GRJ22) AppleWebKit/533.1 (KHTML, like Gecko) "
+    "Version/4.0 Mobile Safari/533.1",
+    "HTC_Ruby Mozilla/5.0 (Linux; U; Android 2.3.4; htc_botdugls) AppleWebKit/533.1 (KHTML, like Gecko)",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0 FirePHP/0.7.4",
+]
+
+
+@pytest.mark.parametrize("ua", PEOPLE_WITH_BOT_LIKE_WORDS)
+def test_words_that_contain_a_bot_word_are_people(parser: AgentParser, ua: str) -> None:
+    assert parser.parse(ua).is_bot is False
+
+
+@pytest.mark.parametrize("ua", [
+    "Mozilla/5.0 (compatible; ExampleFetcher/1.0; +https://example.org/fetcher)",  # a URL
+    "ExampleAgent/2.0 (contact: ops@example.org)",  # an e-mail address
+    "Ruby", "Java/17.0.2", "PHP/8.2", "UniversalFeedParser/5.2.1 +https://github.com/kurtmckee/feedparser",
+    "Tiny Tiny RSS/22.08 (https://tt-rss.org/)", "Miniflux/2.0.50", "coccocbot-web/1.0", "ips-agent",
+])
+def test_automated_agents_without_a_bot_word_are_bots(parser: AgentParser, ua: str) -> None:
+    assert parser.parse(ua).is_bot is True
 
 
 # -- paths, referrers, campaigns ------------------------------------------------------------------

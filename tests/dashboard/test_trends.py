@@ -58,8 +58,13 @@ def test_empty_periods_have_no_ratio_and_no_change() -> None:
     assert "p50" not in out and "p95" not in out  # not measured: not shown
     assert out["views"].label == "Events: signup"
     assert (out["views_per_visitor"].value, out["views_per_visitor"].text) == (None, "–")
-    assert out["bounce_rate"].change.direction == ""
-    assert out["visitors"].change == Change("flat", "±0%", "neutral")
+    assert {f.change.text for f in out.values()} == {"no previous data"}  # was "±0%" (issue 17)
+
+
+def test_a_period_after_no_data_says_so_instead_of_a_change() -> None:
+    now = Figures(visitors=10, views=25, visits=12, bounces=3)
+    out = {f.id: f for f in figures(now, Figures(), name="http_req", durations=False)}
+    assert {f.change for f in out.values()} == {Change("none", "no previous data", "neutral")}
 
 
 def test_labels() -> None:
