@@ -16,7 +16,7 @@ MAX_REFERRER = 2048
 MAX_USER_AGENT = 512  # long User-Agents make regex parsers slow; 512 covers every real browser
 MAX_HEADER = 256  # Accept-Language, Accept-Encoding, forwarding headers
 MAX_FORWARDED = 512  # X-Forwarded-For, kept by both ends (see _forwarded_for)
-_FORWARDED_HEAD = 64  # its first entry (trusted_proxies=None); the rest is its last entries
+_FORWARDED_HEAD = 64  # its start; the rest is its last entries (what the proxies appended)
 MAX_NAME = 128  # custom event names, routes' methods
 MAX_LABELS = 32  # labels per custom event
 MAX_LABEL = 256  # label keys and values
@@ -110,7 +110,7 @@ def _forwarded_for(header: str) -> str:
     """A long X-Forwarded-For cut in its middle, never at its end: trusted proxies append the
     real client's address on the right, so keeping only the start would let a client push that
     entry out with a long header and choose the address (visitor id, country) Kero uses. The
-    start keeps the first entry (``trusted_proxies=None``), the end the last ten or so."""
+    end keeps the last ten entries or so."""
     return header[:_FORWARDED_HEAD] + "," + header[_FORWARDED_HEAD + 1 - MAX_FORWARDED:]
 
 

@@ -34,7 +34,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("ignore_bots", False, "Do not record bots, crawlers and HTTP client libraries."),
     Option("ignore_dnt", False, "Record requests that send 'DNT: 1' or 'Sec-GPC: 1' (by default they are not recorded)."),
     Option("retention", timedelta(days=15), "How long raw events are kept (a timedelta, or a number of days)."),
-    Option("trusted_proxies", None, "None: CF-Connecting-IP, X-Forwarded-For, X-Real-IP, then REMOTE_ADDR; 0: REMOTE_ADDR only; N: the N-th X-Forwarded-For entry from the right."),
+    Option("trusted_proxies", None, "None: forwarding headers only from a loopback/private peer (a reverse proxy), then the right-most non-private X-Forwarded-For entry; 0: REMOTE_ADDR only; N: the N-th X-Forwarded-For entry from the right."),
     Option("title", "App stats", "Title shown on the dashboard."),
     Option("flush_interval", 1.0, "Seconds between two background writes."),
     Option("max_buffer", 100_000, "Events held in memory before new ones are dropped (and counted)."),

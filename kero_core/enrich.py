@@ -272,27 +272,54 @@ def _without_port(address: str) -> str:
     return address
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_internal(address: str) -> bool:
+    """Whether ``address`` is a loopback, private, link-local or unique-local address (a hop
+    inside the deployment, not a client on the internet); garbage counts as not internal."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_private or ip.is_link_local
+
+
 def client_ip(remote_addr: str, forwarded_for: str, cf_connecting_ip: str, real_ip: str,
               trusted_proxies: int | None) -> str:
     """The client's address as the deployment says it can be trusted.
 
-    ``None``: CF-Connecting-IP, the first X-Forwarded-For entry, X-Real-IP, then REMOTE_ADDR (easy,
-    but a client can spoof the headers). ``0``: REMOTE_ADDR only. ``N``: the N-th X-Forwarded-For
-    entry from the right, as werkzeug's ProxyFix does, else REMOTE_ADDR. The result may be garbage:
-    :class:`GeoLookup` handles that.
+    ``None`` (the default): forwarding headers count only when the direct peer (REMOTE_ADDR) is a
+    loopback or private address, i.e. a reverse proxy on the same host or network; then the
+    right-most X-Forwarded-For entry that is not internal is the client (entries to its left were
+    written by the client, entries to its right by internal proxies), else the right-most entry,
+    else X-Real-IP, else REMOTE_ADDR. A client that reaches the app directly, or through a proxy
+    that appends to X-Forwarded-For, cannot choose the address. CF-Connecting-IP is never believed
+    by default (any client can send it). ``0``: REMOTE_ADDR only. ``N``: the N-th X-Forwarded-For
+    entry from the right, as werkzeug's ProxyFix does, else REMOTE_ADDR. The result may be
+    garbage: :class:`GeoLookup` handles that.
 
     >>> client_ip("10.0.0.2", "6.6.6.6, 81.2.69.142", "", "", 1)
+    '81.2.69.142'
+    >>> client_ip("127.0.0.1", "6.6.6.6, 81.2.69.142, 10.0.0.3", "7.7.7.7", "", None)
     '81.2.69.142'"""
+    peer = _without_port(remote_addr.strip())
     if trusted_proxies is None:
-        first = forwarded_for.partition(",")[0]
-        for candidate in (cf_connecting_ip, first, real_ip):
-            if candidate.strip():
-                return _without_port(candidate.strip())
+        if not _is_internal(peer):
+            return peer
+        entries = [_without_port(e.strip()) for e in forwarded_for.split(",") if e.strip()]
+        for entry in reversed(entries):
+            if not _is_internal(entry):
+                return entry
+        if entries:
+            return entries[-1]
+        if real_ip.strip():
+            return _without_port(real_ip.strip())
     elif trusted_proxies > 0 and forwarded_for:
         entries = forwarded_for.split(",")
         if len(entries) >= trusted_proxies and entries[-trusted_proxies].strip():
             return _without_port(entries[-trusted_proxies].strip())
-    return _without_port(remote_addr.strip())
+    return peer
 
 
 # -- geo ------------------------------------------------------------------------------------------

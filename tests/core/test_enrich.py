@@ -318,11 +318,22 @@ def test_the_first_click_id_kind_in_a_fixed_order_wins() -> None:
 
 # -- client address -------------------------------------------------------------------------------
 
-def test_client_ip_by_default_trusts_the_headers_in_order() -> None:
-    assert client_ip("10.0.0.1", "1.1.1.1, 2.2.2.2", "3.3.3.3", "4.4.4.4", None) == "3.3.3.3"
-    assert client_ip("10.0.0.1", " 1.1.1.1 , 2.2.2.2", "", "4.4.4.4", None) == "1.1.1.1"
-    assert client_ip("10.0.0.1", "", "", " 4.4.4.4 ", None) == "4.4.4.4"
-    assert client_ip("10.0.0.1", " , 2.2.2.2", " ", "", None) == "10.0.0.1"
+def test_client_ip_by_default_ignores_the_headers_of_a_direct_client() -> None:
+    """The peer is on the internet: nothing it sends is believed (the old default took 3.3.3.3)."""
+    assert client_ip("81.2.69.142", "1.1.1.1, 2.2.2.2", "3.3.3.3", "4.4.4.4", None) == "81.2.69.142"
+    assert client_ip("81.2.69.142:5000", "1.1.1.1", "", "4.4.4.4", None) == "81.2.69.142"
+
+
+def test_client_ip_by_default_takes_the_rightmost_public_entry_behind_an_internal_peer() -> None:
+    # A client sent "6.6.6.6"; the proxy appended what it saw (81.2.69.142), then an internal hop.
+    assert client_ip("127.0.0.1", "6.6.6.6, 81.2.69.142", "3.3.3.3", "4.4.4.4", None) == "81.2.69.142"
+    assert client_ip("10.0.0.1", " 6.6.6.6 , 81.2.69.142 , 10.0.0.5", "", "", None) == "81.2.69.142"
+    assert client_ip("::1", "6.6.6.6, [2a02:8070::1]:443, fd00::2", "", "", None) == "2a02:8070::1"
+    # Only internal entries (a client on the LAN): the right-most, which the proxy wrote.
+    assert client_ip("10.0.0.1", "10.9.9.9, 192.168.1.5", "", "", None) == "192.168.1.5"
+    # No X-Forwarded-For: X-Real-IP (set by the proxy), else the peer. CF-Connecting-IP never.
+    assert client_ip("10.0.0.1", "", "3.3.3.3", " 81.2.69.142 ", None) == "81.2.69.142"
+    assert client_ip("10.0.0.1", " , ", "3.3.3.3", "", None) == "10.0.0.1"
 
 
 def test_client_ip_with_zero_trusted_proxies_uses_the_socket_address_only() -> None:
@@ -351,7 +362,7 @@ def test_client_ip_falls_back_to_the_socket_address_with_too_few_entries() -> No
     ("unknown", "unknown"),  # garbage passes through; geo and the hash handle it
 ])
 def test_client_ip_drops_ports(header: str, ip: str) -> None:
-    assert client_ip("", header, "", "", None) == ip
+    assert client_ip("127.0.0.1", header, "", "", None) == ip
     assert client_ip("", header, "", "", 1) == ip
 
 
