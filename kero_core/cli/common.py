@@ -1,8 +1,9 @@
-"""What the ``kero`` commands share: the ``--db`` option, time spans and moments as parameter
+"""What the ``kero`` commands share: the ``--db`` and ``--lake`` options, time spans and moments as parameter
 types, opening Kero and the dashboard's views, plain-text tables and the progress bar."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import sys
@@ -25,14 +26,52 @@ KEEP_EVERYTHING = timedelta(days=MAX_RETENTION_DAYS)
 OPTION_HELP = {option.name: option.help for option in OPTIONS}
 
 
-def db_option(*, existing: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--db PATH``. With ``existing``, the folder must hold a Kero database already: reading
-    commands must not create an empty one at a mistyped path."""
-    help_text = "Kero's data folder (the app's db_path), holding kero.duckdb."
+def lake_option(*, required: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--lake`` (or KERO_LAKE): the lake's PostgreSQL catalog, as the ``lake`` option."""
     return click.option(
-        "--db", "db_path", required=True, metavar="PATH", help=help_text,
-        type=click.Path(file_okay=False, path_type=Path), callback=_existing_db if existing else None,
+        "--lake", "lake", envvar="KERO_LAKE", show_envvar=True, required=required, metavar="CATALOG",
+        default=None, help=OPTION_HELP["lake"],
     )
+
+
+def lake_data_path_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--lake-data-path`` (or KERO_LAKE_DATA_PATH), as the ``lake_data_path`` option."""
+    return click.option(
+        "--lake-data-path", "lake_data_path", envvar="KERO_LAKE_DATA_PATH", show_envvar=True, metavar="PATH|URL",
+        default=None, help=OPTION_HELP["lake_data_path"],
+    )
+
+
+def db_option(*, existing: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--db PATH`` with ``--lake`` and ``--lake-data-path``, for every command that opens a
+    database. :func:`open_kero` opens the lake when ``--lake`` (or KERO_LAKE) is given; the
+    command's function receives ``db_path`` only.
+
+    With ``existing``, the folder must hold a Kero database already (reading commands must not
+    create an empty one at a mistyped path), unless a lake is given: ``--db`` is then only the
+    local folder of the spool."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def with_lake(*args: Any, lake: str | None, lake_data_path: str | None, **kwargs: Any) -> Any:
+            ctx = click.get_current_context()
+            ctx.meta[_LAKE_META] = {"lake": lake, "lake_data_path": lake_data_path}
+            if existing and not lake:
+                db_param = next(p for p in ctx.command.params if p.name == "db_path")
+                _existing_db(ctx, db_param, kwargs["db_path"])
+            return command(*args, **kwargs)
+
+        help_text = "Kero's data folder (the app's db_path), holding kero.duckdb, or with --lake the local spool."
+        with_db = click.option(
+            "--db", "db_path", required=True, metavar="PATH", help=help_text,
+            type=click.Path(file_okay=False, path_type=Path),
+        )(with_lake)
+        return lake_option()(lake_data_path_option()(with_db))
+
+    return decorate
+
+
+_LAKE_META = "kero.lake"  # where db_option leaves --lake and --lake-data-path for open_kero
 
 
 def _existing_db(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
@@ -41,9 +80,27 @@ def _existing_db(ctx: click.Context, param: click.Parameter, value: Path) -> Pat
     return value
 
 
+def existing_db_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--db PATH`` of a folder that must hold a single-file database (``kero lake push``)."""
+    return click.option(
+        "--db", "db_path", required=True, metavar="PATH", help="Kero's data folder (the app's db_path), holding kero.duckdb.",
+        type=click.Path(file_okay=False, path_type=Path), callback=_existing_db,
+    )
+
+
+def lake_options() -> dict[str, Any]:
+    """The ``lake`` and ``lake_data_path`` the running command was given (through
+    :func:`db_option`), empty outside such a command."""
+    ctx = click.get_current_context(silent=True)
+    given = ctx.meta.get(_LAKE_META, {}) if ctx is not None else {}
+    return {name: value for name, value in given.items() if value}
+
+
 def open_kero(db_path: Path, **options: Any) -> Kero:
-    """A Kero on ``db_path`` that never prunes (see KEEP_EVERYTHING) and keeps and shows response
-    times whenever there are some, unless told otherwise."""
+    """A Kero on ``db_path`` (or on the lake the command was given) that never prunes (see
+    KEEP_EVERYTHING) and keeps and shows response times whenever there are some, unless told
+    otherwise."""
+    options = {**lake_options(), **options}
     options.setdefault("retention", KEEP_EVERYTHING)
     options.setdefault("measure_requests", True)
     return Kero(db_path, **options)

@@ -13,11 +13,13 @@ import maxminddb
 
 from kero_core import queries
 from kero_core.cli import short_help
-from kero_core.cli.common import db_option, describe_span, open_kero, period_view, table
+from kero_core.cli.common import db_option, describe_span, lake_options, open_kero, period_view, table
 from kero_core.dashboard import model
 from kero_core.dashboard.model import MODAL_ROWS
 from kero_core.dashboard.view import TIMEFRAMES
 from kero_core.importer import STATE_FILE, ImportState, LogImportError
+from kero_core.lake.connection import redact
+from kero_core.lake.store import LAKE_SCHEMA_VERSION
 from kero_core.store import DB_FILE, SCHEMA_VERSION, StoreUnavailable
 
 # -- stats -------------------------------------------------------------------------------------------
@@ -78,7 +80,7 @@ def _files(folder: Path) -> list[Finding]:
     return found
 
 
-def _spool(folder: Path, now: float) -> list[Finding]:
+def _spool(folder: Path, now: float, store: str) -> list[Finding]:
     spool = folder / "spool"
     pending = sorted(spool.glob("*.parquet"))
     found = []
@@ -88,7 +90,8 @@ def _spool(folder: Path, now: float) -> list[Finding]:
             "warning" if age > 300 else "ok",
             f"spool backlog: {len(pending)} batch file(s), {_megabytes(sum(_size(p) for p in pending))}, "
             f"the oldest {describe_span(timedelta(minutes=max(1, int(age // 60))))} old; stored now",
-            "a backlog that keeps coming back means no process could open the database: is another program holding it?"
+            (f"a backlog that keeps coming back means no process could store into {store}: "
+             + ("is PostgreSQL or the data path unreachable?" if store == "the lake" else "is another program holding it?"))
             if age > 300 else "",
         ))
     else:
@@ -104,7 +107,14 @@ def _spool(folder: Path, now: float) -> list[Finding]:
     return found
 
 
-def _contents(kero_path: Path) -> list[Finding]:
+def _lake(lake: dict[str, str]) -> list[Finding]:
+    """Which lake is checked, its password hidden (the lines may end up in a ticket)."""
+    where = lake.get("lake_data_path") or "the data path it was created with"
+    return [Finding("ok", f"lake: {redact(lake['lake'])} (data: {where})")]
+
+
+def _contents(kero_path: Path, lake: bool = False) -> list[Finding]:
+    what = "the lake" if lake else "the database"
     try:
         with open_kero(kero_path) as kero, kero.read(wait=10) as con:
             everything = queries.where(None, None, None, None)
@@ -114,10 +124,12 @@ def _contents(kero_path: Path) -> list[Finding]:
             newest = queries.events(con, everything, 1)
             now = kero.now()
     except StoreUnavailable as exc:
-        return [Finding("problem", f"the database cannot be opened: {exc}")]
+        hint = "is PostgreSQL up, and are the catalog's name, user and password (PGPASSWORD) right?" if lake else ""
+        return [Finding("problem", f"{what} cannot be opened: {redact(str(exc))}", hint)]
     except TimeoutError:
-        return [Finding("problem", "the database stayed busy for 10 s", "another process holds it; try again.")]
-    found = [Finding("ok", f"schema version {SCHEMA_VERSION} (current)")]
+        return [Finding("problem", f"{what} stayed busy for 10 s", "another process of this host holds it; try again.")]
+    found = [Finding("ok", f"lake reachable, schema version {LAKE_SCHEMA_VERSION} (current)" if lake
+                     else f"schema version {SCHEMA_VERSION} (current)")]
     if not events:
         return found + [Finding("note", "no events stored yet", "events appear once the app serves tracked requests.")]
     found.append(Finding("ok", f"{events:,} events ({views:,} page views) from {first:%Y-%m-%d %H:%M} "
@@ -169,17 +181,22 @@ def _imports(folder: Path) -> list[Finding]:
 
 
 @click.command("doctor", short_help=short_help("doctor"))
-@click.option("--db", "db_path", required=True, metavar="PATH", help="Kero's data folder (the app's db_path).",
-              type=click.Path(exists=True, file_okay=False, path_type=Path))
+@db_option(existing=False)
 @click.option("--geoip", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The app's GeoLite2-City .mmdb file, to check that it is usable and recent.")
 def doctor(db_path: Path, geoip: Path | None) -> None:
-    """Check a database: files, spool backlog, schema, events and their dates, salts, GeoIP file.
-    Exits with 1 when it finds a problem."""
+    """Check a database: files (or the lake), spool backlog, schema, events and their dates,
+    salts, GeoIP file. Exits with 1 when it finds a problem."""
     now = time.time()
-    findings = _files(db_path) + _spool(db_path, now)
-    if (db_path / DB_FILE).is_file():
-        findings += _contents(db_path)
+    lake = lake_options()
+    if not lake and not db_path.is_dir():
+        raise click.BadParameter(f"directory {str(db_path)!r} does not exist", param_hint="'--db'")
+    if lake:
+        findings = _lake(lake) + _spool(db_path, now, "the lake") + _contents(db_path, lake=True)
+    else:
+        findings = _files(db_path) + _spool(db_path, now, "the database")
+        if (db_path / DB_FILE).is_file():
+            findings += _contents(db_path)
     findings += _salts(db_path, datetime.now(timezone.utc).date()) + _imports(db_path) + _geoip(geoip, now)
     for finding in findings:
         click.echo(f"{finding.level:<8} {finding.message}")
