@@ -24,7 +24,7 @@ def project() -> dict:
 def test_the_distribution_has_its_own_name_and_an_spdx_licence(project: dict) -> None:
     assert project["name"] == NAME
     assert project["license"] == "MIT"  # a table warns "deprecated" at every install
-    assert project["optional-dependencies"]["all"] == [f"{NAME}[flask,django,lake,dev,bench]"]
+    assert project["optional-dependencies"]["all"] == [f"{NAME}[flask,django,fastapi,lake,dev,bench]"]
 
 
 def test_every_documented_install_line_names_the_distribution() -> None:
