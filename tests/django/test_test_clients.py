@@ -3,12 +3,14 @@ exactly once; a streamed one once its content has been read."""
 
 from __future__ import annotations
 
+import pytest
 from django.test import AsyncClient, Client
 
 from kero_core import Kero
 from tests.django.conftest import run_async
 
 
+@pytest.mark.django_db
 def test_sync_client_records_once(kero: Kero) -> None:
     client = Client()
     assert client.get("/hello/ann").status_code == 200
@@ -21,6 +23,7 @@ def test_sync_client_records_once(kero: Kero) -> None:
     assert sorted((e.path, e.route) for e in kero.query()) == [("/hello/ann", "hello/<str:name>"), ("/stream/", "stream/")]
 
 
+@pytest.mark.django_db(transaction=True)
 def test_async_client_records_once(kero: Kero) -> None:
     async def visit() -> list[int]:
         client = AsyncClient()
