@@ -153,7 +153,7 @@ class Store:
 
         ``wait`` is how long to wait for the lock (None: forever; 0: not at all). Raises
         TimeoutError when the lock stays taken and StoreUnavailable when DuckDB cannot be opened."""
-        with self._locked(wait):
+        with self.locked(wait):
             con = self._open()
             failure: BaseException | None = None
             try:
@@ -190,7 +190,9 @@ class Store:
         return SaltStore(self.folder / "salts")
 
     @contextmanager
-    def _locked(self, wait: float | None) -> Iterator[None]:
+    def locked(self, wait: float | None) -> Iterator[None]:
+        """Hold this folder's ingest lock (no process of the folder ingests meanwhile); ``wait``
+        as for :meth:`session`."""
         deadline = None if wait is None else time.monotonic() + wait
         if not self._thread_lock.acquire(timeout=-1 if wait is None else wait):
             raise TimeoutError("the Kero database is busy")

@@ -3,14 +3,20 @@ folders (closed by the fixture), WSGI environs, and the real GeoLite2 database."
 
 from __future__ import annotations
 
+import itertools
+import shutil
 import socket
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
 from kero_core import Kero
+
+if TYPE_CHECKING:
+    from tests.lake.postgres import PostgresServer
 
 CHROME_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -89,3 +95,38 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# -- the lake: a real PostgreSQL for the session, a catalog database and a data folder per test ----------
+_lake_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator["PostgresServer"]:
+    # Not under pytest's temporary folder: it is private to root (0700), and the server runs as
+    # the unprivileged postgres user, who must reach its cluster folder.
+    folder = Path(tempfile.mkdtemp(prefix="kero-postgres-"))
+    folder.chmod(0o711)
+    from tests.lake.postgres import PostgresServer
+
+    server = PostgresServer(folder / "cluster").init()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop("immediate")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def lake(postgres: "PostgresServer") -> str:
+    """A new, empty catalog database: its lake option."""
+    return postgres.create_database(f"lake{next(_lake_names)}")
+
+
+@pytest.fixture
+def lake_data(tmp_path: Path) -> str:
+    """The shared folder of the lake's Parquet files."""
+    folder = tmp_path / "lake-data"
+    folder.mkdir()
+    return str(folder)

@@ -1,6 +1,6 @@
 """The ``kero`` command: try Kero (``demo``), look at a database without the app (``serve``,
-``stats``, ``doctor``), bring history in (``import``, ``seed``) and data out (``export``), and
-apply a retention (``prune``). ``kero COMMAND --help`` documents each command.
+``stats``, ``doctor``), bring history in (``import``, ``seed``) and data out (``export``),
+apply a retention (``prune``) and move a history into the lake (``lake push``). ``kero COMMAND --help`` documents each command.
 
 A command's module is imported only when that command runs, so ``kero --help`` and ``kero
 --version`` answer without loading DuckDB and Arrow."""
@@ -23,6 +23,7 @@ COMMANDS = {
     "stats": ("reports", "stats", "Print the key figures and the top pages and referrers."),
     "prune": ("data", "prune", "Delete old events now and print how many were removed."),
     "doctor": ("reports", "doctor", "Check a database and print its problems with hints."),
+    "lake": ("lake", "lake", "Commands of the scale-out lake: push copies a single-file history into it."),
 }
 
 

@@ -28,9 +28,11 @@ OPTION_HELP = {option.name: option.help for option in OPTIONS}
 
 def lake_option(*, required: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--lake`` (or KERO_LAKE): the lake's PostgreSQL catalog, as the ``lake`` option."""
+    # (No default when required: click 8.3+ takes an explicit None default as a given value.)
+    default = {} if required else {"default": None}
     return click.option(
         "--lake", "lake", envvar="KERO_LAKE", show_envvar=True, required=required, metavar="CATALOG",
-        default=None, help=OPTION_HELP["lake"],
+        help=OPTION_HELP["lake"], **default,
     )
 
 

@@ -18,7 +18,7 @@ from kero_core.dashboard import model
 from kero_core.dashboard.model import MODAL_ROWS
 from kero_core.dashboard.view import TIMEFRAMES
 from kero_core.importer import STATE_FILE, ImportState, LogImportError
-from kero_core.lake.connection import redact
+from kero_core.lake.connection import described, redact
 from kero_core.lake.store import LAKE_SCHEMA_VERSION
 from kero_core.store import DB_FILE, SCHEMA_VERSION, StoreUnavailable
 
@@ -125,7 +125,7 @@ def _contents(kero_path: Path, lake: bool = False) -> list[Finding]:
             now = kero.now()
     except StoreUnavailable as exc:
         hint = "is PostgreSQL up, and are the catalog's name, user and password (PGPASSWORD) right?" if lake else ""
-        return [Finding("problem", f"{what} cannot be opened: {redact(str(exc))}", hint)]
+        return [Finding("problem", f"{what} cannot be opened: {described(exc)}", hint)]
     except TimeoutError:
         return [Finding("problem", f"{what} stayed busy for 10 s", "another process of this host holds it; try again.")]
     found = [Finding("ok", f"lake reachable, schema version {LAKE_SCHEMA_VERSION} (current)" if lake

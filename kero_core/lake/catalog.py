@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from kero_core.enrich import SaltStore, SaltUnavailable
-from kero_core.lake.connection import catalog_dsn, redact
+from kero_core.lake.connection import catalog_dsn, described
 
 log = logging.getLogger("kero")
 
@@ -57,7 +57,7 @@ class Catalog:
                     yield cursor
             except psycopg.Error as exc:
                 self._drop()
-                raise CatalogUnavailable(f"PostgreSQL cannot be reached: {redact(str(exc)).strip()}") from None
+                raise CatalogUnavailable(f"PostgreSQL cannot be reached: {described(exc)}") from None
 
     @staticmethod
     def _alive(connection: Any) -> bool:

@@ -35,6 +35,11 @@ def redact(text: str) -> str:
     return _PASSWORD.sub(lambda m: f"{m.group(1)}***" if m.group(1) else f"{m.group(3)}***{m.group(5)}", text)
 
 
+def described(exc: BaseException) -> str:
+    """An error's message on one line (libpq's span several), its passwords redacted."""
+    return " ".join(redact(str(exc)).split())
+
+
 def catalog_dsn(lake: str) -> str:
     """The PostgreSQL connection string of a ``lake`` option ('postgres:...' or a URL), with a
     connect timeout unless it names one: libpq waits forever for a host that never answers,
@@ -92,7 +97,7 @@ def connect(lake: str, data_path: str | None) -> duckdb.DuckDBPyConnection:
         con.execute(f"USE {CATALOG}")
     except duckdb.Error as exc:
         con.close()
-        raise LakeUnavailable(f"the lake cannot be opened: {redact(str(exc)).strip()}") from None
+        raise LakeUnavailable(f"the lake cannot be opened: {described(exc)}") from None
     except BaseException:
         con.close()
         raise

@@ -36,7 +36,7 @@ import duckdb
 from kero_core import rollups
 from kero_core.enrich import SaltStore
 from kero_core.lake.catalog import Catalog, CatalogUnavailable, LakeSalts
-from kero_core.lake.connection import CATALOG, LakeUnavailable, connect, redact
+from kero_core.lake.connection import CATALOG, LakeUnavailable, connect, described, redact
 from kero_core.schema import COLUMN_NAMES
 from kero_core.store import MIGRATIONS, PRUNE_EVERY, SCHEMA_VERSION, Store, StoreUnavailable
 
@@ -116,7 +116,7 @@ class LakeStore(Store):
                 self._ensure_schema(con)
             except (duckdb.Error, CatalogUnavailable) as exc:
                 con.close()
-                raise StoreUnavailable(f"{self.name} cannot be prepared now ({redact(str(exc)).strip()})") from None
+                raise StoreUnavailable(f"{self.name} cannot be prepared now ({described(exc)})") from None
             self._con = con
         return self._con
 
@@ -175,13 +175,18 @@ class LakeStore(Store):
                         [[self._batch_name(f) for f in files], self._now()])
             con.execute("COMMIT")
 
-        # Appends never conflict with each other; they would with the maintainer's deletes, which
-        # under steady appends from many hosts could be retried forever. So appends share a lock
-        # that the deletes take alone. A conflict left is a commit DuckLake refused: nothing of it
-        # was stored, so running it again cannot store it twice. Any other failure (a lost
-        # connection) may have committed: the next session checks the names before retrying.
+        # A failure other than a conflict (a lost connection) may have committed: the next
+        # session checks the names before retrying.
+        self.append(con, attempt)
+
+    def append(self, con: duckdb.DuckDBPyConnection, transaction: Callable[[], None]) -> None:
+        """Run ``transaction`` (which only appends) under the shared writes lock, again after a
+        conflict. Appends never conflict with each other; they would with the maintainer's
+        deletes, which under steady appends from many hosts could be retried forever, so appends
+        share a lock that the deletes take alone. A conflict is a commit DuckLake refused: nothing
+        of it was stored, so running it again cannot store it twice."""
         with self._writes(shared=True):
-            _retrying(con, attempt)
+            _retrying(con, transaction)
 
     @contextmanager
     def _writes(self, *, shared: bool) -> Iterator[None]:
@@ -208,7 +213,7 @@ class LakeStore(Store):
                 con.execute("ROLLBACK")
             if time.monotonic() - self._maintenance_logged >= LOG_EVERY:
                 self._maintenance_logged = time.monotonic()
-                log.warning("kero: lake maintenance failed, will retry (%s)", redact(str(exc)).strip()[:300])
+                log.warning("kero: lake maintenance failed, will retry (%s)", described(exc)[:300])
 
     def maintain(self, con: duckdb.DuckDBPyConnection, budget: float = rollups.ROLL_UP_BUDGET) -> None:
         """What the elected host does: roll up closed days (for about ``budget`` seconds), and

@@ -1,49 +1,20 @@
-"""Fixtures of the lake tests: one real PostgreSQL server for the session (its catalog
-databases made per test), a shared data folder, and Kero instances on them."""
+"""Fixtures of the lake tests: Kero "hosts" on one lake, and a local S3 server. The PostgreSQL
+server, its catalog databases and the shared data folder are in tests/conftest.py (the Flask and
+Django lake tests use them too)."""
 
 from __future__ import annotations
 
-import itertools
-import shutil
-import tempfile
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+import requests
 
 from kero_core import Kero
-from tests.lake.postgres import PostgresServer
-
-_names = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    # Not under pytest's temporary folder: it is private to root (0700), and the server runs as
-    # the unprivileged postgres user, who must reach its cluster folder.
-    folder = Path(tempfile.mkdtemp(prefix="kero-postgres-"))
-    folder.chmod(0o711)
-    server = PostgresServer(folder / "cluster").init()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop("immediate")
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def lake(postgres: PostgresServer) -> str:
-    """A new, empty catalog database: its lake option."""
-    return postgres.create_database(f"lake{next(_names)}")
-
-
-@pytest.fixture
-def lake_data(tmp_path: Path) -> str:
-    """The shared folder of the lake's Parquet files."""
-    folder = tmp_path / "lake-data"
-    folder.mkdir()
-    return str(folder)
+from tests.conftest import free_port
+from tests.reliability.load import wait_until
 
 
 @pytest.fixture
@@ -59,3 +30,25 @@ def make_host(tmp_path: Path, lake: str, lake_data: str) -> Iterator[Callable[..
     yield make
     for kero in made:
         kero.close()
+
+
+@pytest.fixture
+def s3_server(tmp_path: Path) -> Iterator[str]:
+    """A local S3-compatible server (``moto_server``) on 127.0.0.1: its endpoint URL."""
+    port = free_port()
+    with open(tmp_path / "moto.log", "wb") as log:
+        server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1",
+                                   "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        def up() -> bool:
+            try:
+                return requests.get(endpoint, timeout=2).status_code < 500
+            except requests.RequestException:
+                return False
+
+        assert wait_until(up, timeout=60, step=0.2), (tmp_path / "moto.log").read_text()
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(30)

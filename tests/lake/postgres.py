@@ -8,10 +8,11 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
+
+from tests.conftest import free_port
 
 
 def _bin_dir() -> Path:
@@ -22,12 +23,6 @@ def _bin_dir() -> Path:
     if initdb is None:
         raise RuntimeError("PostgreSQL's server binaries are missing: run scripts/install-system-deps.sh")
     return Path(initdb).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PostgresServer:

@@ -195,7 +195,7 @@ def test_bad_lake_options_are_refused_with_one_sentence(tmp_path: Path, options:
 
 
 def test_an_unreachable_catalog_is_a_clear_error_without_its_password(tmp_path: Path) -> None:
-    from tests.lake.postgres import free_port
+    from tests.conftest import free_port
 
     lake = f"postgres:dbname=kero host=127.0.0.1 port={free_port()} user=kero password=hunter2 connect_timeout=2"
     with Kero(tmp_path / "kero", lake=lake, lake_data_path=str(tmp_path / "data")) as kero:

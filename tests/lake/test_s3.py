@@ -3,47 +3,25 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
-from typing import Iterator
 
 import boto3
 import pytest
-import requests
 
 from tests.lake.hosts import Ledger, Traffic, lake_host
-from tests.lake.postgres import free_port
-from tests.reliability.load import wait_until
 
 BUCKET = "kero-lake"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
 
 
 @pytest.fixture
-def s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A moto S3 server on 127.0.0.1 with an empty bucket; its endpoint is in the environment
-    (for this process and the servers it starts), as Kero reads it."""
-    port = free_port()
-    with open(tmp_path / "moto.log", "wb") as log:
-        server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1",
-                                   "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        def up() -> bool:
-            try:
-                return requests.get(endpoint, timeout=2).status_code < 500
-            except requests.RequestException:
-                return False
-
-        assert wait_until(up, timeout=60, step=0.2), (tmp_path / "moto.log").read_text()
-        for name, value in {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}.items():
-            monkeypatch.setenv(name, value)
-        client().create_bucket(Bucket=BUCKET)
-        yield endpoint
-    finally:
-        server.terminate()
-        server.wait(30)
+def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The S3 server with an empty bucket; its endpoint and credentials in the environment (for
+    this process and the servers it starts), as Kero reads them."""
+    for name, value in {**CREDENTIALS, "AWS_ENDPOINT_URL": s3_server}.items():
+        monkeypatch.setenv(name, value)
+    client().create_bucket(Bucket=BUCKET)
+    return s3_server
 
 
 def client():  # type: ignore[no-untyped-def]
