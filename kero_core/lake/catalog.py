@@ -138,11 +138,16 @@ class LakeSalts:
     A salt read from PostgreSQL is kept in memory and copied into this host's private salts
     folder (``local``), so an outage stops neither today's ids nor a worker started during it.
     A day whose salt cannot be had raises SaltUnavailable, and the writer keeps those hits for
-    later. Old salts are destroyed in both places."""
+    later. Old salts are destroyed in every place.
 
-    def __init__(self, catalog: Catalog, local: SaltStore) -> None:
+    ``before`` holds the salts of the folder's single-file days, if it had any: a day's salt the
+    lake does not have yet is offered from there (the first host to offer one wins), so a host
+    moved to the lake in place keeps the day's visitors one visitor."""
+
+    def __init__(self, catalog: Catalog, local: SaltStore, before: SaltStore | None = None) -> None:
         self.catalog = catalog
         self.local = local
+        self.before = before
         self._salts: dict[datetime.date, bytes] = {}
         self._horizon: datetime.date | None = None
         self._table_ready = False
@@ -159,11 +164,14 @@ class LakeSalts:
         kept = self.local.cached(day)
         if kept is not None and len(kept) >= 16:
             return kept
+        offered = self.before.cached(day) if self.before is not None else None
+        if offered is None or len(offered) < 16:
+            offered = secrets.token_bytes(_SALT_BYTES)
         try:
             with self.catalog.cursor() as cursor:
                 self._ensure_table(cursor)
                 cursor.execute(f"INSERT INTO {SALTS_TABLE} (day, salt) VALUES (%s, %s) ON CONFLICT (day) DO NOTHING",
-                               [day, secrets.token_bytes(_SALT_BYTES)])
+                               [day, offered])
                 cursor.execute(f"SELECT salt FROM {SALTS_TABLE} WHERE day = %s", [day])
                 row = cursor.fetchone()
         except CatalogUnavailable as exc:
@@ -191,6 +199,8 @@ class LakeSalts:
 
     def destroy_before(self, day: datetime.date) -> int:
         self.local.destroy_before(day)
+        if self.before is not None:
+            self.before.destroy_before(day)
         self._horizon = day if self._horizon is None else max(self._horizon, day)
         for old in [d for d in self._salts if d < day]:
             del self._salts[old]

@@ -94,8 +94,10 @@ class LakeStore(Store):
 
     def salts(self) -> SaltStore:
         # Copies of the lake's salts apart from the file store's own (a folder that moves to the
-        # lake keeps the salts it had: they are not the other hosts' salts).
-        return LakeSalts(self.catalog, SaltStore(self.folder / LOCAL_SALTS))  # type: ignore[return-value]
+        # lake keeps the salts it had: they are not the other hosts' salts); those are offered to
+        # the lake for the days it has none yet, and destroyed on time like the lake's.
+        return LakeSalts(self.catalog, SaltStore(self.folder / LOCAL_SALTS),  # type: ignore[return-value]
+                         before=super().salts())
 
     def _batch_name(self, path: Path) -> str:
         return f"{self.host}/{path.name}"

@@ -1,5 +1,7 @@
 """Every example of docs/cli.md, run as written (servers on a free port instead of 8000) in a
-folder holding the log files they name, in the order a reader would run them."""
+folder holding the log files they name, in the order a reader would run them. The lake's
+examples run against this test's PostgreSQL, with a local folder for the data path and the
+dashboard container's spool folder, on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -61,11 +63,19 @@ def serve_example(line: str, cwd: Path) -> None:
         assert page.status_code == 200 and "Page views" in page.text, log
 
 
-def test_every_example_of_the_docs(tmp_path: Path, geoip_db: str) -> None:
+def on_this_machine(line: str, lake: str, tmp_path: Path) -> str:
+    """An example naming the docs' lake and container folders, pointed at the test's."""
+    return (line.replace("postgres:dbname=kero host=db.internal user=kero", lake)
+            .replace("s3://analytics/kero/", str(tmp_path / "lake-data"))
+            .replace("/tmp/kero", str(tmp_path / "container"))
+            .replace("--host 0.0.0.0", "--host 127.0.0.1"))
+
+
+def test_every_example_of_the_docs(tmp_path: Path, geoip_db: str, lake: str) -> None:
     lay_out_logs(tmp_path, geoip_db)
     lines = examples()
-    assert len(lines) == 12
-    for line in lines:
+    assert len(lines) == 15
+    for line in (on_this_machine(line, lake, tmp_path) for line in lines):
         if " demo " in line or " serve " in line:
             serve_example(line, tmp_path)
             continue
@@ -75,6 +85,10 @@ def test_every_example_of_the_docs(tmp_path: Path, geoip_db: str) -> None:
             assert re.search(r"[1-9][\d,]* events imported", result.stdout), (line, result.stdout)
         if "--aggregates" in line:
             assert '"card":"figures"' in result.stdout
+        if " lake push " in line:
+            assert re.search(r"Pushed [1-9][\d,]* events of [1-9]", result.stdout), result.stdout
+        if " stats " in line and "--lake" in line:  # the pushed history, read from the lake
+            assert re.search(r"Page views\s+[1-9]", result.stdout), result.stdout
     assert (tmp_path / "events.csv").read_text().startswith("ts,name,method,path")
     assert (tmp_path / "october.parquet").stat().st_size > 0
     assert (tmp_path / "synthetic" / "kero.duckdb").exists()

@@ -83,6 +83,23 @@ def test_the_daily_salt_is_in_postgresql_and_old_ones_are_destroyed(make_host: C
         assert pg.execute(f"SELECT day FROM {SALTS_TABLE} ORDER BY day").fetchall() == [(T0.date() + timedelta(days=2),)]
 
 
+def test_a_folder_moved_to_the_lake_in_place_keeps_its_salt_and_its_old_salts_are_destroyed(
+        tmp_path: Path, lake: str, lake_data: str) -> None:
+    clock = FakeClock(T0)
+    with Kero(tmp_path / "app", clock=clock) as single:  # the app before it moved to the lake
+        visit(single, "/before")
+    before = (tmp_path / "app" / "salts" / T0.date().isoformat()).read_bytes()
+    with Kero(tmp_path / "app", lake=lake, lake_data_path=lake_data, clock=clock) as moved:
+        visit(moved, "/after")
+        assert moved.flush(timeout=60)
+        with psycopg.connect(catalog_dsn(lake)) as pg:
+            assert bytes(pg.execute(f"SELECT salt FROM {SALTS_TABLE}").fetchone()[0]) == before
+        clock.advance(2 * 86_400)  # the folder's own old salts go too, not only the lake's copies
+        visit(moved, "/later")
+        assert moved.flush(timeout=60)
+    assert not (tmp_path / "app" / "salts" / T0.date().isoformat()).exists()
+
+
 def test_rollups_of_several_hosts_match_the_events(make_host: Callable[..., Kero]) -> None:
     clock = FakeClock(T0)
     hosts = [make_host(f"host{i}", clock=clock) for i in range(2)]
