@@ -4,6 +4,8 @@ renders (Past 30 days, the same for one country, Today) over the same synthetic 
 
     python benchmarks/lake.py [--events 1000000] [--ingest-events 100000] [--hosts 3] [--runs 5]
     python benchmarks/lake.py --smoke        # tiny sizes, seconds (the test suite runs this)
+    python benchmarks/lake.py --events 10000000 --keep /tmp/lake10m    # seed once, keep the stores
+    python benchmarks/lake.py --events 10000000 --keep /tmp/lake10m --skip-ingest   # renders again
 
 The lake is a DuckLake with its catalog in a PostgreSQL started for the run (``initdb`` in a
 temporary folder, as the tests do; or ``--lake 'postgres:...'`` for one of yours, whose catalog
@@ -17,8 +19,10 @@ counted in the lake afterwards. The embedded figure is one process doing the sam
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -126,50 +130,68 @@ def renders(kero: Kero, runs: int) -> dict[str, float]:
 
 
 # -- the run ------------------------------------------------------------------------------------
-def start_postgres(work: Path) -> Any:
+def start_postgres(folder: Path) -> Any:
+    """A PostgreSQL server whose cluster is in ``folder`` (made there unless it exists)."""
     from tests.lake.postgres import PostgresServer
 
-    folder = Path(tempfile.mkdtemp(prefix="kero-bench-postgres-"))
+    folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o711)  # the server runs as the unprivileged postgres user when we are root
-    server = PostgresServer(folder / "cluster").init()
+    server = PostgresServer(folder / "cluster")
+    if not server.data.exists():
+        server.init()
     server.start()
-    return server, folder
+    return server
 
 
 def run(args: argparse.Namespace) -> None:
-    end = float(int(time.time()) // 3600 * 3600)
-    with tempfile.TemporaryDirectory(prefix="kero-bench-lake-") as tmp:
-        work = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.keep:  # the stores, the cluster and the clock's end survive the run
+            work = args.keep.resolve()
+            work.mkdir(parents=True, exist_ok=True)
+            end_file = work / "end"
+            end = float(end_file.read_text()) if end_file.exists() else float(int(time.time()) // 3600 * 3600)
+            end_file.write_text(repr(end))
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kero-bench-lake-")))
+            end = float(int(time.time()) // 3600 * 3600)
         work.chmod(0o755)
-        server = None
         if args.lake:
             lake, make_lake = args.lake, None
         else:
-            server, pg_folder = start_postgres(work)
-            make_lake = server.create_database
-        try:
-            data_root = Path(args.lake_data_path) if args.lake_data_path else work / "lake-data"
+            pg_folder = work / "postgres" if args.keep else Path(tempfile.mkdtemp(prefix="kero-bench-postgres-"))
+            server = start_postgres(pg_folder)
+            if not args.keep:
+                stack.callback(shutil.rmtree, pg_folder, True)
+            stack.callback(server.stop, "fast" if args.keep else "immediate")
 
-            def new_lake(name: str) -> tuple[str, str]:
-                data = data_root / name
-                data.mkdir(parents=True, exist_ok=True)
-                return (make_lake(name) if make_lake else lake), str(data)
+            def make_lake(name: str) -> str:
+                try:
+                    return server.create_database(name)
+                except subprocess.CalledProcessError:  # kept from an earlier run
+                    return server.dsn(name)
+        data_root = Path(args.lake_data_path) if args.lake_data_path else work / "lake-data"
 
-            report(args, end, work, new_lake)
-        finally:
-            if server is not None:
-                server.stop("immediate")
-                import shutil
+        def new_lake(name: str) -> tuple[str, str]:
+            data = data_root / name
+            data.mkdir(parents=True, exist_ok=True)
+            return (make_lake(name) if make_lake else lake), str(data)
 
-                shutil.rmtree(pg_folder, ignore_errors=True)
+        report(args, end, work, new_lake)
 
 
 def report(args: argparse.Namespace, end: float, work: Path, new_lake: Any) -> None:
     print(f"Lake (DuckLake, PostgreSQL catalog, local data folder) vs embedded file; "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
 
-    # Ingest: the lake with N hosts, then one embedded process. The lake is created first: hosts
-    # opening a new lake at once fail (DuckLake's catalog tables; tests/lake/test_new_lake.py).
+    if not args.skip_ingest:
+        ingest_report(args, end, work, new_lake)
+    dashboard_report(args, end, work, new_lake)
+    print(f"({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)")
+
+
+def ingest_report(args: argparse.Namespace, end: float, work: Path, new_lake: Any) -> None:
+    # The lake with N hosts, then one embedded process. The lake is created first: hosts opening
+    # a new lake at once fail (DuckLake's catalog tables; tests/lake/test_new_lake.py).
     lake, data = new_lake("ingest")
     counted(work / "ingest-reader", end, lake, data)
     lake_rate = ingest(args.hosts, args.ingest_events, end, work, lake, data)
@@ -186,18 +208,24 @@ def report(args: argparse.Namespace, end: float, work: Path, new_lake: Any) -> N
     if stored != expected or file_stored != args.ingest_events:
         raise SystemExit("events were lost or doubled")
 
-    # The same events in both stores: size and renders.
+
+
+def dashboard_report(args: argparse.Namespace, end: float, work: Path, new_lake: Any) -> None:
+    """The same events in both stores: size and renders (stores kept by --keep are reused)."""
     lake, data = new_lake("dashboard")
     with open_kero(work / "dash-file", end) as embedded, open_kero(work / "dash-lake", end, lake, data) as lakehost:
-        file_seed = seed(embedded, args.events, end)
-        lake_seed = seed(lakehost, args.events, end)
+        if embedded.count(name=None, start=0) == 0:
+            file_seed = seed(embedded, args.events, end)
+            lake_seed = seed(lakehost, args.events, end)
+            seeded = f"bulk import: embedded {args.events / file_seed:,.0f}/s, lake {args.events / lake_seed:,.0f}/s, rollups included"
+        else:
+            seeded = f"kept from an earlier run in {work}"
         n_file, n_lake = embedded.count(name=None, start=0), lakehost.count(name=None, start=0)
-        if n_file != n_lake:
-            raise SystemExit(f"the stores differ: {n_file} and {n_lake} events")
+        if not n_file == n_lake == args.events:
+            raise SystemExit(f"the stores hold {n_file} and {n_lake} events, not {args.events}")
         file_size = folder_bytes(work / "dash-file")
         data_size, cat_size = folder_bytes(Path(data)), catalog_bytes(lakehost)
-        print(f"stored {n_file:,} events over 30 days in each (bulk import: embedded {n_file / file_seed:,.0f}/s, "
-              f"lake {n_lake / lake_seed:,.0f}/s, rollups included)")
+        print(f"stored {n_file:,} events over 30 days in each ({seeded})")
         print(f"bytes per event: embedded file {file_size / n_file:.1f}; lake data files {data_size / n_lake:.1f} "
               f"(+ catalog database {cat_size / n_lake:.1f}, {cat_size / 1e6:.1f} MB); "
               f"lake data / embedded: {data_size / file_size:.2f}")
@@ -216,7 +244,6 @@ def report(args: argparse.Namespace, end: float, work: Path, new_lake: Any) -> N
             target = RENDER_TARGETS_MS.get(label)
             note = f"   (target at 10M: <= {target} ms)" if target else ""
             print(f"{label:>18} {f:>12.1f} {lk:>9.1f} {lk / f:>14.2f}{note}")
-    print(f"({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -227,6 +254,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=5, help="renders per view and round (2 rounds)")
     parser.add_argument("--lake", default="", help="an empty catalog database (default: a temporary PostgreSQL)")
     parser.add_argument("--lake-data-path", default="")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="keep the stores and the PostgreSQL cluster in DIR: a later run with the same DIR and "
+                             "--events renders them again without seeding")
+    parser.add_argument("--skip-ingest", action="store_true", help="skip the ingest part (renders and size only)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script works")
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "_host":
         child = argparse.ArgumentParser()
