@@ -167,10 +167,11 @@ class Ledger:
         return self.outcome(sent, like)
 
 
-def stats(host: Host, query: str = "period=today&limit=1000") -> dict:
-    """The host's dashboard JSON (``/_kero/api/stats``), without its moving parts (the period's
-    end is the request's time)."""
-    response = requests.get(f"{host.server.url}/_kero/api/stats?{query}", timeout=60,
+def stats(host: Host | Server, query: str = "period=today&limit=1000") -> dict:
+    """A host's (or a ``kero serve`` server's) dashboard JSON (``/_kero/api/stats``), without its
+    moving parts (the period's end is the request's time)."""
+    url = host.server.url if isinstance(host, Host) else host.url
+    response = requests.get(f"{url}/_kero/api/stats?{query}", timeout=60,
                             headers={"Authorization": basic(USER, PASSWORD)})
     assert response.status_code == 200, response.text[:500]
     data = response.json()

@@ -1,15 +1,18 @@
 """Three hosts (three ``gunicorn -w 2`` servers, three db_paths) on one lake, under concurrent
 load: every request stored once, one visitor across hosts counted once, and the same figures
-on every host's dashboard."""
+on every host's dashboard and on ``kero serve --lake`` (a dashboard with no history of its own)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import requests
 
-from tests.conftest import CHROME_UA
+from tests.conftest import CHROME_UA, free_port
+from tests.flask.servers import serving
 from tests.lake.hosts import Ledger, Traffic, lake_hosts, stats
+from tests.reliability.servers import PASSWORD, USER
 
 PER_HOST = 300
 VISITOR_IP = "198.51.100.7"
@@ -46,5 +49,11 @@ def test_three_hosts_store_every_request_once_and_agree(tmp_path: Path, lake: st
             assert (values["visitors"], values["views"]) == (4, len(sent) + 3)
             for other in figures[1:]:
                 assert other == figures[0]
+            port = free_port()
+            serve = [str(Path(sys.executable).with_name("kero")), "serve", "--db", str(tmp_path / "dashboard"),
+                     "--lake", lake, "--lake-data-path", lake_data, "--port", str(port), "--user", USER]
+            with serving(serve, tmp_path / "serve.log", port=port, env={"KERO_PASSWORD": PASSWORD},
+                         group_stop=True) as dashboard:
+                assert stats(dashboard) == figures[0]
     finally:
         ledger.close()
