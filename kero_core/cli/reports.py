@@ -6,7 +6,7 @@ import re
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import click
 import maxminddb
@@ -18,7 +18,7 @@ from kero_core.dashboard import model
 from kero_core.dashboard.model import MODAL_ROWS
 from kero_core.dashboard.view import TIMEFRAMES
 from kero_core.importer import STATE_FILE, ImportState, LogImportError
-from kero_core.lake.connection import described, redact
+from kero_core.lake.connection import CATALOG, described, redact
 from kero_core.lake.store import LAKE_SCHEMA_VERSION
 from kero_core.store import DB_FILE, SCHEMA_VERSION, StoreUnavailable
 
@@ -123,13 +123,14 @@ def _contents(kero_path: Path, lake: bool = False) -> list[Finding]:
             first = queries.first_event_time(con, None)
             newest = queries.events(con, everything, 1)
             now = kero.now()
+            upkeep = _upkeep(con, time.time(), now.date()) if lake else []
     except StoreUnavailable as exc:
         hint = "is PostgreSQL up, and are the catalog's name, user and password (PGPASSWORD) right?" if lake else ""
         return [Finding("problem", f"{what} cannot be opened: {described(exc)}", hint)]
     except TimeoutError:
         return [Finding("problem", f"{what} stayed busy for 10 s", "another process of this host holds it; try again.")]
     found = [Finding("ok", f"lake reachable, schema version {LAKE_SCHEMA_VERSION} (current)" if lake
-                     else f"schema version {SCHEMA_VERSION} (current)")]
+                     else f"schema version {SCHEMA_VERSION} (current)")] + upkeep
     if not events:
         return found + [Finding("note", "no events stored yet", "events appear once the app serves tracked requests.")]
     found.append(Finding("ok", f"{events:,} events ({views:,} page views) from {first:%Y-%m-%d %H:%M} "
@@ -138,6 +139,35 @@ def _contents(kero_path: Path, lake: bool = False) -> list[Finding]:
     if idle > timedelta(days=2):
         found.append(Finding("note", f"no event in the last {idle.days} days",
                              "is the app running, with Kero installed and this db_path?"))
+    return found
+
+
+# The elected host applies the retention and compacts the lake hourly (kero_core.lake.store).
+UPKEEP_LATE = 2 * 3600.0
+
+
+def _upkeep(con: Any, now: float, today: date) -> list[Finding]:
+    """The lake's maintenance, which one running host does: data files, the last retention and
+    compaction pass, past days not rolled up yet."""
+    files, size, deletes = con.execute(f"""SELECT sum(file_count), sum(file_size_bytes), sum(delete_file_count)
+                                           FROM ducklake_table_info('{CATALOG}')""").fetchone()
+    found = [Finding("ok", f"lake data: {files or 0:,} Parquet file(s), {_megabytes(size or 0)}"
+                           + (f", {deletes:,} delete file(s)" if deletes else ""))]
+    last = con.execute("SELECT max(value::DOUBLE) FROM meta WHERE key = 'last_prune'").fetchone()[0]
+    if last is None:
+        found.append(Finding("note", "the lake has not been maintained yet",
+                             "a host running the app with lake set applies the retention and compacts it hourly."))
+    else:
+        age = max(0.0, now - last)
+        ago = describe_span(timedelta(minutes=int(age // 60))) if age >= 60 else "under a minute"
+        late = age > UPKEEP_LATE
+        found.append(Finding("warning" if late else "ok", f"last retention and compaction pass: {ago} ago",
+                             "no host has maintained the lake since: is a host running the app with lake set, "
+                             "and does its log say why maintenance failed?" if late else ""))
+    waiting = con.execute("SELECT count(*) FROM rollup_days WHERE NOT rolled AND day < ?", [today]).fetchone()[0]
+    if waiting:
+        found.append(Finding("note", f"{waiting} past day(s) wait for their roll-up",
+                             "a running host rolls them up within seconds; meanwhile their figures are read from the events."))
     return found
 
 
