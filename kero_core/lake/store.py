@@ -47,7 +47,11 @@ HOST_ID_FILE = "host-id"
 LOCAL_SALTS = "lake-salts"
 MAINTAIN_EVERY = 5.0  # seconds between two attempts of a host at maintenance
 LOG_EVERY = 60.0  # seconds between two log lines about failed maintenance
-COMPACT_EVERY = 3600.0  # seconds between two compactions (merging small files, expiring snapshots)
+# Every ingest of every host writes a small Parquet file, and a read pays ~1.5 ms per file it
+# scans: between the hourly compactions, small files are merged every MERGE_EVERY seconds, up to
+# SMALL_FILE bytes (files past it are left for the hourly pass, so no big file is rewritten often).
+MERGE_EVERY = 300.0
+SMALL_FILE = 8_000_000
 KEEP_INGESTED = timedelta(days=7)  # how long spool names are remembered (a dead host's leftovers)
 # Files no snapshot uses any more are deleted after this long: longer than any read lasts.
 FILE_GRACE = "1 hour"
@@ -218,14 +222,16 @@ class LakeStore(Store):
                 log.warning("kero: lake maintenance failed, will retry (%s)", described(exc)[:300])
 
     def maintain(self, con: duckdb.DuckDBPyConnection, budget: float = rollups.ROLL_UP_BUDGET) -> None:
-        """What the elected host does: roll up closed days (for about ``budget`` seconds), and
-        once an hour apply the retention and compact the lake."""
+        """What the elected host does: roll up closed days (for about ``budget`` seconds), once
+        an hour apply the retention and compact the lake, and in between merge the small files
+        of the last minutes every MERGE_EVERY seconds."""
         rollups.refresh(con, self._now().date(), budget, roll=self._roll_up)
         now = self.clock()
-        last = _meta(con, "last_prune")
-        if last is None or not 0 <= now - float(last) < PRUNE_EVERY:
+        if _due(_meta(con, "last_prune"), now, PRUNE_EVERY):
             self.prune(con, now)
             self.compact(con)
+        elif _due(_meta(con, "last_merge"), now, MERGE_EVERY):
+            self.merge_small_files(con)
 
     def complete_rollups(self) -> int:
         """:meth:`Store.complete_rollups` as the maintainer: waits for the host maintaining
@@ -288,15 +294,38 @@ class LakeStore(Store):
     def compact(self, con: duckdb.DuckDBPyConnection) -> None:
         """Merge small files, move inlined rows to Parquet, and delete the files of expired
         snapshots and of writers that died before committing, each after its grace period."""
-        for statement in (
+        self._run_alone(con, [
             f"CALL ducklake_flush_inlined_data('{CATALOG}')",
             f"CALL ducklake_merge_adjacent_files('{CATALOG}')",
             f"CALL ducklake_expire_snapshots('{CATALOG}', older_than => now() - INTERVAL '{FILE_GRACE}')",
             f"CALL ducklake_cleanup_old_files('{CATALOG}', older_than => now() - INTERVAL '{FILE_GRACE}')",
             f"CALL ducklake_delete_orphaned_files('{CATALOG}', older_than => now() - INTERVAL '{ORPHAN_GRACE}')",
-        ):
+        ])
+        self._noted(con, "last_merge")
+
+    def merge_small_files(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Move inlined rows to Parquet and merge the files under SMALL_FILE bytes (what the
+        ingests of the last minutes wrote); the files they replace go at the next compaction."""
+        self._run_alone(con, [
+            f"CALL ducklake_flush_inlined_data('{CATALOG}')",
+            f"CALL ducklake_merge_adjacent_files('{CATALOG}', max_file_size => {SMALL_FILE})",
+        ])
+        self._noted(con, "last_merge")
+
+    def _run_alone(self, con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
+        for statement in statements:
             with self._writes(shared=False):  # rewriting files that appends are adding to conflicts too
                 _retrying(con, lambda: con.execute(statement).fetchall())
+
+    def _noted(self, con: duckdb.DuckDBPyConnection, key: str) -> None:
+        """Record in ``meta`` that ``key`` was done now (by the clock)."""
+        def note() -> None:
+            con.execute("BEGIN")
+            con.execute("DELETE FROM meta WHERE key = ?", [key])
+            con.execute("INSERT INTO meta VALUES (?, ?)", [key, repr(self.clock())])
+            con.execute("COMMIT")
+
+        _retrying(con, note)
 
 
 def _retrying(con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
@@ -325,6 +354,11 @@ def _alive(con: duckdb.DuckDBPyConnection) -> bool:
     except duckdb.Error:
         return False
     return True
+
+
+def _due(last: str | None, now: float, every: float) -> bool:
+    """Whether work last done at ``last`` (a clock value, None: never) is due again."""
+    return last is None or not 0 <= now - float(last) < every
 
 
 def _meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:

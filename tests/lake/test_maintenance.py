@@ -13,7 +13,7 @@ import duckdb
 
 from kero_core import Kero
 from kero_core.lake.connection import CATALOG, connect
-from kero_core.lake.store import MAINTAINER_LOCK
+from kero_core.lake.store import MAINTAINER_LOCK, MERGE_EVERY
 from tests.conftest import FakeClock
 
 T0 = datetime(2026, 11, 10, 12, 0, tzinfo=timezone.utc)
@@ -143,3 +143,24 @@ def test_a_flush_concurrent_with_the_maintainer_succeeds(make_host: Callable[...
     print(f"\n[flush during maintenance] flushes={sum(writers.sent.values()) // BATCH} "
           f"reported failure={len(writers.failed_flushes)}; maintenance given up={errors}")
     assert writers.failed_flushes == []
+
+
+def test_small_files_are_merged_every_few_minutes_between_compactions(make_host: Callable[..., Kero]) -> None:
+    """Each ingest writes a small file and reads pay for every file they scan: the maintainer
+    merges the small ones every MERGE_EVERY seconds, not only at the hourly compaction."""
+    clock = FakeClock(T0)
+    kero = make_host("host", clock=clock)
+    with kero.read() as con:
+        kero.store.maintain(con)  # the hourly pass, done: the next one is an hour away
+    for n in range(6):  # well inside MERGE_EVERY: no session merges them meanwhile
+        put(kero, clock, "live", T0 + timedelta(seconds=30 * n))
+    with kero.read() as con:
+        before = data_files(con)
+        clock.set(T0 + timedelta(seconds=MERGE_EVERY - 30))
+        kero.store.maintain(con)
+        not_yet = data_files(con)
+        clock.set(T0 + timedelta(seconds=MERGE_EVERY + 1))
+        kero.store.maintain(con)
+        after = data_files(con)
+    assert before == not_yet >= 6 and after == 1
+    assert kero.count("live") == 6 * BATCH
