@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 import maxminddb
 from ua_parser import BestAvailableResolver, Device, Domain, Resolver, load_lazy_builtins
 
+from kero_core import private
 from kero_core.bots import DEFAULT_IGNORED_AGENTS, BotRules
 from kero_core.capture import MAX_PATH, MAX_QUERY, MAX_USER_AGENT
 
@@ -573,8 +574,13 @@ class SaltStore:
 
     @staticmethod
     def _read(path: Path) -> bytes | None:
+        """The salt in ``path``; None if there is none. A salt another user wrote is not used:
+        whoever chose it could recompute the day's visitor ids."""
         try:
-            return path.read_bytes()
+            with open(path, "rb") as file:
+                if not private.owned(os.fstat(file.fileno())):
+                    raise OSError(f"{path} belongs to another user")
+                return file.read()
         except FileNotFoundError:
             return None
 
