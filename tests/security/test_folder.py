@@ -20,6 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from kero_core import Kero, KeroConfigError
+from kero_core.enrich import SaltStore
+from kero_core.lake.store import LOCAL_SALTS, host_id
 from tests.conftest import environ
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another user (nobody) needs root")
@@ -89,7 +91,7 @@ def test_a_salts_folder_of_another_user_inside_ours_is_refused(shared_tmp: Path)
         Kero(db_path=db_path)
 
 
-@pytest.mark.parametrize("sub", ["", "spool", "salts"])
+@pytest.mark.parametrize("sub", ["", "spool", "salts", "lake-salts"])
 def test_a_folder_writable_by_others_is_refused(tmp_path: Path, sub: str) -> None:
     db_path = tmp_path / "kero"
     (db_path / sub).mkdir(parents=True, exist_ok=True)
@@ -117,6 +119,18 @@ def test_files_and_folders_are_private_under_umask_000(tmp_path: Path) -> None:
     assert spool_modes == {"0o600"}
     assert {"kero", "kero/kero.duckdb", "kero/spool", "kero/salts", "kero/ingest.lock"} <= set(modes)
     assert {name: mode for name, mode in modes.items() if mode & 0o077} == {}
+
+
+def test_a_lake_hosts_files_are_private_under_umask_000(tmp_path: Path) -> None:
+    """A lake host keeps its id and its copies of the lake's salts in db_path: both private."""
+    old = os.umask(0)
+    try:
+        host_id(tmp_path)
+        SaltStore(tmp_path / LOCAL_SALTS).keep(datetime.date.today(), KNOWN_SALT)
+    finally:
+        os.umask(old)
+    modes = {str(p.relative_to(tmp_path)): p.stat().st_mode & 0o777 for p in tmp_path.rglob("*")}
+    assert modes == {"host-id": 0o600, "lake-salts": 0o700, f"lake-salts/{datetime.date.today()}": 0o600}
 
 
 def test_an_existing_readable_folder_and_database_are_made_private(tmp_path: Path) -> None:
