@@ -32,6 +32,7 @@ import maxminddb
 from ua_parser import BestAvailableResolver, Device, Domain, Resolver, load_lazy_builtins
 
 from kero_core import private
+from kero_core.agent_names import KnownNames, known_names, safe_version
 from kero_core.bots import DEFAULT_IGNORED_AGENTS, BotRules
 from kero_core.capture import MAX_PATH, MAX_QUERY, MAX_USER_AGENT
 
@@ -83,7 +84,7 @@ def decode_path(path: str) -> str:
 class Agent:
     """What is kept of a User-Agent: its parsed parts, never the string itself."""
 
-    browser: str  # ua-parser's family ('' for 'Other'); for libraries the family or the library's name
+    browser: str  # a known name ('' for 'Other'; "Other bot" for a bot none of the lists names)
     browser_version: str  # "major" or "major.minor", '' if unknown
     os: str
     os_version: str
@@ -93,6 +94,7 @@ class Agent:
 
 
 _EMPTY_AGENT = Agent("", "", "", "", "", "bot", True)
+OTHER_BOT = "Other bot"  # a bot whose name is in no known list (its own words are never stored)
 
 
 @functools.cache
@@ -102,36 +104,34 @@ def _resolver() -> Resolver:
     return BestAvailableResolver(load_lazy_builtins())
 
 
-def _family(value: object) -> str:
-    family = getattr(value, "family", "") or ""
-    return "" if family == "Other" else family[:_MAX_FIELD]
+def _known(value: object, names: dict[str, str]) -> str:
+    """ua-parser's ``family`` of ``value`` when it is a known name (see :mod:`kero_core.agent_names`),
+    in that list's spelling; '' for 'Other' and for names taken from the User-Agent's own text."""
+    family = getattr(value, "family", None)
+    return names.get(family.lower(), "") if isinstance(family, str) else ""
 
 
-def _version(value: object) -> str:
-    major = getattr(value, "major", None)
-    if not major:
-        return ""
-    minor = getattr(value, "minor", None)
-    return (f"{major}.{minor}" if minor else major)[:_MAX_FIELD]
+def _device(device: Device | None, names: KnownNames) -> str:
+    """A known device name, else its known brand (a generic Android device has none): models
+    named after the User-Agent's text ("Samsung SM-X...", any string on Android) are not kept."""
+    known = _known(device, names.devices)
+    if known or device is None or not device.brand or device.brand.startswith("Generic"):
+        return known
+    return names.brands.get(device.brand.lower(), "")
 
 
-_PRODUCT = re.compile(r"[\w.-]+(?:/v?(\d+(?:\.\d+)?))?")
+_PRODUCT_VERSION = re.compile(r"[\w.-]*?/v?(\d+)(?:\.(\d+))?")
 
 
-def _product(user_agent: str, needle: str) -> tuple[str, str]:
-    """Name and version of the product token around ``needle``, e.g. ("python-httpx", "0.27")
-    in "python-httpx/0.27.0": the name of a library that ua-parser does not know. Linear time."""
+def _product_version(user_agent: str, needle: str) -> str:
+    """The version of the product token around ``needle``, e.g. "0.27" in "python-httpx/0.27.0"
+    (numbers only: see :func:`kero_core.agent_names.safe_version`). Linear time."""
     core = needle.strip("/ ")
     found = re.search(re.escape(core), user_agent, re.IGNORECASE) if core else None
     if found is None:
-        return "", ""
-    start = found.start()
-    while start and (user_agent[start - 1].isalnum() or user_agent[start - 1] in "._-"):
-        start -= 1
-    match = _PRODUCT.match(user_agent, start)
-    if match is None:
-        return "", ""
-    return match.group(0).split("/")[0][:_MAX_FIELD], match.group(1) or ""
+        return ""
+    match = _PRODUCT_VERSION.match(user_agent, found.end())
+    return safe_version(match.group(1), match.group(2)) if match else ""
 
 
 def _form_factor(lowered: str, os_family: str, device: Device | None) -> str:
@@ -179,16 +179,24 @@ class AgentParser:
         if not text:
             return _EMPTY_AGENT
         result = _resolver()(text, Domain.ALL)
-        lowered = text.lower()
+        names = known_names()
         needle = self._rules.needle(text)
         is_bot = needle is not None or (result.device is not None and result.device.family == "Spider")
-        browser, browser_version = _family(result.user_agent), _version(result.user_agent)
-        if is_bot and not browser and needle:
-            browser, browser_version = _product(text, needle)
-        os_family = _family(result.os)
+        agent = result.user_agent
+        browser = _known(agent, names.browsers)
+        browser_version = safe_version(agent.major, agent.minor) if browser and agent else ""
+        if is_bot and not browser:  # a name from Kero's lists, else a generic one: never the agent's own text
+            from_parser = self._rules.name(agent.family if agent else None)
+            browser = self._rules.bot_name(text, needle, agent.family if agent else None) or OTHER_BOT
+            if from_parser and agent:
+                browser_version = safe_version(agent.major, agent.minor)
+            elif browser != OTHER_BOT and needle:
+                browser_version = _product_version(text, needle)
+        os_family = _known(result.os, names.oses)
+        os_version = safe_version(result.os.major, result.os.minor) if os_family and result.os else ""
         return Agent(
-            browser, browser_version, os_family, _version(result.os), _family(result.device),
-            "bot" if is_bot else _form_factor(lowered, os_family, result.device), is_bot,
+            browser, browser_version, os_family, os_version, _device(result.device, names),
+            "bot" if is_bot else _form_factor(text.lower(), os_family, result.device), is_bot,
         )
 
 
