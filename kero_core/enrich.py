@@ -34,7 +34,7 @@ from ua_parser import BestAvailableResolver, Device, Domain, Resolver, load_lazy
 from kero_core import private
 from kero_core.agent_names import KnownNames, known_names, safe_version
 from kero_core.bots import DEFAULT_IGNORED_AGENTS, BotRules
-from kero_core.capture import MAX_PATH, MAX_QUERY, MAX_USER_AGENT
+from kero_core.capture import CONTROL, MAX_PATH, MAX_QUERY, MAX_USER_AGENT
 
 __all__ = [
     "DEFAULT_IGNORED_AGENTS", "EMPTY_CAMPAIGN", "Agent", "AgentParser", "Campaign", "GeoLookup",
@@ -43,7 +43,6 @@ __all__ = [
 
 log = logging.getLogger("kero")
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_FIELD = 128  # parsed User-Agent parts and geo names are short; bound what odd inputs produce
 _MAX_UTM = 256
@@ -67,7 +66,7 @@ def _redecode(text: str) -> str:
 
 def _clean(text: str) -> str:
     """``text`` re-decoded (see :func:`_redecode`) without control characters."""
-    return _CONTROL.sub("", _redecode(text))
+    return CONTROL.sub("", _redecode(text))
 
 
 def decode_path(path: str) -> str:
@@ -260,7 +259,7 @@ def _campaign(query: str) -> Campaign:
     for key, value in parse_qsl(_redecode(query), errors="replace"):
         key = key.strip().lower()
         if key in _CAMPAIGN_KEYS and key not in found:
-            value = _CONTROL.sub("", value).strip()[:_MAX_UTM]
+            value = CONTROL.sub("", value).strip()[:_MAX_UTM]
             if value:
                 found[key] = value
     if not found:
@@ -341,7 +340,7 @@ _NEVER_CHECKED = (-1, -1, -1)
 def _english_name(record: object) -> str:
     names = record.get("names") if isinstance(record, dict) else None
     name = names.get("en") if isinstance(names, dict) else None
-    return _CONTROL.sub("", name)[:_MAX_FIELD] if isinstance(name, str) else ""
+    return CONTROL.sub("", name)[:_MAX_FIELD] if isinstance(name, str) else ""
 
 
 def _location(record: object) -> tuple[str, str, str]:
@@ -352,7 +351,7 @@ def _location(record: object) -> tuple[str, str, str]:
     iso = country.get("iso_code") if isinstance(country, dict) else None
     subdivisions = record.get("subdivisions")
     region = _english_name(subdivisions[0]) if isinstance(subdivisions, list) and subdivisions else ""
-    iso = _CONTROL.sub("", iso)[:8] if isinstance(iso, str) else ""
+    iso = CONTROL.sub("", iso)[:8] if isinstance(iso, str) else ""
     return iso, region, _english_name(record.get("city"))
 
 
