@@ -29,6 +29,7 @@ from typing import Any, Awaitable, Callable, Mapping, MutableMapping, TypeVar
 from kero_core import own_pages
 from kero_core.capture import app_path, environ_from_scope, wsgi_str
 from kero_core.dashboard import DashboardResponse
+from kero_core.http import checked_users
 from kero_core.kero import Kero
 
 Scope = MutableMapping[str, Any]
@@ -62,12 +63,13 @@ class KeroMiddleware:
 
     ``users`` maps user names to passwords for the dashboard's HTTP Basic auth; ``auth`` is a
     callable ``(scope) -> bool`` (or an ``async`` one) deciding instead, given the request's
-    ASGI scope. With neither, the dashboard answers 403."""
+    ASGI scope. With neither, the dashboard answers 403.
+    A user with an empty password is a KeroConfigError: it would let anyone in."""
 
     def __init__(self, app: ASGIApp, kero: Kero, *, users: Mapping[str, str] | None = None, auth: AuthCheck | None = None) -> None:
         self.app = app
         self.kero = kero
-        self.users = dict(users or {})
+        self.users = checked_users(users)
         self.auth = auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

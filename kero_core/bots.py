@@ -11,7 +11,9 @@ A request is a bot when its (lowercased, cleaned) User-Agent shows any of:
 4. a pattern of the public crawler list ``crawler-user-agents`` (``data/crawler_patterns.txt``, MIT),
    its plain names at the start of a word.
 
-:func:`bot_needle` returns the text that matched, from which the caller names the product."""
+:func:`bot_needle` returns the text that matched; :meth:`BotRules.name` gives a bot's name only from
+these lists (an ``ignored_agents`` entry as configured, a plain name of the public list as spelled
+there), never from the User-Agent's own text."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import functools
 import re
 from pathlib import Path
 from typing import Iterable
+
+from kero_core.agent_names import finite_matches
 
 __all__ = ["DEFAULT_IGNORED_AGENTS", "BotRules", "bot_needle"]
 
@@ -48,6 +52,8 @@ def _entries(lines: Iterable[str]) -> list[str]:
 _UNESCAPE = re.compile(r"\\([^\w])")
 _LETTERS = re.compile(r"\\.|[A-Z]+")  # an escape is kept as is
 _REGEX_SYNTAX = re.compile(r"[\\^$*+?()\[\]{}|]")
+_NAME = re.compile(r"[\w][\w .-]*")  # a product's name, not a fragment like "yandex.com/bots"
+_NAME_ENDS = "/:;,. -_"  # what ends a product token rather than names it ("Googlebot/", "php/")
 
 
 class _CrawlerList:
@@ -58,13 +64,19 @@ class _CrawlerList:
 
     def __init__(self, patterns: list[str]) -> None:
         self.literals: dict[str, list[str]] = {}
+        self.names: dict[str, str] = {}  # lowercased name -> the list's spelling ("googlebot" -> "Googlebot")
         regexes = []
         for pattern in patterns:
             plain = _UNESCAPE.sub(r"\1", pattern)
             if _REGEX_SYNTAX.search(plain) or len(plain) < 3:
                 regexes.append(pattern)
+                names = finite_matches(pattern) or set()  # "Ahrefs(Bot|SiteAudit)": two names
             else:
                 self.literals.setdefault(plain[:3].lower(), []).append(plain.lower())
+                names = {plain}
+            for name in sorted(n.strip(_NAME_ENDS) for n in names):
+                if len(name) >= 3 and _NAME.fullmatch(name):
+                    self.names.setdefault(name.lower(), name)
         # Lowercased outside escapes ("\\S" stays), then searched in lowercased text: re.IGNORECASE
         # costs about eight times more here.
         lowered = (_LETTERS.sub(lambda m: m.group(0) if m.group(0)[0] == "\\" else m.group(0).lower(), p) for p in regexes)
@@ -101,8 +113,25 @@ class BotRules:
     'curl'"""
 
     def __init__(self, ignored_agents: Iterable[str]) -> None:
-        words = sorted({e.lower() for e in ignored_agents if isinstance(e, str) and e.strip()}, key=len, reverse=True)
+        entries = [e for e in ignored_agents if isinstance(e, str) and e.strip()]
+        words = sorted({e.lower() for e in entries}, key=len, reverse=True)
         self._words = (re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(_word, words)) + ")") if words else None)
+        self._names = {e.strip(_NAME_ENDS).lower(): e.strip(_NAME_ENDS) for e in reversed(entries) if e.strip(_NAME_ENDS)}
+
+    def name(self, text: str | None) -> str | None:
+        """The known bot name ``text`` (a matched needle, or a name ua-parser captured) stands
+        for, spelled as its list spells it: an ``ignored_agents`` entry or a name of the public
+        crawler list; None for any other text."""
+        if not text:
+            return None
+        key = text.strip(_NAME_ENDS).lower()
+        return self._names.get(key) or _crawler_list().names.get(key)
+
+    def bot_name(self, text: str, needle: str | None, parsed: str | None) -> str | None:
+        """A bot's name from the lists: what ua-parser named it (``parsed``, its own text), the
+        needle that marked it, or a name of the public list found in ``text``; None if none is
+        known (the caller stores a generic name, never the User-Agent's words)."""
+        return self.name(parsed) or self.name(needle) or self.name(_crawler_list().search(text))
 
     def needle(self, text: str) -> str | None:
         """What marks ``text`` (a cleaned User-Agent) as automated, None for a person's browser."""

@@ -7,6 +7,9 @@ in-memory buffer large; the background writer (see ``pipeline``) does the rest."
 from __future__ import annotations
 
 import functools
+import itertools
+import re
+import reprlib
 from typing import Any, Callable, Mapping, NamedTuple
 
 # Upper bounds of what is kept from a request (characters). Stored strings are cut to these.
@@ -20,6 +23,38 @@ _FORWARDED_HEAD = 64  # its start; the rest is its last entries (what the proxie
 MAX_NAME = 128  # custom event names, routes' methods
 MAX_LABELS = 32  # labels per custom event
 MAX_LABEL = 256  # label keys and values
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # removed from tracked text (log lines, CSV cells)
+_SHORT_REPR = reprlib.Repr()  # a bounded text of a container or a huge number, in bounded time
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = _SHORT_REPR.maxlong = MAX_LABEL
+_LONGEST_INT = 3000  # bits (about 900 digits) of a number written out in full
+
+
+def captured_text(value: Any, bound: int) -> str:
+    """``value`` as text of at most ``bound`` characters without control characters, in time
+    bounded by ``bound`` for strings, numbers and containers (a string is cut before it is
+    cleaned; containers and numbers are written by :mod:`reprlib`); other objects by ``str()``."""
+    if isinstance(value, str):
+        text = value[: 2 * bound]
+    elif isinstance(value, int) and value.bit_length() > _LONGEST_INT:
+        text = f"(a {value.bit_length()}-bit number)"  # its digits would cost quadratic time, or raise
+    elif isinstance(value, (int, float, list, tuple, dict, set, frozenset)):
+        text = _SHORT_REPR.repr(value)
+    else:
+        text = str(value)[: 2 * bound]
+    return CONTROL.sub("", text)[:bound]
+
+
+def captured_labels(labels: Any) -> dict[str, str] | None:
+    """A copy of what is kept of a custom event's ``labels``, made on the caller's thread so a
+    later change to the caller's mapping is not stored: its first MAX_LABELS items, keys and
+    values as :func:`captured_text` of at most MAX_LABEL characters. O(MAX_LABELS) whatever the
+    mapping's size; None for none. TypeError when ``labels`` is not a mapping."""
+    if labels is None:
+        return None
+    if not isinstance(labels, Mapping):
+        raise TypeError(f"labels must be a mapping, got {type(labels).__name__}")
+    items = itertools.islice(labels.items(), MAX_LABELS)
+    return {captured_text(key, MAX_LABEL): captured_text(value, MAX_LABEL) for key, value in items} or None
 
 DEFAULT_IGNORED_PREFIXES = ("/.", "/_", "//", "/wp", "/public", "/wordpress", "/favicon.ico")
 DEFAULT_IGNORED_SUFFIXES = (

@@ -12,6 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
+from kero_core import private
+
 
 class KeroConfigError(ValueError):
     """A bad Kero option. The message is one sentence naming the option."""
@@ -25,7 +27,7 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("db_path", None, "Folder holding Kero's data (created if missing); required."),
+    Option("db_path", None, "Folder holding Kero's data (created if missing, mode 0700); required. Refused if another user owns it or can write to it."),
     Option("dashboard_path", "/_kero", "URL path of the dashboard; starts with '/', at least 2 characters."),
     Option("pixel_path", None, "URL path of the 1x1 tracking pixel, e.g. '/visit.gif'; None disables it."),
     Option("geoip_db", None, "Path to a MaxMind GeoLite2-City .mmdb file; None disables locations."),
@@ -108,9 +110,13 @@ def _db_path(value: Any) -> Path:
     if path.exists() and not path.is_dir():
         raise KeroConfigError(f"db_path must be a folder, but {str(path)!r} is a file.")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        unsafe = private.prepare(path)
     except OSError as exc:
+        if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
+            raise KeroConfigError(f"db_path {str(path)!r} is not writable by this process.") from None
         raise KeroConfigError(f"db_path {str(path)!r} cannot be created: {exc.strerror}.") from None
+    if unsafe:
+        raise KeroConfigError(unsafe)
     if not os.access(path, os.W_OK | os.X_OK):
         raise KeroConfigError(f"db_path {str(path)!r} is not writable by this process.")
     return path

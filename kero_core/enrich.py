@@ -31,8 +31,10 @@ from urllib.parse import parse_qsl, urlsplit
 import maxminddb
 from ua_parser import BestAvailableResolver, Device, Domain, Resolver, load_lazy_builtins
 
+from kero_core import private
+from kero_core.agent_names import KnownNames, known_names, safe_version
 from kero_core.bots import DEFAULT_IGNORED_AGENTS, BotRules
-from kero_core.capture import MAX_PATH, MAX_QUERY, MAX_USER_AGENT
+from kero_core.capture import CONTROL, MAX_PATH, MAX_QUERY, MAX_USER_AGENT
 
 __all__ = [
     "DEFAULT_IGNORED_AGENTS", "EMPTY_CAMPAIGN", "Agent", "AgentParser", "Campaign", "GeoLookup",
@@ -41,7 +43,6 @@ __all__ = [
 
 log = logging.getLogger("kero")
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_FIELD = 128  # parsed User-Agent parts and geo names are short; bound what odd inputs produce
 _MAX_UTM = 256
@@ -65,7 +66,7 @@ def _redecode(text: str) -> str:
 
 def _clean(text: str) -> str:
     """``text`` re-decoded (see :func:`_redecode`) without control characters."""
-    return _CONTROL.sub("", _redecode(text))
+    return CONTROL.sub("", _redecode(text))
 
 
 def decode_path(path: str) -> str:
@@ -82,7 +83,7 @@ def decode_path(path: str) -> str:
 class Agent:
     """What is kept of a User-Agent: its parsed parts, never the string itself."""
 
-    browser: str  # ua-parser's family ('' for 'Other'); for libraries the family or the library's name
+    browser: str  # a known name ('' for 'Other'; "Other bot" for a bot none of the lists names)
     browser_version: str  # "major" or "major.minor", '' if unknown
     os: str
     os_version: str
@@ -92,6 +93,7 @@ class Agent:
 
 
 _EMPTY_AGENT = Agent("", "", "", "", "", "bot", True)
+OTHER_BOT = "Other bot"  # a bot whose name is in no known list (its own words are never stored)
 
 
 @functools.cache
@@ -101,36 +103,34 @@ def _resolver() -> Resolver:
     return BestAvailableResolver(load_lazy_builtins())
 
 
-def _family(value: object) -> str:
-    family = getattr(value, "family", "") or ""
-    return "" if family == "Other" else family[:_MAX_FIELD]
+def _known(value: object, names: dict[str, str]) -> str:
+    """ua-parser's ``family`` of ``value`` when it is a known name (see :mod:`kero_core.agent_names`),
+    in that list's spelling; '' for 'Other' and for names taken from the User-Agent's own text."""
+    family = getattr(value, "family", None)
+    return names.get(family.lower(), "") if isinstance(family, str) else ""
 
 
-def _version(value: object) -> str:
-    major = getattr(value, "major", None)
-    if not major:
-        return ""
-    minor = getattr(value, "minor", None)
-    return (f"{major}.{minor}" if minor else major)[:_MAX_FIELD]
+def _device(device: Device | None, names: KnownNames) -> str:
+    """A known device name, else its known brand (a generic Android device has none): models
+    named after the User-Agent's text ("Samsung SM-X...", any string on Android) are not kept."""
+    known = _known(device, names.devices)
+    if known or device is None or not device.brand or device.brand.startswith("Generic"):
+        return known
+    return names.brands.get(device.brand.lower(), "")
 
 
-_PRODUCT = re.compile(r"[\w.-]+(?:/v?(\d+(?:\.\d+)?))?")
+_PRODUCT_VERSION = re.compile(r"[\w.-]*?/v?(\d+)(?:\.(\d+))?")
 
 
-def _product(user_agent: str, needle: str) -> tuple[str, str]:
-    """Name and version of the product token around ``needle``, e.g. ("python-httpx", "0.27")
-    in "python-httpx/0.27.0": the name of a library that ua-parser does not know. Linear time."""
+def _product_version(user_agent: str, needle: str) -> str:
+    """The version of the product token around ``needle``, e.g. "0.27" in "python-httpx/0.27.0"
+    (numbers only: see :func:`kero_core.agent_names.safe_version`). Linear time."""
     core = needle.strip("/ ")
     found = re.search(re.escape(core), user_agent, re.IGNORECASE) if core else None
     if found is None:
-        return "", ""
-    start = found.start()
-    while start and (user_agent[start - 1].isalnum() or user_agent[start - 1] in "._-"):
-        start -= 1
-    match = _PRODUCT.match(user_agent, start)
-    if match is None:
-        return "", ""
-    return match.group(0).split("/")[0][:_MAX_FIELD], match.group(1) or ""
+        return ""
+    match = _PRODUCT_VERSION.match(user_agent, found.end())
+    return safe_version(match.group(1), match.group(2)) if match else ""
 
 
 def _form_factor(lowered: str, os_family: str, device: Device | None) -> str:
@@ -178,16 +178,24 @@ class AgentParser:
         if not text:
             return _EMPTY_AGENT
         result = _resolver()(text, Domain.ALL)
-        lowered = text.lower()
+        names = known_names()
         needle = self._rules.needle(text)
         is_bot = needle is not None or (result.device is not None and result.device.family == "Spider")
-        browser, browser_version = _family(result.user_agent), _version(result.user_agent)
-        if is_bot and not browser and needle:
-            browser, browser_version = _product(text, needle)
-        os_family = _family(result.os)
+        agent = result.user_agent
+        browser = _known(agent, names.browsers)
+        browser_version = safe_version(agent.major, agent.minor) if browser and agent else ""
+        if is_bot and not browser:  # a name from Kero's lists, else a generic one: never the agent's own text
+            from_parser = self._rules.name(agent.family if agent else None)
+            browser = self._rules.bot_name(text, needle, agent.family if agent else None) or OTHER_BOT
+            if from_parser and agent:
+                browser_version = safe_version(agent.major, agent.minor)
+            elif browser != OTHER_BOT and needle:
+                browser_version = _product_version(text, needle)
+        os_family = _known(result.os, names.oses)
+        os_version = safe_version(result.os.major, result.os.minor) if os_family and result.os else ""
         return Agent(
-            browser, browser_version, os_family, _version(result.os), _family(result.device),
-            "bot" if is_bot else _form_factor(lowered, os_family, result.device), is_bot,
+            browser, browser_version, os_family, os_version, _device(result.device, names),
+            "bot" if is_bot else _form_factor(text.lower(), os_family, result.device), is_bot,
         )
 
 
@@ -251,7 +259,7 @@ def _campaign(query: str) -> Campaign:
     for key, value in parse_qsl(_redecode(query), errors="replace"):
         key = key.strip().lower()
         if key in _CAMPAIGN_KEYS and key not in found:
-            value = _CONTROL.sub("", value).strip()[:_MAX_UTM]
+            value = CONTROL.sub("", value).strip()[:_MAX_UTM]
             if value:
                 found[key] = value
     if not found:
@@ -332,7 +340,7 @@ _NEVER_CHECKED = (-1, -1, -1)
 def _english_name(record: object) -> str:
     names = record.get("names") if isinstance(record, dict) else None
     name = names.get("en") if isinstance(names, dict) else None
-    return _CONTROL.sub("", name)[:_MAX_FIELD] if isinstance(name, str) else ""
+    return CONTROL.sub("", name)[:_MAX_FIELD] if isinstance(name, str) else ""
 
 
 def _location(record: object) -> tuple[str, str, str]:
@@ -343,7 +351,7 @@ def _location(record: object) -> tuple[str, str, str]:
     iso = country.get("iso_code") if isinstance(country, dict) else None
     subdivisions = record.get("subdivisions")
     region = _english_name(subdivisions[0]) if isinstance(subdivisions, list) and subdivisions else ""
-    iso = _CONTROL.sub("", iso)[:8] if isinstance(iso, str) else ""
+    iso = CONTROL.sub("", iso)[:8] if isinstance(iso, str) else ""
     return iso, region, _english_name(record.get("city"))
 
 
@@ -573,8 +581,13 @@ class SaltStore:
 
     @staticmethod
     def _read(path: Path) -> bytes | None:
+        """The salt in ``path``; None if there is none. A salt another user wrote is not used:
+        whoever chose it could recompute the day's visitor ids."""
         try:
-            return path.read_bytes()
+            with open(path, "rb") as file:
+                if not private.owned(os.fstat(file.fileno())):
+                    raise OSError(f"{path} belongs to another user")
+                return file.read()
         except FileNotFoundError:
             return None
 

@@ -14,9 +14,10 @@ import duckdb
 import pyarrow as pa
 
 from kero_core import queries
-from kero_core.dashboard.export import csv_rows, safe_cell
+from kero_core.dashboard.export import csv_rows
 from kero_core.dashboard.model import Dashboard
 from kero_core.schema import COLUMNS
+from kero_core.spreadsheet import formula_sql, safe_cell
 
 # DuckDB's COPY options per format. JSON is one object per line, which any size can stream.
 FORMATS = {
@@ -24,10 +25,6 @@ FORMATS = {
     "parquet": "FORMAT parquet, COMPRESSION zstd",
     "json": "FORMAT json",
 }
-# A spreadsheet runs a CSV cell starting with one of these as a formula, and tracked strings are
-# attacker-controlled: such text gets a leading apostrophe, as safe_cell() does for the dashboard's
-# CSV (a test keeps the two the same).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 AGGREGATE_SCHEMA = pa.schema([
     ("card", pa.string()),  # "figures", "chart", or a dashboard card (pages, referrers, countries, ...)
     ("label", pa.string()),  # the figure, the bucket's start (ISO, UTC), or the card's row
@@ -44,8 +41,7 @@ def _literal(path: Path) -> str:
 def _column(name: str, sql_type: str, file_format: str) -> str:
     if file_format != "csv" or sql_type != "VARCHAR":
         return name
-    starts = ", ".join("'" + c + "'" for c in FORMULA_STARTS)
-    return f"CASE WHEN left({name}, 1) IN ({starts}) THEN '''' || {name} ELSE {name} END AS {name}"
+    return f"{formula_sql(name)} AS {name}"  # safe_cell() in SQL (a test keeps the two the same)
 
 
 def export_events(con: duckdb.DuckDBPyConnection, target: Path, file_format: str,

@@ -1,11 +1,15 @@
-"""HTTP pieces every adapter shares: the tracking pixel, and the dashboard's Basic auth."""
+"""HTTP pieces every adapter shares: the tracking pixel, and the dashboard's Basic auth (its
+check of the configured credentials too, so every way of serving the dashboard refuses the
+same ones)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
-from typing import Mapping
+from typing import Any, Mapping
+
+from kero_core.config import KeroConfigError
 
 # The smallest valid transparent 1x1 GIF (43 bytes).
 PIXEL_GIF = (
@@ -45,3 +49,30 @@ def basic_auth_ok(authorization: str | None, users: Mapping[str, str]) -> bool:
     for name, secret in users.items():
         ok |= hmac.compare_digest(user, name.encode("utf-8")) & hmac.compare_digest(password, secret.encode("utf-8"))
     return ok
+
+
+def credentials_problem(user: Any, password: Any) -> str | None:
+    """Why ``user`` and ``password`` cannot protect the dashboard (the end of a sentence), or
+    None when they can. An empty or blank password would let anyone in (``curl -u admin:``);
+    a name with ':' or an empty one cannot be sent in a Basic ``Authorization`` header."""
+    if not isinstance(user, str) or not user or ":" in user:
+        return f"the user name {user!r} must be a non-empty string without ':'"
+    if not isinstance(password, str):
+        return f"the password of {user!r} must be a string, not {type(password).__name__}"
+    if not password.strip():
+        return f"the password of {user!r} is empty, which would let anyone open the dashboard: give it a password"
+    return None
+
+
+def checked_users(users: Mapping[str, str] | None, option: str = "users") -> dict[str, str]:
+    """``users`` (user name -> password) as a new dict; KeroConfigError naming ``option`` when
+    one of them cannot protect the dashboard (see :func:`credentials_problem`)."""
+    if users is None:
+        return {}
+    if not isinstance(users, Mapping):
+        raise KeroConfigError(f"{option} must map user names to passwords, got {type(users).__name__}.")
+    for user, password in users.items():
+        problem = credentials_problem(user, password)
+        if problem:
+            raise KeroConfigError(f"{option}: {problem}.")
+    return dict(users)

@@ -6,7 +6,6 @@ and the read methods; they never touch the pipeline or the store."""
 
 from __future__ import annotations
 
-import logging
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -22,19 +21,21 @@ from kero_core.capture import environ_from_scope
 from kero_core.capture import (
     DEFAULT_IGNORED_PREFIXES,
     DEFAULT_IGNORED_SUFFIXES,
+    MAX_NAME,
     Hit,
     PathRules,
+    captured_labels,
+    captured_text,
     hit_from_environ,
     sends_do_not_track,
 )
 from kero_core.config import Config, make_config
 from kero_core.enrich import DEFAULT_IGNORED_AGENTS
+from kero_core.logs import Problems
 from kero_core.pipeline import Pipeline
 from kero_core.queries import Filters, TimeArg
 from kero_core.schema import Event
 from kero_core.store import Store
-
-log = logging.getLogger("kero")
 
 
 def environ_of(request: Any) -> Mapping[str, Any]:
@@ -85,6 +86,7 @@ class Kero:
             self.ignored_prefixes, self.ignored_suffixes,
         )
         self.store = make_store(self.config, clock)
+        self.problems = Problems()  # what could not be recorded, logged at most once a minute per kind
         self.pipeline = Pipeline(
             self.store,
             self._event_builder,
@@ -111,8 +113,8 @@ class Kero:
                 self.pipeline.record(
                     hit_from_environ(environ, self.clock(), route=route, status=status, duration_ms=duration_ms)
                 )
-        except Exception:  # tracking must never break the host app
-            log.exception("kero: could not record a request")
+        except Exception as exc:  # tracking must never break the host app
+            self.problems.report("request", "kero: could not record a request", exc)
 
     def record_pixel(self, environ: Mapping[str, Any]) -> None:
         """Record the page view a pixel request stands for: the path of its Referer URL."""
@@ -129,8 +131,8 @@ class Kero:
             self.pipeline.record(
                 hit_from_environ(environ, self.clock(), path=path, query=parts.query, referrer="", status=200, route="")
             )
-        except Exception:
-            log.exception("kero: could not record a pixel request")
+        except Exception as exc:  # e.g. a Referer urlsplit() refuses ("http://[<invalid>]/")
+            self.problems.report("pixel", "kero: could not record a pixel request", exc)
 
     def track(self, name: str, labels: Mapping[str, Any] | None = None, value: float = 1.0, *, request: Any = None) -> None:
         """Record a custom event, enriched like a page view when ``request`` is given.
@@ -140,16 +142,18 @@ class Kero:
         try:
             if request is None:
                 blank = dict.fromkeys(Hit._fields[2:], "")  # no request: method "" marks it
-                hit = Hit(**{**blank, "ts": self.clock(), "name": str(name), "status": 0,
-                             "duration_ms": None, "labels": labels, "value": value})
+                hit = Hit(**{**blank, "ts": self.clock(), "name": captured_text(name, MAX_NAME), "status": 0,
+                             "duration_ms": None, "labels": captured_labels(labels), "value": value})
             else:
                 environ = environ_of(request)
                 if not self.config.ignore_dnt and sends_do_not_track(environ):
                     return
-                hit = hit_from_environ(environ, self.clock(), name=str(name), labels=labels, value=value, referrer="")
+                hit = hit_from_environ(environ, self.clock(), name=captured_text(name, MAX_NAME),
+                                       labels=captured_labels(labels), value=value, referrer="")
             self.pipeline.record(hit)
-        except Exception:
-            log.exception("kero: could not track event %r", name)
+        except Exception as exc:
+            self.pipeline.dropped += 1  # as record() counts a full buffer's drops
+            self.problems.report("track", f"kero: could not track event {captured_text(name, 64)!r}", exc)
 
     def ingest(self, hits: Iterable[Hit], *, batch_size: int = 50_000, progress: Callable[[int], None] | None = None) -> int:
         """Store many hits (an importer's, a generator's) through the writer's batch path, bypassing

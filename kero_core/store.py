@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kero_core import rollups
+from kero_core import private, rollups
 from kero_core.enrich import SaltStore
 from kero_core.schema import COLUMN_NAMES, COLUMNS
 
@@ -77,7 +77,7 @@ class Store:
         self.db_file = folder / DB_FILE
         self.name = str(self.db_file)  # what messages call the database
         self.spool_dir = folder / "spool"
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.spool_dir.mkdir(mode=private.FOLDER_MODE, parents=True, exist_ok=True)
         self.retention = retention
         self.clock = clock
         self._lock_file = folder / "ingest.lock"
@@ -105,7 +105,8 @@ class Store:
         tmp = self.spool_dir / f".{name}.tmp"
         final = self.spool_dir / f"{name}.parquet"
         try:
-            pq.write_table(table, tmp)
+            with open(private.create_file(tmp), "wb") as file:  # 0600 whatever the umask
+                pq.write_table(table, file)
             os.rename(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -172,6 +173,7 @@ class Store:
     def _release(self, con: duckdb.DuckDBPyConnection, failure: BaseException | None) -> None:
         """End of a session: the file must be closed for the other processes to open it."""
         con.close()
+        private.tighten(self.db_file.with_name(DB_FILE + ".wal"))  # DuckDB honours the umask
 
     def _maintain(self, con: duckdb.DuckDBPyConnection) -> None:
         """After each ingest: the hourly retention pass, and rollups of the days that need them."""
@@ -243,6 +245,7 @@ class Store:
         # big day): the host app's output is not ours to write to.
         con = duckdb.connect(str(self.db_file))
         try:
+            private.tighten(self.db_file)  # DuckDB creates it as the umask says
             con.execute("SET enable_progress_bar = false")
             self._migrate(con)
         except BaseException:
@@ -287,7 +290,7 @@ class Store:
             con.execute("COMMIT")
 
     def _ingest(self, con: duckdb.DuckDBPyConnection) -> None:
-        files = self.pending()
+        files = [f for f in self.pending() if self._own(f)]
         for start in range(0, len(files), MAX_FILES_PER_INGEST):
             self._ingest_files(con, files[start : start + MAX_FILES_PER_INGEST])
 
@@ -329,6 +332,19 @@ class Store:
     def _now(self) -> datetime:
         """The clock's time as the naive UTC the tables hold."""
         return datetime.fromtimestamp(self.clock(), timezone.utc).replace(tzinfo=None)
+
+    def _own(self, path: Path) -> bool:
+        """Whether a spool file was written by this user; another user's is set aside as
+        ``.foreign``, never ingested: it could hold any events it likes."""
+        try:
+            if private.owned(path.stat()):
+                return True
+            path.rename(path.with_name(path.name + ".foreign"))
+            log.error("kero: spool file %s belongs to another user; set aside as %s.foreign, not ingested",
+                      path.name, path.name)
+        except OSError:  # ingested or set aside by another process meanwhile
+            pass
+        return False
 
     def _quarantine(self, path: Path) -> None:
         log.error("kero: spool file %s is unreadable; moved aside as %s.bad", path.name, path.name)

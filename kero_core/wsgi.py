@@ -13,6 +13,7 @@ import time
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from kero_core import own_pages
+from kero_core.http import checked_users
 from kero_core.kero import Kero
 
 Environ = dict[str, Any]
@@ -25,12 +26,13 @@ class KeroMiddleware:
     """Wrap ``app``: record its requests, serve the pixel and the dashboard.
 
     ``users`` maps user names to passwords for the dashboard's HTTP Basic auth; ``auth`` is a
-    callable ``(environ) -> bool`` deciding instead. With neither, the dashboard answers 403."""
+    callable ``(environ) -> bool`` deciding instead. With neither, the dashboard answers 403.
+    A user with an empty password is a KeroConfigError: it would let anyone in."""
 
     def __init__(self, app: WSGIApp, kero: Kero, *, users: Mapping[str, str] | None = None, auth: AuthCheck | None = None) -> None:
         self.app = app
         self.kero = kero
-        self.users = dict(users or {})
+        self.users = checked_users(users)
         self.auth = auth
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

@@ -38,7 +38,11 @@ def allows(request: HttpRequest) -> bool:
 
 def denial(request: HttpRequest) -> HttpResponse | None:
     """None when the request may see the dashboard, else the response refusing it."""
-    users = get_settings().users
+    try:
+        users = get_settings().users
+    except ImproperlyConfigured:  # e.g. an empty ADMIN_PASSWORD: refuse everyone, staff included
+        return HttpResponseForbidden("Kero dashboard: the KERO setting is invalid; run `manage.py check`.",
+                                     content_type="text/plain; charset=utf-8")
     if users and basic_auth_ok(request.META.get("HTTP_AUTHORIZATION"), users):
         return None
     if allows(request):

@@ -20,7 +20,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from kero_core.config import OPTIONS, KeroConfigError, make_config
-from kero_django.conf import CORE_KEYS, KNOWN_KEYS, NOT_FOR_DJANGO, raw_settings
+from kero_django.conf import CORE_KEYS, KNOWN_KEYS, NOT_FOR_DJANGO, credentials_error, raw_settings
 
 MIDDLEWARE = "kero_django.middleware.KeroMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -120,12 +120,10 @@ def _auth(raw: dict[str, Any]) -> list[CheckMessage]:
 
 
 def _credentials(raw: dict[str, Any]) -> list[CheckMessage]:
-    user, password = raw.get("ADMIN_USER"), raw.get("ADMIN_PASSWORD")
-    if user is None and password is None:
-        return []
-    hint = "Set both ADMIN_USER and ADMIN_PASSWORD to non-empty strings (the user name without ':'), or neither."
-    if not (isinstance(user, str) and user and isinstance(password, str) and password) or ":" in user:
-        return [Error("KERO['ADMIN_USER'] and KERO['ADMIN_PASSWORD'] must both be non-empty strings.", hint=hint, id="kero.E005")]
+    problem = credentials_error(raw)
+    if problem:
+        hint = "Set both ADMIN_USER and ADMIN_PASSWORD to non-empty strings (the user name without ':'), or neither."
+        return [Error(problem, hint=hint, id="kero.E005")]
     return []
 
 

@@ -17,6 +17,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from kero_core.config import OPTIONS
+from kero_core.http import credentials_problem
 
 APP_NAME = "kero"  # the URL namespace of kero_django.urls
 
@@ -63,9 +64,24 @@ def get_settings() -> KeroSettings:
         if "retention" in options:
             raise ImproperlyConfigured("KERO sets both RETENTION_DAYS and RETENTION; keep one.")
         options["retention"] = merged["RETENTION_DAYS"]
+    problem = credentials_error(raw)
+    if problem:  # never a silent fallback to staff users: the site asked for Basic auth
+        raise ImproperlyConfigured(problem)
     user, password = merged["ADMIN_USER"], merged["ADMIN_PASSWORD"]
-    users = {user: password} if isinstance(user, str) and isinstance(password, str) and user and password else {}
-    return KeroSettings(options=options, auth=merged["AUTH"], users=users)
+    return KeroSettings(options=options, auth=merged["AUTH"], users={user: password} if user is not None else {})
+
+
+def credentials_error(raw: dict[str, Any]) -> str | None:
+    """What is wrong with ``ADMIN_USER``/``ADMIN_PASSWORD`` (one sentence), None when both are
+    unset or both usable: an empty password would let anyone open the dashboard."""
+    user, password = raw.get("ADMIN_USER"), raw.get("ADMIN_PASSWORD")
+    if user is None and password is None:
+        return None
+    if user is None or password is None:
+        given, missing = ("ADMIN_USER", "ADMIN_PASSWORD") if password is None else ("ADMIN_PASSWORD", "ADMIN_USER")
+        return f"KERO['{given}'] is set but KERO['{missing}'] is not: set both, or neither."
+    problem = credentials_problem(user, password)
+    return f"KERO['ADMIN_USER'] and KERO['ADMIN_PASSWORD']: {problem}." if problem else None
 
 
 @receiver(setting_changed)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any, Mapping, MutableMapping
 
 from kero_core.config import OPTION_NAMES, OPTIONS, KeroConfigError, Option
+from kero_core.http import credentials_problem
 
 PREFIX = "KERO_"
 ADMIN_USER = "KERO_ADMIN_USER"
@@ -84,6 +85,9 @@ def _users(user: Any, password: Any) -> dict[str, str]:
             f"{given} is set but {missing} is not: set both (in app.config or the environment) "
             "to protect the dashboard with HTTP Basic auth, or neither."
         )
+    problem = credentials_problem(user, password)
+    if problem:
+        raise KeroConfigError(f"{ADMIN_USER} and {ADMIN_PASSWORD}: {problem}.")
     return {user: password}
 
 

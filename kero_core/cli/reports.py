@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import click
 import maxminddb
 
-from kero_core import queries
+from kero_core import private, queries
 from kero_core.cli import short_help
 from kero_core.cli.common import db_option, describe_span, lake_options, open_kero, period_view, table
 from kero_core.dashboard import model
@@ -96,6 +96,10 @@ def _spool(folder: Path, now: float, store: str) -> list[Finding]:
         ))
     else:
         found.append(Finding("ok", "spool: no backlog"))
+    foreign = sorted(spool.glob("*.foreign"))
+    if foreign:
+        found.append(Finding("problem", f"{len(foreign)} spool file(s) written by another user set aside (*.foreign)",
+                             f"they are never loaded: someone else wrote into {spool}; delete them once checked."))
     bad = sorted(spool.glob("*.bad"))
     if bad:
         found.append(Finding("problem", f"{len(bad)} unreadable spool file(s) set aside (*.bad)",
@@ -111,6 +115,16 @@ def _lake(lake: dict[str, str]) -> list[Finding]:
     """Which lake is checked, its password hidden (the lines may end up in a ticket)."""
     where = lake.get("lake_data_path") or "the data path it was created with"
     return [Finding("ok", f"lake: {redact(lake['lake'])} (data: {where})")]
+
+
+def _permissions(folder: Path) -> list[Finding]:
+    """What the app would refuse at start-up: a data folder others own or can write to."""
+    checked = [(folder, "db_path")] + [(folder / sub, f"db_path's {sub}/") for sub in private.SUBFOLDERS
+                                       if (folder / sub).is_dir()]
+    problems = [found for path, name in checked if (found := private.problem(path, name))]
+    if problems:
+        return [Finding("problem", message) for message in problems]
+    return [Finding("ok", "data folder private: owned by this user, writable by no one else")]
 
 
 def _contents(kero_path: Path, lake: bool = False) -> list[Finding]:
@@ -221,11 +235,16 @@ def doctor(db_path: Path, geoip: Path | None) -> None:
     lake = lake_options()
     if not lake and not db_path.is_dir():
         raise click.BadParameter(f"directory {str(db_path)!r} does not exist", param_hint="'--db'")
+    permissions = _permissions(db_path) if db_path.is_dir() else []
+    # Opening a folder that fails the check would be refused (KeroConfigError), as the app refuses it.
+    private_folder = all(f.level != "problem" for f in permissions)
     if lake:
-        findings = _lake(lake) + _spool(db_path, now, "the lake") + _contents(db_path, lake=True)
+        findings = permissions + _lake(lake) + _spool(db_path, now, "the lake")
+        if private_folder:
+            findings += _contents(db_path, lake=True)
     else:
-        findings = _files(db_path) + _spool(db_path, now, "the database")
-        if (db_path / DB_FILE).is_file():
+        findings = permissions + _files(db_path) + _spool(db_path, now, "the database")
+        if (db_path / DB_FILE).is_file() and private_folder:
             findings += _contents(db_path)
     findings += _salts(db_path, datetime.now(timezone.utc).date()) + _imports(db_path) + _geoip(geoip, now)
     for finding in findings:

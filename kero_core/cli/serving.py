@@ -18,6 +18,7 @@ from kero_core.cli import short_help
 from kero_core.cli.common import db_option, open_kero
 from kero_core.cli.data import seed_database
 from kero_core.demo_site import PIXEL_PATH, demo_site
+from kero_core.http import credentials_problem
 from kero_core.wsgi import KeroMiddleware, WSGIApp
 
 
@@ -116,6 +117,9 @@ def serve(db_path: Path, host: str, port: int, user: str, password: str | None, 
             raise click.UsageError(f"refusing to serve the dashboard on {host} without credentials: "
                                    "pass --user and --password (or set KERO_PASSWORD)")
         password = secrets.token_urlsafe(12)
+    problem = credentials_problem(user, password)
+    if problem:
+        raise click.UsageError(f"refusing to serve the dashboard: {problem} (--user, --password or KERO_PASSWORD)")
     _check_port_free(host, port)
     kero = open_kero(db_path, **({"title": title} if title else {}))
     kero.ignored_prefixes.append("/")  # read-only: no request to this server is recorded

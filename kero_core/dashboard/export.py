@@ -12,20 +12,10 @@ from datetime import datetime
 from typing import Any, Iterator
 
 from kero_core.dashboard.model import Dashboard, PanelView
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
+from kero_core.spreadsheet import safe_cell
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds") + "Z"
-
-
-def safe_cell(value: Any) -> Any:
-    """A spreadsheet opening the CSV would run a cell starting with = + - @ as a formula (and
-    tracked strings are attacker-controlled): such text gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _number(value: float | None) -> float | int | None:

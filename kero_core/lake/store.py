@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import duckdb
 
-from kero_core import rollups
+from kero_core import private, rollups
 from kero_core.enrich import SaltStore
 from kero_core.lake.catalog import Catalog, CatalogUnavailable, LakeSalts
 from kero_core.lake.connection import CATALOG, LakeUnavailable, connect, described, redact
@@ -44,7 +44,7 @@ log = logging.getLogger("kero")
 
 LAKE_SCHEMA_VERSION = 1
 HOST_ID_FILE = "host-id"
-LOCAL_SALTS = "lake-salts"
+LOCAL_SALTS = private.LAKE_SALTS
 MAINTAIN_EVERY = 5.0  # seconds between two attempts of a host at maintenance
 LOG_EVERY = 60.0  # seconds between two log lines about failed maintenance
 # Every ingest of every host writes a small Parquet file, and a read pays ~1.5 ms per file it
@@ -398,7 +398,9 @@ def host_id(folder: Path) -> str:
         pass
     candidate = secrets.token_hex(8)
     temp = folder / f".{HOST_ID_FILE}.{os.getpid()}.tmp"
-    temp.write_text(candidate)
+    temp.unlink(missing_ok=True)  # a leftover of a killed process of this pid
+    with open(private.create_file(temp), "w") as file:  # 0600 whatever the umask
+        file.write(candidate)
     try:
         os.link(temp, path)  # the first process of the folder wins
     except FileExistsError:

@@ -127,16 +127,16 @@ def test_os_version_and_device_are_kept(parser: AgentParser) -> None:
     ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 "
      "Safari/537.36", "HeadlessChrome"),
     ("curl/8.5.0", "curl"),
-    ("CURL/8.5.0", "CURL"),
+    ("CURL/8.5.0", "curl"),  # named as its list spells it, never in the agent's own words
     ("python-requests/2.32.3", "Python Requests"),
-    ("Python-Requests/2.32.3", "Python-Requests"),  # ua-parser is case-sensitive: the token names it
+    ("Python-Requests/2.32.3", "python-requests"),  # ua-parser is case-sensitive: Kero's list names it
     ("Go-http-client/1.1", "Go-http-client"),
-    ("GO-HTTP-CLIENT/2.0", "GO-HTTP-CLIENT"),
+    ("GO-HTTP-CLIENT/2.0", "go-http-client"),
     ("axios/1.7.7", "axios"),
-    ("Axios/1.7.7", "Axios"),
-    ("python-httpx/0.27.0", "python-httpx"),  # unknown to ua-parser: named after its product token
+    ("Axios/1.7.7", "axios"),
+    ("python-httpx/0.27.0", "python-httpx"),  # unknown to ua-parser: named by ignored_agents
     ("node-fetch/1.0 (+https://github.com/bitinn/node-fetch)", "node-fetch"),
-    ("Mozilla/5.0 (compatible; FooCrawler/2.1)", "FooCrawler"),
+    ("Mozilla/5.0 (compatible; FooCrawler/2.1)", "Other bot"),  # in no list: its words are not kept
 ])
 def test_bots_and_http_libraries_are_bots(parser: AgentParser, ua: str, browser: str) -> None:
     agent = parser.parse(ua)

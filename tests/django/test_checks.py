@@ -112,7 +112,8 @@ NOT_CALLABLE = "a string"
 @pytest.mark.parametrize(
     "credentials",
     [{"ADMIN_USER": "admin"}, {"ADMIN_PASSWORD": "pw"}, {"ADMIN_USER": "", "ADMIN_PASSWORD": "pw"},
-     {"ADMIN_USER": "a:b", "ADMIN_PASSWORD": "pw"}, {"ADMIN_USER": "admin", "ADMIN_PASSWORD": 1234}],
+     {"ADMIN_USER": "a:b", "ADMIN_PASSWORD": "pw"}, {"ADMIN_USER": "admin", "ADMIN_PASSWORD": 1234},
+     {"ADMIN_USER": "admin", "ADMIN_PASSWORD": ""}, {"ADMIN_USER": "admin", "ADMIN_PASSWORD": "  "}],
 )
 def test_basic_credentials_must_come_in_pairs(settings: Any, kero_settings: dict[str, Any], credentials: dict[str, Any]) -> None:
     settings.KERO = {**kero_settings, **credentials}
