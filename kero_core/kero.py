@@ -7,6 +7,7 @@ and the read methods; they never touch the pipeline or the store."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from kero_core import queries
+from kero_core import app_identity, queries
 from kero_core.batch import EventBuilder
 from kero_core.capture import environ_from_scope
 from kero_core.capture import (
@@ -71,11 +72,20 @@ class Kero:
     >>> kero.track("signup", {"plan": "pro"})                  # doctest: +SKIP
     >>> kero.count()                                            # page views, all retained time  # doctest: +SKIP
 
-    Options are listed in :data:`kero_core.config.OPTIONS`. ``clock`` (unix seconds) exists for tests.
+    Options are listed in :data:`kero_core.config.OPTIONS`. A relative ``db_path`` is resolved
+    against ``root_path``, by default the folder of the file that creates this Kero (not the working
+    directory: see :mod:`kero_core.app_identity`). ``clock`` (unix seconds) exists for tests.
     """
 
-    def __init__(self, db_path: str | Path | None = None, *, clock: Callable[[], float] = time.time, **options: Any) -> None:
-        self.config: Config = make_config(db_path=db_path, **options)
+    def __init__(
+        self, db_path: str | Path | None = None, *, root_path: str | Path | None = None,
+        clock: Callable[[], float] = time.time, **options: Any,
+    ) -> None:
+        root = root_path if root_path is not None else app_identity.caller_folder()
+        self.config: Config = make_config(db_path=app_identity.resolve_db_path(db_path, root), **options)
+        if isinstance(db_path, (str, os.PathLike)) and not Path(db_path).expanduser().is_absolute():
+            log.info("kero: db_path %r is %s (a relative db_path is resolved against the app's folder, %s)",
+                     os.fspath(db_path), self.config.db_path, root)
         self.clock = clock
         self.ignored_prefixes: list[str] = list(DEFAULT_IGNORED_PREFIXES)
         self.ignored_suffixes: list[str] = list(DEFAULT_IGNORED_SUFFIXES)
@@ -91,6 +101,11 @@ class Kero:
             self.config.flush_interval,
             self.config.max_buffer,
         )
+
+    def claim(self, app: str) -> None:
+        """Mark ``db_path`` as the data of ``app`` (the adapters call this when the app starts);
+        raises :class:`~kero_core.config.KeroConfigError` when another app has claimed it."""
+        app_identity.claim(self.config.db_path, app)
 
     def _event_builder(self) -> EventBuilder:
         return EventBuilder(self.config, self.ignored_agents, self.store.salts(), self.clock)

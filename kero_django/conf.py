@@ -8,7 +8,10 @@ Values are validated by the core (and reported by ``checks.py``), never here."""
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -66,6 +69,24 @@ def get_settings() -> KeroSettings:
     user, password = merged["ADMIN_USER"], merged["ADMIN_PASSWORD"]
     users = {user: password} if isinstance(user, str) and isinstance(password, str) and user and password else {}
     return KeroSettings(options=options, auth=merged["AUTH"], users=users)
+
+
+def app_root() -> Path:
+    """The folder a relative ``DB_PATH`` is resolved against: ``BASE_DIR`` when the settings define
+    it (as ``startproject`` does), else the folder of the settings module, else (settings made
+    with ``settings.configure()``) the working directory."""
+    base_dir = getattr(settings, "BASE_DIR", None)
+    if isinstance(base_dir, (str, os.PathLike)) and base_dir:
+        return Path(base_dir)
+    module = sys.modules.get(getattr(settings, "SETTINGS_MODULE", None) or "")
+    module_file = getattr(module, "__file__", None)
+    return Path(module_file).resolve().parent if module_file else Path.cwd()
+
+
+def app_name() -> str:
+    """The name this site claims its ``DB_PATH`` under: its root URLconf (the same for the
+    development and production settings of one project)."""
+    return f"django:{getattr(settings, 'ROOT_URLCONF', None) or getattr(settings, 'SETTINGS_MODULE', None) or 'settings'}"
 
 
 @receiver(setting_changed)

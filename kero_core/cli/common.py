@@ -103,7 +103,7 @@ def open_kero(db_path: Path, **options: Any) -> Kero:
     options = {**lake_options(), **options}
     options.setdefault("retention", KEEP_EVERYTHING)
     options.setdefault("measure_requests", True)
-    return Kero(db_path, **options)
+    return Kero(db_path, root_path=Path.cwd(), **options)  # a path typed in a shell is the shell's
 
 
 def days_view(kero: Kero, first: date | None = None, last: date | None = None) -> View:

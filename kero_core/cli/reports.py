@@ -12,6 +12,7 @@ import click
 import maxminddb
 
 from kero_core import queries
+from kero_core.app_identity import claimed_by
 from kero_core.cli import short_help
 from kero_core.cli.common import db_option, describe_span, lake_options, open_kero, period_view, table
 from kero_core.dashboard import model
@@ -78,6 +79,13 @@ def _files(folder: Path) -> list[Finding]:
         found.append(Finding("warning", f"{len(damaged)} damaged database file(s) set aside: {', '.join(p.name for p in damaged)}",
                              "Kero started a new database when it could not open the old one; delete them once checked."))
     return found
+
+
+def _folder(folder: Path) -> list[Finding]:
+    """Which folder is checked, and which app claimed it: a relative db_path is the app's folder's
+    (Flask's root_path, Django's BASE_DIR, the file creating Kero), not the working directory's."""
+    owner = claimed_by(folder)
+    return [Finding("ok", f"folder {folder.resolve()}" + (f", the db_path of {owner}" if owner else ""))]
 
 
 def _spool(folder: Path, now: float, store: str) -> list[Finding]:
@@ -194,7 +202,7 @@ def doctor(db_path: Path, geoip: Path | None) -> None:
     if lake:
         findings = _lake(lake) + _spool(db_path, now, "the lake") + _contents(db_path, lake=True)
     else:
-        findings = _files(db_path) + _spool(db_path, now, "the database")
+        findings = _folder(db_path) + _files(db_path) + _spool(db_path, now, "the database")
         if (db_path / DB_FILE).is_file():
             findings += _contents(db_path)
     findings += _salts(db_path, datetime.now(timezone.utc).date()) + _imports(db_path) + _geoip(geoip, now)

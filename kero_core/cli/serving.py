@@ -119,7 +119,7 @@ def serve(db_path: Path, host: str, port: int, user: str, password: str | None, 
     _check_port_free(host, port)
     kero = open_kero(db_path, **({"title": title} if title else {}))
     kero.ignored_prefixes.append("/")  # read-only: no request to this server is recorded
-    app = KeroMiddleware(_front_door(kero.config.dashboard_path), kero, users={user: password})
+    app = KeroMiddleware(_front_door(kero.config.dashboard_path), kero, users={user: password}, claim=False)
     credentials = f"user {user!r}, password {password!r}" if shown else f"user {user!r}"
     click.echo(f"Dashboard: http://{_url_host(host)}:{port}{kero.config.dashboard_path}/  ({credentials})")
     run_server(app, host, port, workers)
@@ -152,7 +152,7 @@ def demo(port: int, db_path: Path | None, events: int, days: int) -> None:
             stored, seconds = seed_database(kero, events, days, seed=1)
             click.echo(f"Seeded {stored:,} events over {days} days in {seconds:.1f} s.")
         password = secrets.token_urlsafe(12)
-        app = KeroMiddleware(demo_site(kero), kero, users={"admin": password})
+        app = KeroMiddleware(demo_site(kero), kero, users={"admin": password}, claim=False)
         click.echo(f"Site:      http://{host}:{port}/")
         click.echo(f"Dashboard: http://{host}:{port}{kero.config.dashboard_path}/  (user 'admin', password {password!r})")
         previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
