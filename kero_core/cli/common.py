@@ -96,6 +96,25 @@ def lake_options() -> dict[str, Any]:
     return {name: value for name, value in given.items() if value}
 
 
+def bundled_geolite2() -> Path | None:
+    """The GeoLite2-City file of the ``maxminddb-geolite2`` package (an old but real copy, enough
+    for synthetic traffic's countries), None when that package is not installed."""
+    try:
+        from _maxminddb_geolite2 import geolite2_database
+    except ImportError:
+        return None
+    return Path(geolite2_database())
+
+
+def synthetic_geoip_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--geoip`` of the commands writing synthetic traffic (``seed``, ``demo``)."""
+    return click.option(
+        "--geoip", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+        help="A MaxMind GeoLite2-City .mmdb file for the visitors' locations; default: the one of the "
+             "maxminddb-geolite2 package when it is installed (pip install maxminddb-geolite2).",
+    )
+
+
 def open_kero(db_path: Path, **options: Any) -> Kero:
     """A Kero on ``db_path`` (or on the lake the command was given) that never prunes (see
     KEEP_EVERYTHING) and keeps and shows response times whenever there are some, unless told

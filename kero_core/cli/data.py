@@ -15,7 +15,8 @@ import click
 from kero_core import export as exports
 from kero_core.cli import short_help
 from kero_core.cli.common import (
-    OPTION_HELP, Moment, Progress, Span, days_view, db_option, describe_span, open_kero, rate, table,
+    OPTION_HELP, Moment, Progress, Span, bundled_geolite2, days_view, db_option, describe_span, open_kero, rate,
+    synthetic_geoip_option, table,
 )
 from kero_core.dashboard import model
 from kero_core.dashboard.model import MODAL_ROWS
@@ -49,12 +50,16 @@ def seed_database(kero: Kero, events: int, days: int, seed: int, end: datetime |
 @click.option("--seed", "seed_value", type=int, default=1, show_default=True,
               help="Random seed: the same seed and --end write the same traffic.")
 @click.option("--end", type=Moment(), default=None, help="End of the history (UTC, YYYY-MM-DD[THH:MM]); default: now.")
-def seed(db_path: Path, events: int, days: int, seed_value: int, end: datetime | None) -> None:
-    """Write a realistic synthetic history (pages, referrers, campaigns, browsers, bots, countries)
-    into a database, through the same batch path as live events."""
-    with open_kero(db_path) as kero:
+@synthetic_geoip_option()
+def seed(db_path: Path, events: int, days: int, seed_value: int, end: datetime | None, geoip: Path | None) -> None:
+    """Write a realistic synthetic history (pages, referrers, campaigns, browsers, bots, and
+    countries with a GeoLite2 file) into a database, through the same batch path as live events."""
+    geoip = geoip or bundled_geolite2()
+    with open_kero(db_path, geoip_db=geoip) as kero:
         stored, seconds = seed_database(kero, events, days, seed_value, end)
     click.echo(f"Stored {stored:,} events in {seconds:.1f} s ({rate(stored, seconds)} events/s) in {db_path}.")
+    if geoip is None:
+        click.echo("No locations: pass --geoip FILE.mmdb, or pip install maxminddb-geolite2.")
 
 
 @click.command("import", short_help=short_help("import"))

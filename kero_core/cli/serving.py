@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 import click
 
 from kero_core.cli import short_help
-from kero_core.cli.common import db_option, open_kero
+from kero_core.cli.common import bundled_geolite2, db_option, open_kero, synthetic_geoip_option
 from kero_core.cli.data import seed_database
 from kero_core.demo_site import PIXEL_PATH, demo_site
 from kero_core.wsgi import KeroMiddleware, WSGIApp
@@ -137,14 +137,17 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
 @click.option("--events", type=click.IntRange(min=0), default=100_000, show_default=True,
               help="Synthetic events to seed.")
 @click.option("--days", type=click.IntRange(min=1), default=30, show_default=True, help="Days of history to seed.")
-def demo(port: int, db_path: Path | None, events: int, days: int) -> None:
+@synthetic_geoip_option()
+def demo(port: int, db_path: Path | None, events: int, days: int, geoip: Path | None) -> None:
     """Seed a realistic synthetic history and serve a small demo site with Kero and its dashboard
     on 127.0.0.1, printing the URLs and the dashboard's generated password."""
     host = "127.0.0.1"
     _check_port_free(host, port)
     with contextlib.ExitStack() as stack:
         folder = db_path or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kero-demo-")))
-        kero = stack.enter_context(open_kero(folder, pixel_path=PIXEL_PATH, ignore_web_assets=True, title="Kero demo"))
+        kero = stack.enter_context(open_kero(
+            folder, pixel_path=PIXEL_PATH, ignore_web_assets=True, title="Kero demo", geoip_db=geoip or bundled_geolite2(),
+        ))
         existing = kero.count(name=None)
         if existing:
             click.echo(f"{folder} already holds {existing:,} events: not seeding.")
