@@ -56,10 +56,10 @@ def environ_of(request: Any) -> Mapping[str, Any]:
     )
 
 
-def make_store(config: Config, clock: Callable[[], float]) -> Store:
+def make_store(config: Config, clock: Callable[[], float], read_only: bool = False) -> Store:
     """The single DuckDB file in ``db_path``, or the shared lake when ``lake`` is set."""
     if config.lake is None:
-        return Store(config.db_path, config.retention, clock)
+        return Store(config.db_path, config.retention, clock, read_only=read_only)
     from kero_core.lake import LakeStore
 
     return LakeStore(config.db_path, config.retention, config.lake, config.lake_data_path, clock)
@@ -74,15 +74,19 @@ class Kero:
 
     Options are listed in :data:`kero_core.config.OPTIONS`. A relative ``db_path`` is resolved
     against ``root_path``, by default the folder of the file that creates this Kero (not the working
-    directory: see :mod:`kero_core.app_identity`). ``clock`` (unix seconds) exists for tests.
+    directory: see :mod:`kero_core.app_identity`). ``read_only`` reads a database without writing
+    anything (a read-only mount or copy): nothing pending is ingested, nothing is pruned or rolled
+    up, and nothing can be recorded. ``clock`` (unix seconds) exists for tests.
     """
 
     def __init__(
         self, db_path: str | Path | None = None, *, root_path: str | Path | None = None,
-        clock: Callable[[], float] = time.time, **options: Any,
+        read_only: bool = False, clock: Callable[[], float] = time.time, **options: Any,
     ) -> None:
         root = root_path if root_path is not None else app_identity.caller_folder()
-        self.config: Config = make_config(db_path=app_identity.resolve_db_path(db_path, root), **options)
+        self.config: Config = make_config(
+            db_path=app_identity.resolve_db_path(db_path, root), read_only=read_only, **options,
+        )
         if isinstance(db_path, (str, os.PathLike)) and not Path(db_path).expanduser().is_absolute():
             log.info("kero: db_path %r is %s (a relative db_path is resolved against the app's folder, %s)",
                      os.fspath(db_path), self.config.db_path, root)
@@ -94,7 +98,7 @@ class Kero:
             self.config.dashboard_path, self.config.pixel_path, self.config.ignore_web_assets,
             self.ignored_prefixes, self.ignored_suffixes,
         )
-        self.store = make_store(self.config, clock)
+        self.store = make_store(self.config, clock, read_only)
         self.pipeline = Pipeline(
             self.store,
             self._event_builder,

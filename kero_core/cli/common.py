@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import re
 import sys
 import time
@@ -115,14 +116,22 @@ def synthetic_geoip_option() -> Callable[[Callable[..., Any]], Callable[..., Any
     )
 
 
-def open_kero(db_path: Path, **options: Any) -> Kero:
+def open_kero(db_path: Path, *, reading: bool = False, **options: Any) -> Kero:
     """A Kero on ``db_path`` (or on the lake the command was given) that never prunes (see
     KEEP_EVERYTHING) and keeps and shows response times whenever there are some, unless told
-    otherwise."""
+    otherwise. ``reading`` commands open a database they cannot write to (a read-only mount, a
+    read-only copy) read-only instead of failing."""
     options = {**lake_options(), **options}
     options.setdefault("retention", KEEP_EVERYTHING)
     options.setdefault("measure_requests", True)
-    return Kero(db_path, root_path=Path.cwd(), **options)  # a path typed in a shell is the shell's
+    read_only = reading and "lake" not in options and not writable(db_path)
+    return Kero(db_path, root_path=Path.cwd(), read_only=read_only, **options)  # a path typed in a shell is the shell's
+
+
+def writable(db_path: Path) -> bool:
+    """Whether a command can write into ``db_path`` (its folder, and its database file if any)."""
+    database = db_path / DB_FILE
+    return os.access(db_path, os.W_OK | os.X_OK) and (not database.exists() or os.access(database, os.W_OK))
 
 
 def days_view(kero: Kero, first: date | None = None, last: date | None = None) -> View:

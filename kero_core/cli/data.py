@@ -148,7 +148,7 @@ def export_(db_path: Path, file_format: str, start: datetime | None, end: dateti
     folder = Path(tempfile.mkdtemp(prefix="kero-export-", dir=None if to_stdout else output.resolve().parent))
     try:
         written = folder / f"export.{file_format}"
-        with open_kero(db_path) as kero:
+        with open_kero(db_path, reading=True) as kero:
             if aggregates:
                 last = None if end is None else (end - timedelta(microseconds=1)).date()
                 view = days_view(kero, None if start is None else start.date(), last)

@@ -117,7 +117,7 @@ def serve(db_path: Path, host: str, port: int, user: str, password: str | None, 
                                    "pass --user and --password (or set KERO_PASSWORD)")
         password = secrets.token_urlsafe(12)
     _check_port_free(host, port)
-    kero = open_kero(db_path, **({"title": title} if title else {}))
+    kero = open_kero(db_path, reading=True, **({"title": title} if title else {}))
     kero.ignored_prefixes.append("/")  # read-only: no request to this server is recorded
     app = KeroMiddleware(_front_door(kero.config.dashboard_path), kero, users={user: password}, claim=False)
     credentials = f"user {user!r}, password {password!r}" if shown else f"user {user!r}"
