@@ -3,15 +3,17 @@ types, opening Kero and the dashboard's views, plain-text tables and the progres
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import os
 import re
+import signal
 import sys
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import click
 
@@ -95,6 +97,21 @@ def lake_options() -> dict[str, Any]:
     ctx = click.get_current_context(silent=True)
     given = ctx.meta.get(_LAKE_META, {}) if ctx is not None else {}
     return {name: value for name, value in given.items() if value}
+
+
+@contextlib.contextmanager
+def unwinding_on_sigterm(exit_code: int) -> Iterator[None]:
+    """SIGTERM ends the command like Ctrl-C does, unwinding (temporary folders are deleted), with
+    ``exit_code``; by default it would end the process at once and leave them behind."""
+
+    def stop(signum: int, frame: Any) -> None:
+        sys.exit(exit_code)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def bundled_geolite2() -> Path | None:

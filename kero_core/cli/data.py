@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -16,7 +17,7 @@ from kero_core import export as exports
 from kero_core.cli import short_help
 from kero_core.cli.common import (
     OPTION_HELP, Moment, Progress, Span, bundled_geolite2, days_view, db_option, describe_span, open_kero, rate,
-    synthetic_geoip_option, table,
+    synthetic_geoip_option, table, unwinding_on_sigterm,
 )
 from kero_core.dashboard import model
 from kero_core.dashboard.model import MODAL_ROWS
@@ -82,7 +83,10 @@ def import_(db_path: Path, log_format: str, site_host: str, geoip: Path | None, 
     """Import web server access logs (plain or .gz files, or - for stdin) with the rules of live
     tracking. Re-running is safe: only lines added since the last import are read."""
     total = None if STDIN in files else sum(os.path.getsize(f) for f in files)
-    with open_kero(db_path, geoip_db=geoip, ignore_bots=ignore_bots, ignore_web_assets=not keep_web_assets) as kero:
+    # Stopped by SIGTERM (exit code 143, as the signal's own), the import unwinds: its temporary
+    # daily salts are deleted, and the next run resumes after the last stored batch.
+    with unwinding_on_sigterm(128 + signal.SIGTERM), \
+            open_kero(db_path, geoip_db=geoip, ignore_bots=ignore_bots, ignore_web_assets=not keep_web_assets) as kero:
         with Progress("Importing", total, "lines") as bar:
             importer = Importer(kero, log_format=log_format, site_host=site_host,
                                 stdin=sys.stdin.buffer, progress=bar.update)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import secrets
-import signal
 import socket
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -15,7 +13,9 @@ from typing import Any, Callable, Iterable
 import click
 
 from kero_core.cli import short_help
-from kero_core.cli.common import bundled_geolite2, db_option, open_kero, synthetic_geoip_option
+from kero_core.cli.common import (
+    bundled_geolite2, db_option, open_kero, synthetic_geoip_option, unwinding_on_sigterm,
+)
 from kero_core.cli.data import seed_database
 from kero_core.demo_site import PIXEL_PATH, demo_site
 from kero_core.wsgi import KeroMiddleware, WSGIApp
@@ -125,10 +125,6 @@ def serve(db_path: Path, host: str, port: int, user: str, password: str | None, 
     run_server(app, host, port, workers)
 
 
-def _exit_on_sigterm(signum: int, frame: Any) -> None:
-    sys.exit(0)  # unwinds like Ctrl-C: the temporary database is deleted
-
-
 @click.command("demo", short_help=short_help("demo"))
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port on 127.0.0.1.")
 @click.option("--db", "db_path", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="PATH",
@@ -158,6 +154,5 @@ def demo(port: int, db_path: Path | None, events: int, days: int, geoip: Path | 
         app = KeroMiddleware(demo_site(kero), kero, users={"admin": password}, claim=False)
         click.echo(f"Site:      http://{host}:{port}/")
         click.echo(f"Dashboard: http://{host}:{port}{kero.config.dashboard_path}/  (user 'admin', password {password!r})")
-        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        stack.callback(signal.signal, signal.SIGTERM, previous)
+        stack.enter_context(unwinding_on_sigterm(0))  # the temporary database is deleted
         _werkzeug(app, host, port)
