@@ -25,7 +25,7 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("db_path", None, "Folder holding Kero's data (created if missing); required."),
+    Option("db_path", None, "Folder holding Kero's data (created if missing); required. A relative path is the app's folder's, not the working directory's."),
     Option("dashboard_path", "/_kero", "URL path of the dashboard; starts with '/', at least 2 characters."),
     Option("pixel_path", None, "URL path of the 1x1 tracking pixel, e.g. '/visit.gif'; None disables it."),
     Option("geoip_db", None, "Path to a MaxMind GeoLite2-City .mmdb file; None disables locations."),
