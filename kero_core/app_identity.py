@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 from kero_core.config import KeroConfigError
 
@@ -38,19 +38,22 @@ def _outside_kero(frame: FrameType | None) -> FrameType | None:
     return None
 
 
-def caller_folder() -> Path:
-    """The folder of the file whose code called into Kero; the working directory when that code
-    has no file (an interactive session, ``python -c``, a notebook cell)."""
+class Caller(NamedTuple):
+    """Where the code that called into Kero lives."""
+
+    folder: Path  # its file's folder; the working directory when it has no file
+    app: str  # the name it claims a db_path under, e.g. ``wsgi:myapp``
+
+
+def caller() -> Caller:
+    """The code that called into Kero: the first frame outside Kero's packages. Code without a
+    file (an interactive session, ``python -c``, a notebook cell) has the working directory."""
     frame = _outside_kero(sys._getframe(1))
     filename = frame.f_code.co_filename if frame is not None else ""
+    module = str(frame.f_globals.get("__name__") or "") if frame is not None else ""
     path = Path(filename)
-    return path.resolve().parent if filename and path.is_file() else Path.cwd()
-
-
-def caller_app() -> str:
-    """The name of the module whose code called into Kero, e.g. ``wsgi:myapp``."""
-    frame = _outside_kero(sys._getframe(1))
-    return "wsgi:" + module_name(str(frame.f_globals.get("__name__") or "") if frame is not None else "")
+    folder = path.resolve().parent if filename and path.is_file() else Path.cwd()
+    return Caller(folder, "wsgi:" + module_name(module))
 
 
 def module_name(name: str) -> str:

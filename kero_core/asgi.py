@@ -26,7 +26,7 @@ import logging
 import time
 from typing import Any, Awaitable, Callable, Mapping, MutableMapping, TypeVar
 
-from kero_core import app_identity, own_pages
+from kero_core import own_pages
 from kero_core.capture import app_path, environ_from_scope, wsgi_str
 from kero_core.dashboard import DashboardResponse
 from kero_core.kero import Kero
@@ -63,7 +63,7 @@ class KeroMiddleware:
     ``users`` maps user names to passwords for the dashboard's HTTP Basic auth; ``auth`` is a
     callable ``(scope) -> bool`` (or an ``async`` one) deciding instead, given the request's
     ASGI scope. With neither, the dashboard answers 403.
-    The middleware claims ``db_path`` for the module that creates it (see
+    The middleware claims ``db_path`` for the module that created ``kero`` (see
     :mod:`kero_core.app_identity`): a second app on the same folder is refused with a
     KeroConfigError. ``claim=False`` is for readers that serve another app's data (``kero serve``)."""
 
@@ -72,7 +72,7 @@ class KeroMiddleware:
         claim: bool = True,
     ) -> None:
         if claim:
-            kero.claim(app_identity.caller_app())
+            kero.claim()
         self.app = app
         self.kero = kero
         self.users = dict(users or {})

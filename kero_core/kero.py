@@ -83,7 +83,9 @@ class Kero:
         self, db_path: str | Path | None = None, *, root_path: str | Path | None = None,
         read_only: bool = False, clock: Callable[[], float] = time.time, **options: Any,
     ) -> None:
-        root = root_path if root_path is not None else app_identity.caller_folder()
+        caller = app_identity.caller()
+        self.app_name = caller.app  # what the WSGI and ASGI middleware claim db_path under
+        root = root_path if root_path is not None else caller.folder
         self.config: Config = make_config(
             db_path=app_identity.resolve_db_path(db_path, root), read_only=read_only, **options,
         )
@@ -106,10 +108,11 @@ class Kero:
             self.config.max_buffer,
         )
 
-    def claim(self, app: str) -> None:
-        """Mark ``db_path`` as the data of ``app`` (the adapters call this when the app starts);
-        raises :class:`~kero_core.config.KeroConfigError` when another app has claimed it."""
-        app_identity.claim(self.config.db_path, app)
+    def claim(self, app: str | None = None) -> None:
+        """Mark ``db_path`` as the data of ``app`` (the adapters call this when the app starts;
+        by default the module that created this Kero, ``wsgi:<module>``); raises
+        :class:`~kero_core.config.KeroConfigError` when another app has claimed it."""
+        app_identity.claim(self.config.db_path, app or self.app_name)
 
     def _event_builder(self) -> EventBuilder:
         return EventBuilder(self.config, self.ignored_agents, self.store.salts(), self.clock)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from kero_core import app_identity, own_pages
+from kero_core import own_pages
 from kero_core.kero import Kero
 
 Environ = dict[str, Any]
@@ -26,7 +26,7 @@ class KeroMiddleware:
 
     ``users`` maps user names to passwords for the dashboard's HTTP Basic auth; ``auth`` is a
     callable ``(environ) -> bool`` deciding instead. With neither, the dashboard answers 403.
-    The middleware claims ``db_path`` for the module that creates it (see
+    The middleware claims ``db_path`` for the module that created ``kero`` (see
     :mod:`kero_core.app_identity`): a second app on the same folder is refused with a
     KeroConfigError. ``claim=False`` is for readers that serve another app's data (``kero serve``)."""
 
@@ -35,7 +35,7 @@ class KeroMiddleware:
         claim: bool = True,
     ) -> None:
         if claim:
-            kero.claim(app_identity.caller_app())
+            kero.claim()
         self.app = app
         self.kero = kero
         self.users = dict(users or {})

@@ -55,20 +55,22 @@ def test_an_absolute_db_path_is_kept_and_not_logged(tmp_path: Path, caplog: pyte
     assert "resolved" not in caplog.text
 
 
-def _middleware_from(module_name: str, kero: Kero) -> Any:
-    """KeroMiddleware created by code of the module ``module_name`` (as an app's wsgi.py would)."""
+def _app_of(module_name: str, db_path: Path) -> Any:
+    """The module ``module_name`` of an app (as an app's wsgi.py would be): it creates its Kero and
+    wraps its site with KeroMiddleware. Returns the module's namespace."""
     module = types.ModuleType(module_name)
-    module.__dict__.update(KeroMiddleware=KeroMiddleware, kero=kero, site=_site)
-    exec("app = KeroMiddleware(site, kero)", module.__dict__)
-    return module.app
+    module.__dict__.update(Kero=Kero, KeroMiddleware=KeroMiddleware, site=_site, db_path=db_path)
+    exec("kero = Kero(db_path=db_path)\napp = KeroMiddleware(site, kero)", module.__dict__)
+    return module
 
 
 def test_a_second_app_on_one_db_path_is_refused(tmp_path: Path) -> None:
-    with Kero(db_path=tmp_path / "kero") as blog, Kero(db_path=tmp_path / "kero", retention=1) as shop:
-        _middleware_from("blog", blog)
-        _middleware_from("blog", blog)  # another worker of the same app
-        with pytest.raises(KeroConfigError) as refused:
-            _middleware_from("shop", shop)
+    blog = _app_of("blog", tmp_path / "kero")
+    other_worker = _app_of("blog", tmp_path / "kero")  # another process of the same app
+    with pytest.raises(KeroConfigError) as refused:
+        _app_of("shop", tmp_path / "kero")
+    for module in (blog, other_worker):
+        module.kero.close()
     message = str(refused.value)
     assert "holds the data of another app (wsgi:blog)" in message
     assert "give this app (wsgi:shop) its own db_path" in message
@@ -76,9 +78,18 @@ def test_a_second_app_on_one_db_path_is_refused(tmp_path: Path) -> None:
     assert claimed_by(tmp_path / "kero") == "wsgi:blog"
 
 
+def test_the_app_is_where_its_kero_is_created_not_where_the_middleware_is(tmp_path: Path) -> None:
+    """Starlette's add_middleware builds the middleware inside Starlette, at the first call."""
+    module = types.ModuleType("blog")
+    module.__dict__.update(Kero=Kero, db_path=tmp_path / "kero")
+    exec("kero = Kero(db_path=db_path)", module.__dict__)
+    KeroMiddleware(_site, module.kero)
+    module.kero.close()
+    assert claimed_by(tmp_path / "kero") == "wsgi:blog"
+
+
 def test_readers_claim_nothing_and_are_not_refused(tmp_path: Path) -> None:
-    with Kero(db_path=tmp_path / "kero") as app_kero:
-        _middleware_from("blog", app_kero)
+    _app_of("blog", tmp_path / "kero").kero.close()
     with Kero(db_path=tmp_path / "kero") as reader:
         KeroMiddleware(_site, reader, claim=False)  # as `kero serve` does
         assert reader.count() == 0
@@ -86,15 +97,13 @@ def test_readers_claim_nothing_and_are_not_refused(tmp_path: Path) -> None:
 
 
 def test_a_claim_is_given_up_by_deleting_its_file(tmp_path: Path) -> None:
-    with Kero(db_path=tmp_path / "kero") as kero:
-        _middleware_from("old_name", kero)
-        (tmp_path / "kero" / CLAIM_FILE).unlink()
-        _middleware_from("new_name", kero)
+    _app_of("old_name", tmp_path / "kero").kero.close()
+    (tmp_path / "kero" / CLAIM_FILE).unlink()
+    _app_of("new_name", tmp_path / "kero").kero.close()
     assert claimed_by(tmp_path / "kero") == "wsgi:new_name"
 
 
 def test_an_unreadable_claim_file_does_not_stop_the_app(tmp_path: Path) -> None:
     (tmp_path / "kero").mkdir()
     (tmp_path / "kero" / CLAIM_FILE).write_text("not json")
-    with Kero(db_path=tmp_path / "kero") as kero:
-        _middleware_from("blog", kero)
+    _app_of("blog", tmp_path / "kero").kero.close()
