@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 import maxminddb
 from ua_parser import BestAvailableResolver, Device, Domain, Resolver, load_lazy_builtins
 
+from kero_core import client_hints
 from kero_core.bots import DEFAULT_IGNORED_AGENTS, BotRules
 from kero_core.capture import MAX_PATH, MAX_QUERY, MAX_USER_AGENT
 
@@ -162,18 +163,23 @@ class AgentParser:
         self._cached = functools.lru_cache(maxsize=cache_size)(self._parse)
         self._reload()
 
-    def parse(self, user_agent: str) -> Agent:
-        """The parsed ``user_agent`` (cut to 512 characters first). Never raises."""
+    def parse(self, user_agent: str, hints: str = "") -> Agent:
+        """The parsed ``user_agent`` (cut to 512 characters first), corrected by the request's
+        client hints (as :func:`kero_core.client_hints.joined` made them). Never raises."""
         if self.ignored_agents != self._seen:
             self._reload()
-        return self._cached(user_agent[:MAX_USER_AGENT])
+        return self._cached(user_agent[:MAX_USER_AGENT], hints)
 
     def _reload(self) -> None:
         self._seen = list(self.ignored_agents)
         self._rules = BotRules(self._seen)  # keeps only non-empty strings: "" would match everything
         self._cached.cache_clear()
 
-    def _parse(self, user_agent: str) -> Agent:
+    def _parse(self, user_agent: str, hints: str) -> Agent:
+        agent = self._parse_user_agent(user_agent)
+        return client_hints.apply(agent, hints) if hints and agent is not _EMPTY_AGENT else agent
+
+    def _parse_user_agent(self, user_agent: str) -> Agent:
         text = _clean(user_agent).strip()
         if not text:
             return _EMPTY_AGENT
