@@ -29,10 +29,11 @@ from typing import Callable, Iterable
 from urllib.parse import parse_qsl, urlsplit
 
 import maxminddb
-from ua_parser import BestAvailableResolver, Device, Domain, Resolver, load_lazy_builtins
+from ua_parser import BestAvailableResolver, Domain, Resolver, load_lazy_builtins
 
 from kero_core import client_hints
 from kero_core.bots import DEFAULT_IGNORED_AGENTS, BotRules
+from kero_core.form_factor import form_factor
 from kero_core.capture import MAX_PATH, MAX_QUERY, MAX_USER_AGENT
 
 __all__ = [
@@ -134,18 +135,6 @@ def _product(user_agent: str, needle: str) -> tuple[str, str]:
     return match.group(0).split("/")[0][:_MAX_FIELD], match.group(1) or ""
 
 
-def _form_factor(lowered: str, os_family: str, device: Device | None) -> str:
-    """Tablets first: Android tablets omit "Mobile" (Google's guidance), Firefox says "Tablet".
-    iPadOS' Safari sends a Mac User-Agent and counts as desktop: nothing in it tells them apart."""
-    family = device.family if device else ""
-    brand = (device.brand or "") if device else ""
-    if family in ("iPad", "Kindle") or brand.endswith("Tablet") or "tablet" in lowered:
-        return "tablet"
-    if "mobi" in lowered or "phone" in lowered or os_family == "iOS":
-        return "mobile"
-    return "tablet" if os_family == "Android" else "desktop"
-
-
 class AgentParser:
     """Parses User-Agents with ua-parser behind an LRU cache.
 
@@ -193,7 +182,7 @@ class AgentParser:
         os_family = _family(result.os)
         return Agent(
             browser, browser_version, os_family, _version(result.os), _family(result.device),
-            "bot" if is_bot else _form_factor(lowered, os_family, result.device), is_bot,
+            "bot" if is_bot else form_factor(lowered, os_family, result.device), is_bot,
         )
 
 
