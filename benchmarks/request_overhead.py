@@ -39,6 +39,9 @@ ENVIRON = {
     "HTTP_USER_AGENT": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
     "HTTP_ACCEPT_LANGUAGE": "en-GB,en;q=0.9", "HTTP_ACCEPT_ENCODING": "gzip, br",
     "HTTP_REFERER": "https://www.google.com/", "wsgi.url_scheme": "http", "SCRIPT_NAME": "",
+    # Chrome's low-entropy client hints, sent with every request to a secure page (issue 17).
+    "HTTP_SEC_CH_UA": '"Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"',
+    "HTTP_SEC_CH_UA_MOBILE": "?0", "HTTP_SEC_CH_UA_PLATFORM": '"Windows"',
 }
 
 

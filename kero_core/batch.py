@@ -132,14 +132,14 @@ class EventBuilder:
 
     def _request_columns(self, hits: list[Hit]) -> pa.Table:
         parse = self.agents.parse
-        agent_of = {ua: parse(ua) for ua in {hit.user_agent for hit in hits}}
+        agent_of = {key: parse(*key) for key in {(hit.user_agent, hit.client_hints) for hit in hits}}
         if self.ignore_bots:
-            hits = [hit for hit in hits if not agent_of[hit.user_agent].is_bot]
+            hits = [hit for hit in hits if not agent_of[hit.user_agent, hit.client_hints].is_bot]
         if not hits:
             return _table([[] for _ in COLUMN_NAMES])
         (ts, names, methods, paths, queries, routes, statuses, durations, remote, forwarded, cf, real,
-         user_agents, languages, encodings, referrers, labels, values, hosts) = zip(*hits)
-        agents = [agent_of[ua] for ua in user_agents]
+         user_agents, languages, encodings, referrers, labels, values, hosts, hints) = zip(*hits)
+        agents = [agent_of[key] for key in zip(user_agents, hints)]
         proxies = self.trusted_proxies
         ip_keys = list(zip(remote, forwarded, cf, real))
         ip_of = {key: client_ip(*key, proxies) for key in set(ip_keys)}
@@ -183,7 +183,7 @@ class EventBuilder:
         if not hit.method:  # a custom event recorded without a request: nothing to enrich
             return (ts_us, name, "", "", "", 0, None, 0, "", "", "", "", "", "", False,
                     "", "", "", "", "", "", "", "", "", "", "", labels, value)
-        agent = self.agents.parse(hit.user_agent)
+        agent = self.agents.parse(hit.user_agent, hit.client_hints)
         if agent.is_bot and self.ignore_bots:
             return None
         ip = client_ip(hit.remote_addr, hit.forwarded_for, hit.cf_connecting_ip, hit.real_ip, self.trusted_proxies)

@@ -12,6 +12,8 @@ import re
 import reprlib
 from typing import Any, Callable, Mapping, NamedTuple
 
+from kero_core.client_hints import joined
+
 # Upper bounds of what is kept from a request (characters). Stored strings are cut to these.
 MAX_PATH = 2048
 MAX_QUERY = 2048
@@ -90,6 +92,7 @@ class Hit(NamedTuple):
     labels: Mapping[str, Any] | None = None
     value: float = 1.0
     host: str = ""  # the site's own host, to tell internal navigation from referrals
+    client_hints: str = ""  # Sec-CH-UA-Platform, -Mobile, -Platform-Version and Sec-CH-UA (see client_hints)
 
 
 # A Hit of fields already in order, built by tuple.__new__: the NamedTuple's own __new__ is a
@@ -118,6 +121,10 @@ def hit_from_environ(
     forwarded_for = get("HTTP_X_FORWARDED_FOR") or ""
     if len(forwarded_for) > MAX_FORWARDED:
         forwarded_for = _forwarded_for(forwarded_for)
+    # Chromium sends its hints (on secure pages) with Sec-CH-UA-Platform always among them.
+    platform = get("HTTP_SEC_CH_UA_PLATFORM")
+    hints = joined(platform, get("HTTP_SEC_CH_UA_MOBILE") or "", get("HTTP_SEC_CH_UA_PLATFORM_VERSION") or "",
+                   get("HTTP_SEC_CH_UA") or "") if platform else ""
     return as_hit((
         ts,
         name[:MAX_NAME],
@@ -138,6 +145,7 @@ def hit_from_environ(
         labels,
         value,
         (get("HTTP_HOST") or "")[:MAX_HEADER],
+        hints,
     ))
 
 
@@ -162,6 +170,10 @@ _HEADERS = {
     b"dnt": "HTTP_DNT",
     b"sec-gpc": "HTTP_SEC_GPC",
     b"authorization": "HTTP_AUTHORIZATION",
+    b"sec-ch-ua": "HTTP_SEC_CH_UA",
+    b"sec-ch-ua-mobile": "HTTP_SEC_CH_UA_MOBILE",
+    b"sec-ch-ua-platform": "HTTP_SEC_CH_UA_PLATFORM",
+    b"sec-ch-ua-platform-version": "HTTP_SEC_CH_UA_PLATFORM_VERSION",
 }
 
 

@@ -27,7 +27,7 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("db_path", None, "Folder holding Kero's data (created if missing, mode 0700); required. Refused if another user owns it or can write to it."),
+    Option("db_path", None, "Folder holding Kero's data (created if missing, mode 0700); required. A relative path is the app's folder's, not the working directory's. Refused if another user owns it or can write to it."),
     Option("dashboard_path", "/_kero", "URL path of the dashboard; starts with '/', at least 2 characters."),
     Option("pixel_path", None, "URL path of the 1x1 tracking pixel, e.g. '/visit.gif'; None disables it."),
     Option("geoip_db", None, "Path to a MaxMind GeoLite2-City .mmdb file; None disables locations."),
@@ -101,7 +101,7 @@ def _retention(value: Any) -> timedelta:
     return value
 
 
-def _db_path(value: Any) -> Path:
+def _db_path(value: Any, read_only: bool = False) -> Path:
     if value is None or value == "":
         raise KeroConfigError("db_path is required: the folder where Kero keeps its data, e.g. db_path='./kero'.")
     if not isinstance(value, (str, os.PathLike)):
@@ -109,6 +109,10 @@ def _db_path(value: Any) -> Path:
     path = Path(value)
     if path.exists() and not path.is_dir():
         raise KeroConfigError(f"db_path must be a folder, but {str(path)!r} is a file.")
+    if read_only:  # only read: the folder must be there, and nothing is written to it
+        if not path.is_dir():
+            raise KeroConfigError(f"db_path {str(path)!r} does not exist.")
+        return path
     try:
         unsafe = private.prepare(path)
     except OSError as exc:
@@ -226,8 +230,9 @@ def _goals_module() -> Any:
     return goals
 
 
-def make_config(**options: Any) -> Config:
-    """Validate ``options`` (names from :data:`OPTIONS`) and return a :class:`Config`."""
+def make_config(*, read_only: bool = False, **options: Any) -> Config:
+    """Validate ``options`` (names from :data:`OPTIONS`) and return a :class:`Config`. With
+    ``read_only``, ``db_path`` must exist and need not be writable (nothing is written to it)."""
     unknown = sorted(set(options) - set(OPTION_NAMES))
     if unknown:
         import difflib
@@ -236,7 +241,8 @@ def make_config(**options: Any) -> Config:
         hint = "".join(f" (did you mean {h[0]!r}?)" for h in hints if h)
         raise KeroConfigError(f"unknown Kero option {', '.join(map(repr, unknown))}{hint}.")
     values = {**DEFAULTS, **options}
-    checked = {name: _VALIDATORS[name](values[name]) for name in OPTION_NAMES}
+    checked = {name: _db_path(values[name], read_only) if name == "db_path" else _VALIDATORS[name](values[name])
+               for name in OPTION_NAMES}
     if checked["pixel_path"] is not None and checked["pixel_path"] == checked["dashboard_path"]:
         raise KeroConfigError("pixel_path must differ from dashboard_path.")
     if checked["lake_data_path"] is not None and checked["lake"] is None:

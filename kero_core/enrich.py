@@ -29,12 +29,13 @@ from typing import Callable, Iterable
 from urllib.parse import parse_qsl, urlsplit
 
 import maxminddb
-from ua_parser import BestAvailableResolver, Device, Domain, Resolver, load_lazy_builtins
+from ua_parser import BestAvailableResolver, Domain, Resolver, load_lazy_builtins
 
-from kero_core import private
+from kero_core import client_hints, private
 from kero_core.agent_names import KnownNames, known_names, safe_version
 from kero_core.bots import DEFAULT_IGNORED_AGENTS, BotRules
 from kero_core.capture import CONTROL, MAX_PATH, MAX_QUERY, MAX_USER_AGENT
+from kero_core.form_factor import form_factor
 
 __all__ = [
     "DEFAULT_IGNORED_AGENTS", "EMPTY_CAMPAIGN", "Agent", "AgentParser", "Campaign", "GeoLookup",
@@ -133,18 +134,6 @@ def _product_version(user_agent: str, needle: str) -> str:
     return safe_version(match.group(1), match.group(2)) if match else ""
 
 
-def _form_factor(lowered: str, os_family: str, device: Device | None) -> str:
-    """Tablets first: Android tablets omit "Mobile" (Google's guidance), Firefox says "Tablet".
-    iPadOS' Safari sends a Mac User-Agent and counts as desktop: nothing in it tells them apart."""
-    family = device.family if device else ""
-    brand = (device.brand or "") if device else ""
-    if family in ("iPad", "Kindle") or brand.endswith("Tablet") or "tablet" in lowered:
-        return "tablet"
-    if "mobi" in lowered or "phone" in lowered or os_family == "iOS":
-        return "mobile"
-    return "tablet" if os_family == "Android" else "desktop"
-
-
 class AgentParser:
     """Parses User-Agents with ua-parser behind an LRU cache.
 
@@ -162,18 +151,23 @@ class AgentParser:
         self._cached = functools.lru_cache(maxsize=cache_size)(self._parse)
         self._reload()
 
-    def parse(self, user_agent: str) -> Agent:
-        """The parsed ``user_agent`` (cut to 512 characters first). Never raises."""
+    def parse(self, user_agent: str, hints: str = "") -> Agent:
+        """The parsed ``user_agent`` (cut to 512 characters first), corrected by the request's
+        client hints (as :func:`kero_core.client_hints.joined` made them). Never raises."""
         if self.ignored_agents != self._seen:
             self._reload()
-        return self._cached(user_agent[:MAX_USER_AGENT])
+        return self._cached(user_agent[:MAX_USER_AGENT], hints)
 
     def _reload(self) -> None:
         self._seen = list(self.ignored_agents)
         self._rules = BotRules(self._seen)  # keeps only non-empty strings: "" would match everything
         self._cached.cache_clear()
 
-    def _parse(self, user_agent: str) -> Agent:
+    def _parse(self, user_agent: str, hints: str) -> Agent:
+        agent = self._parse_user_agent(user_agent)
+        return client_hints.apply(agent, hints) if hints and agent is not _EMPTY_AGENT else agent
+
+    def _parse_user_agent(self, user_agent: str) -> Agent:
         text = _clean(user_agent).strip()
         if not text:
             return _EMPTY_AGENT
@@ -195,7 +189,7 @@ class AgentParser:
         os_version = safe_version(result.os.major, result.os.minor) if os_family and result.os else ""
         return Agent(
             browser, browser_version, os_family, os_version, _device(result.device, names),
-            "bot" if is_bot else _form_factor(text.lower(), os_family, result.device), is_bot,
+            "bot" if is_bot else form_factor(text.lower(), os_family, result.device), is_bot,
         )
 
 

@@ -6,6 +6,8 @@ and the read methods; they never touch the pipeline or the store."""
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -15,7 +17,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from kero_core import queries
+from kero_core import app_identity, queries
 from kero_core.batch import EventBuilder
 from kero_core.capture import environ_from_scope
 from kero_core.capture import (
@@ -37,6 +39,8 @@ from kero_core.queries import Filters, TimeArg
 from kero_core.schema import Event
 from kero_core.store import Store
 
+log = logging.getLogger("kero")
+
 
 def environ_of(request: Any) -> Mapping[str, Any]:
     """The WSGI-style environ of a WSGI environ, a werkzeug/Flask request, a Django request, an
@@ -56,10 +60,10 @@ def environ_of(request: Any) -> Mapping[str, Any]:
     )
 
 
-def make_store(config: Config, clock: Callable[[], float]) -> Store:
+def make_store(config: Config, clock: Callable[[], float], read_only: bool = False) -> Store:
     """The single DuckDB file in ``db_path``, or the shared lake when ``lake`` is set."""
     if config.lake is None:
-        return Store(config.db_path, config.retention, clock)
+        return Store(config.db_path, config.retention, clock, read_only=read_only)
     from kero_core.lake import LakeStore
 
     return LakeStore(config.db_path, config.retention, config.lake, config.lake_data_path, clock)
@@ -72,11 +76,26 @@ class Kero:
     >>> kero.track("signup", {"plan": "pro"})                  # doctest: +SKIP
     >>> kero.count()                                            # page views, all retained time  # doctest: +SKIP
 
-    Options are listed in :data:`kero_core.config.OPTIONS`. ``clock`` (unix seconds) exists for tests.
+    Options are listed in :data:`kero_core.config.OPTIONS`. A relative ``db_path`` is resolved
+    against ``root_path``, by default the folder of the file that creates this Kero (not the working
+    directory: see :mod:`kero_core.app_identity`). ``read_only`` reads a database without writing
+    anything (a read-only mount or copy): nothing pending is ingested, nothing is pruned or rolled
+    up, and nothing can be recorded. ``clock`` (unix seconds) exists for tests.
     """
 
-    def __init__(self, db_path: str | Path | None = None, *, clock: Callable[[], float] = time.time, **options: Any) -> None:
-        self.config: Config = make_config(db_path=db_path, **options)
+    def __init__(
+        self, db_path: str | Path | None = None, *, root_path: str | Path | None = None,
+        read_only: bool = False, clock: Callable[[], float] = time.time, **options: Any,
+    ) -> None:
+        caller = app_identity.caller()
+        self.app_name = caller.app  # what the WSGI and ASGI middleware claim db_path under
+        root = root_path if root_path is not None else caller.folder
+        self.config: Config = make_config(
+            db_path=app_identity.resolve_db_path(db_path, root), read_only=read_only, **options,
+        )
+        if isinstance(db_path, (str, os.PathLike)) and not Path(db_path).expanduser().is_absolute():
+            log.info("kero: db_path %r is %s (a relative db_path is resolved against the app's folder, %s)",
+                     os.fspath(db_path), self.config.db_path, root)
         self.clock = clock
         self.ignored_prefixes: list[str] = list(DEFAULT_IGNORED_PREFIXES)
         self.ignored_suffixes: list[str] = list(DEFAULT_IGNORED_SUFFIXES)
@@ -85,7 +104,7 @@ class Kero:
             self.config.dashboard_path, self.config.pixel_path, self.config.ignore_web_assets,
             self.ignored_prefixes, self.ignored_suffixes,
         )
-        self.store = make_store(self.config, clock)
+        self.store = make_store(self.config, clock, read_only)
         self.problems = Problems()  # what could not be recorded, logged at most once a minute per kind
         self.pipeline = Pipeline(
             self.store,
@@ -93,6 +112,12 @@ class Kero:
             self.config.flush_interval,
             self.config.max_buffer,
         )
+
+    def claim(self, app: str | None = None) -> None:
+        """Mark ``db_path`` as the data of ``app`` (the adapters call this when the app starts;
+        by default the module that created this Kero, ``wsgi:<module>``); raises
+        :class:`~kero_core.config.KeroConfigError` when another app has claimed it."""
+        app_identity.claim(self.config.db_path, app or self.app_name)
 
     def _event_builder(self) -> EventBuilder:
         return EventBuilder(self.config, self.ignored_agents, self.store.salts(), self.clock)

@@ -72,12 +72,17 @@ MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
 class Store:
     """The data folder: spool files, the ingest lock, and the DuckDB file."""
 
-    def __init__(self, folder: Path, retention: timedelta, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, folder: Path, retention: timedelta, clock: Callable[[], float] = time.time,
+                 *, read_only: bool = False) -> None:
         self.folder = folder
         self.db_file = folder / DB_FILE
         self.name = str(self.db_file)  # what messages call the database
         self.spool_dir = folder / "spool"
-        self.spool_dir.mkdir(mode=private.FOLDER_MODE, parents=True, exist_ok=True)
+        # Read-only (a read-only mount, a read-only copy): sessions open DuckDB read-only, and
+        # neither ingest nor maintain; pending spool files stay where they are.
+        self.read_only = read_only
+        if not read_only:
+            self.spool_dir.mkdir(mode=private.FOLDER_MODE, parents=True, exist_ok=True)
         self.retention = retention
         self.clock = clock
         self._lock_file = folder / "ingest.lock"
@@ -154,13 +159,14 @@ class Store:
 
         ``wait`` is how long to wait for the lock (None: forever; 0: not at all). Raises
         TimeoutError when the lock stays taken and StoreUnavailable when DuckDB cannot be opened."""
-        with self.locked(wait):
+        with self._locked(wait):
             con = self._open()
             failure: BaseException | None = None
             try:
                 try:
-                    self._ingest(con)
-                    self._maintain(con)
+                    if not self.read_only:
+                        self._ingest(con)
+                        self._maintain(con)
                 except duckdb.Error as exc:  # a full disk, an I/O error: retried by the next session
                     raise StoreUnavailable(f"{self.name} cannot store events now ({exc})") from None
                 yield con
@@ -192,17 +198,18 @@ class Store:
         return SaltStore(self.folder / "salts")
 
     @contextmanager
-    def locked(self, wait: float | None) -> Iterator[None]:
-        """Hold this folder's ingest lock (no process of the folder ingests meanwhile); ``wait``
-        as for :meth:`session`."""
+    def _locked(self, wait: float | None) -> Iterator[None]:
         deadline = None if wait is None else time.monotonic() + wait
         if not self._thread_lock.acquire(timeout=-1 if wait is None else wait):
             raise TimeoutError("the Kero database is busy")
         try:
             try:
-                fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+                fd = self._open_lock_file()
             except OSError as exc:  # a read-only or full disk
                 raise StoreUnavailable(f"{self._lock_file} cannot be opened ({exc.strerror})") from None
+            if fd is None:  # a read-only copy without a lock file: no writer can be there
+                yield
+                return
             try:
                 delay = 0.002
                 while True:
@@ -223,8 +230,20 @@ class Store:
         finally:
             self._thread_lock.release()
 
+    def _open_lock_file(self) -> int | None:
+        """The lock file's descriptor (flock works on one opened read-only too); None for a
+        read-only store whose folder has none."""
+        if not self.read_only:
+            return os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            return os.open(self._lock_file, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+
     def _open(self) -> duckdb.DuckDBPyConnection:
         """Connect and migrate; a database that fails at either is recovered (see _recover)."""
+        if self.read_only:
+            return self._open_read_only()
         try:
             return self._connect_and_migrate()
         except duckdb.Error as exc:
@@ -251,6 +270,27 @@ class Store:
         except BaseException:
             con.close()
             raise
+        return con
+
+    def _open_read_only(self) -> duckdb.DuckDBPyConnection:
+        """A read-only connection, refused when the schema would need a migration (which writes)."""
+        try:
+            con = duckdb.connect(str(self.db_file), read_only=True)
+        except duckdb.Error as exc:
+            raise StoreUnavailable(f"{self.db_file} cannot be opened read-only ({exc})") from None
+        try:
+            con.execute("SET enable_progress_bar = false")
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except duckdb.Error as exc:
+            con.close()
+            raise StoreUnavailable(f"{self.db_file} is not a Kero database ({exc})") from None
+        version = int(row[0]) if row else 0
+        if version != SCHEMA_VERSION:
+            con.close()
+            raise StoreUnavailable(
+                f"{self.db_file} has schema {version} and this Kero reads schema {SCHEMA_VERSION}, which needs "
+                f"an upgrade it cannot write in a read-only folder: copy the folder somewhere writable first"
+            )
         return con
 
     def _recover(self, error: Exception) -> duckdb.DuckDBPyConnection:

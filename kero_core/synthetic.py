@@ -264,11 +264,11 @@ class _Traffic:
             u = rand()
             if u < ok:
                 append(hit((ts, "http_req", "POST" if u < post else "GET", path, query, route, 200,
-                            durations[bits(12)], ip, "", "", "", ua, al, ae, referrer, None, 1.0, host)))
+                            durations[bits(12)], ip, "", "", "", ua, al, ae, referrer, None, 1.0, host, "")))
             else:
                 path, route, url, status = self._rare(u, path, route, url)
                 append(hit((ts, "http_req", "GET", path, query, route, status,
-                            durations[bits(12)], ip, "", "", "", ua, al, ae, referrer, None, 1.0, host)))
+                            durations[bits(12)], ip, "", "", "", ua, al, ae, referrer, None, 1.0, host, "")))
             if query:
                 url, query = f"{url}?{query}", ""
             if page == event and pages < budget:
@@ -300,7 +300,7 @@ class _Traffic:
                 path, route, _, _ = paths[pick]
                 status = 304 if u > 0.95 else 200
             out.append(as_hit((ts, "http_req", "GET", path, "", route, status, self.durations[bits(12)],
-                             v.ip, "", "", "", v.user_agent, "", v.accept_encoding, "", None, 1.0, SITE_HOST)))
+                             v.ip, "", "", "", v.user_agent, "", v.accept_encoding, "", None, 1.0, SITE_HOST, "")))
         return pages
 
     def _entry(self) -> tuple[str, str]:
@@ -336,7 +336,7 @@ class _Traffic:
             name, path, labels, value = "purchase", "/checkout", {"plan": plan, "currency": "USD"}, price
         return as_hit((ts + 0.2 + rng.random() * 2.0, name, "POST", path, "", path, 200, None,
                      v.ip, "", "", "", v.user_agent, v.accept_language, v.accept_encoding, page_url, labels, value,
-                     SITE_HOST))
+                     SITE_HOST, ""))
 
 
 def _geometric_table(mean: float, size: int) -> list[int]:

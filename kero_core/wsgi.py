@@ -27,12 +27,20 @@ class KeroMiddleware:
 
     ``users`` maps user names to passwords for the dashboard's HTTP Basic auth; ``auth`` is a
     callable ``(environ) -> bool`` deciding instead. With neither, the dashboard answers 403.
-    A user with an empty password is a KeroConfigError: it would let anyone in."""
+    A user with an empty password is a KeroConfigError: it would let anyone in.
+    The middleware claims ``db_path`` for the module that created ``kero`` (see
+    :mod:`kero_core.app_identity`): a second app on the same folder is refused with a
+    KeroConfigError. ``claim=False`` is for readers that serve another app's data (``kero serve``)."""
 
-    def __init__(self, app: WSGIApp, kero: Kero, *, users: Mapping[str, str] | None = None, auth: AuthCheck | None = None) -> None:
+    def __init__(
+        self, app: WSGIApp, kero: Kero, *, users: Mapping[str, str] | None = None, auth: AuthCheck | None = None,
+        claim: bool = True,
+    ) -> None:
+        self.users = checked_users(users)  # before the claim: a refused setup leaves no trace
+        if claim:
+            kero.claim()
         self.app = app
         self.kero = kero
-        self.users = checked_users(users)
         self.auth = auth
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

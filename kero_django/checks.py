@@ -10,6 +10,7 @@ dashboard; W004 DASHBOARD_PATH has no effect; W005 ``kero_django.urls`` is not i
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import Any
 
 from django.apps import apps
@@ -20,7 +21,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from kero_core.config import OPTIONS, KeroConfigError, make_config
-from kero_django.conf import CORE_KEYS, KNOWN_KEYS, NOT_FOR_DJANGO, credentials_error, raw_settings
+from kero_core.app_identity import claim, resolve_db_path
+from kero_django.conf import CORE_KEYS, KNOWN_KEYS, NOT_FOR_DJANGO, app_name, app_root, credentials_error, raw_settings
 
 MIDDLEWARE = "kero_django.middleware.KeroMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -72,13 +74,15 @@ def _values(raw: dict[str, Any]) -> list[CheckMessage]:
     db_path = raw.get("DB_PATH")
     if db_path is None or db_path == "":
         return [Error("KERO['DB_PATH'] is required: the folder where Kero keeps its data.", hint=f"For example: {EXAMPLE}", id="kero.E002")]
-    given = [(key, CORE_KEYS[key], value) for key, value in raw.items() if key in CORE_KEYS]
+    root = app_root()  # a relative DB_PATH is the project's, as for Kero itself (see conf.app_root)
+    given = [(key, CORE_KEYS[key], resolve_db_path(value, root) if key == "DB_PATH" else value)
+             for key, value in raw.items() if key in CORE_KEYS]
     if raw.get("RETENTION_DAYS") is not None:
         if "RETENTION" in raw:
             return [Error("KERO sets both RETENTION_DAYS and RETENTION.", hint="Keep one of them.", id="kero.E006")]
         given.append(("RETENTION_DAYS", "retention", raw["RETENTION_DAYS"]))
-    base = {"db_path": db_path}
-    if (problem := _problem(base)) is not None:
+    base = {"db_path": resolve_db_path(db_path, root)}
+    if (problem := _problem(base) or _claimed(base["db_path"])) is not None:
         return [_invalid("DB_PATH", "db_path", problem)]
     # lake_data_path alone is refused (it needs a lake): checked on its own, it gets a stand-in
     # lake, and the check of all options together reports a missing LAKE.
@@ -88,6 +92,15 @@ def _values(raw: dict[str, Any]) -> list[CheckMessage]:
     if not errors and (problem := _problem(dict((name, value) for _, name, value in given))) is not None:
         errors.append(_invalid("", "", problem))  # a rule between options (e.g. two equal paths)
     return errors
+
+
+def _claimed(db_path: Any) -> KeroConfigError | None:
+    """Another app's data in DB_PATH (see kero_core.app_identity)."""
+    try:
+        claim(Path(db_path), app_name())
+    except KeroConfigError as exc:
+        return exc
+    return None
 
 
 def _problem(options: dict[str, Any]) -> KeroConfigError | None:

@@ -8,7 +8,10 @@ Values are validated by the core (and reported by ``checks.py``), never here."""
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -82,6 +85,24 @@ def credentials_error(raw: dict[str, Any]) -> str | None:
         return f"KERO['{given}'] is set but KERO['{missing}'] is not: set both, or neither."
     problem = credentials_problem(user, password)
     return f"KERO['ADMIN_USER'] and KERO['ADMIN_PASSWORD']: {problem}." if problem else None
+
+
+def app_root() -> Path:
+    """The folder a relative ``DB_PATH`` is resolved against: ``BASE_DIR`` when the settings define
+    it (as ``startproject`` does), else the folder of the settings module, else (settings made
+    with ``settings.configure()``) the working directory."""
+    base_dir = getattr(settings, "BASE_DIR", None)
+    if isinstance(base_dir, (str, os.PathLike)) and base_dir:
+        return Path(base_dir)
+    module = sys.modules.get(getattr(settings, "SETTINGS_MODULE", None) or "")
+    module_file = getattr(module, "__file__", None)
+    return Path(module_file).resolve().parent if module_file else Path.cwd()
+
+
+def app_name() -> str:
+    """The name this site claims its ``DB_PATH`` under: its root URLconf (the same for the
+    development and production settings of one project)."""
+    return f"django:{getattr(settings, 'ROOT_URLCONF', None) or getattr(settings, 'SETTINGS_MODULE', None) or 'settings'}"
 
 
 @receiver(setting_changed)

@@ -80,7 +80,9 @@ def _build() -> Kero | ImproperlyConfigured:
     with _lock:
         if _state is None:
             try:
-                _state = Kero(**{**conf.get_settings().options, **_mount_point()})
+                kero = Kero(root_path=conf.app_root(), **{**conf.get_settings().options, **_mount_point()})
+                kero.claim(conf.app_name())
+                _state = kero
             except (KeroConfigError, ImproperlyConfigured) as exc:
                 _state = ImproperlyConfigured(f"KERO setting: {exc}")
                 log.error("kero: not tracking: %s (run `manage.py check` for details)", exc)

@@ -10,6 +10,7 @@ from flask import Flask, current_app, has_app_context, has_request_context
 
 from kero_core import Kero as CoreKero
 from kero_core import KeroConfigError
+from kero_core.app_identity import module_name
 from kero_flask.settings import flask_error, read_settings
 from kero_flask.tracking import TrackingMiddleware
 from kero_flask.views import make_blueprint
@@ -52,7 +53,9 @@ class Kero:
             raise RuntimeError("Kero is already registered on this Flask app; call init_app once per app.")
         settings = read_settings(app.config, warning_stacklevel=4)
         try:
-            core = CoreKero(**settings.options)
+            # A relative KERO_DB_PATH belongs to the app, wherever it is started from.
+            core = CoreKero(root_path=app.root_path, **settings.options)
+            core.claim("flask:" + module_name(app.import_name))
         except KeroConfigError as error:
             raise flask_error(error) from None
         # The blueprint first: Flask refuses it on an app that has already served a request,

@@ -3,14 +3,17 @@ types, opening Kero and the dashboard's views, plain-text tables and the progres
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
+import os
 import re
+import signal
 import sys
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import click
 
@@ -98,14 +101,56 @@ def lake_options() -> dict[str, Any]:
     return {name: value for name, value in given.items() if value}
 
 
-def open_kero(db_path: Path, **options: Any) -> Kero:
+@contextlib.contextmanager
+def unwinding_on_sigterm(exit_code: int) -> Iterator[None]:
+    """SIGTERM ends the command like Ctrl-C does, unwinding (temporary folders are deleted), with
+    ``exit_code``; by default it would end the process at once and leave them behind."""
+
+    def stop(signum: int, frame: Any) -> None:
+        sys.exit(exit_code)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def bundled_geolite2() -> Path | None:
+    """The GeoLite2-City file of the ``maxminddb-geolite2`` package (an old but real copy, enough
+    for synthetic traffic's countries), None when that package is not installed."""
+    try:
+        from _maxminddb_geolite2 import geolite2_database
+    except ImportError:
+        return None
+    return Path(geolite2_database())
+
+
+def synthetic_geoip_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--geoip`` of the commands writing synthetic traffic (``seed``, ``demo``)."""
+    return click.option(
+        "--geoip", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+        help="A MaxMind GeoLite2-City .mmdb file for the visitors' locations; default: the one of the "
+             "maxminddb-geolite2 package when it is installed (pip install maxminddb-geolite2).",
+    )
+
+
+def open_kero(db_path: Path, *, reading: bool = False, **options: Any) -> Kero:
     """A Kero on ``db_path`` (or on the lake the command was given) that never prunes (see
     KEEP_EVERYTHING) and keeps and shows response times whenever there are some, unless told
-    otherwise."""
+    otherwise. ``reading`` commands open a database they cannot write to (a read-only mount, a
+    read-only copy) read-only instead of failing."""
     options = {**lake_options(), **options}
     options.setdefault("retention", KEEP_EVERYTHING)
     options.setdefault("measure_requests", True)
-    return Kero(db_path, **options)
+    read_only = reading and "lake" not in options and not writable(db_path)
+    return Kero(db_path, root_path=Path.cwd(), read_only=read_only, **options)  # a path typed in a shell is the shell's
+
+
+def writable(db_path: Path) -> bool:
+    """Whether a command can write into ``db_path`` (its folder, and its database file if any)."""
+    database = db_path / DB_FILE
+    return os.access(db_path, os.W_OK | os.X_OK) and (not database.exists() or os.access(database, os.W_OK))
 
 
 def days_view(kero: Kero, first: date | None = None, last: date | None = None) -> View:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -15,7 +16,8 @@ import click
 from kero_core import export as exports
 from kero_core.cli import short_help
 from kero_core.cli.common import (
-    OPTION_HELP, Moment, Progress, Span, days_view, db_option, describe_span, open_kero, rate, table,
+    OPTION_HELP, Moment, Progress, Span, bundled_geolite2, days_view, db_option, describe_span, open_kero, rate,
+    synthetic_geoip_option, table, unwinding_on_sigterm,
 )
 from kero_core.dashboard import model
 from kero_core.dashboard.model import MODAL_ROWS
@@ -49,12 +51,16 @@ def seed_database(kero: Kero, events: int, days: int, seed: int, end: datetime |
 @click.option("--seed", "seed_value", type=int, default=1, show_default=True,
               help="Random seed: the same seed and --end write the same traffic.")
 @click.option("--end", type=Moment(), default=None, help="End of the history (UTC, YYYY-MM-DD[THH:MM]); default: now.")
-def seed(db_path: Path, events: int, days: int, seed_value: int, end: datetime | None) -> None:
-    """Write a realistic synthetic history (pages, referrers, campaigns, browsers, bots, countries)
-    into a database, through the same batch path as live events."""
-    with open_kero(db_path) as kero:
+@synthetic_geoip_option()
+def seed(db_path: Path, events: int, days: int, seed_value: int, end: datetime | None, geoip: Path | None) -> None:
+    """Write a realistic synthetic history (pages, referrers, campaigns, browsers, bots, and
+    countries with a GeoLite2 file) into a database, through the same batch path as live events."""
+    geoip = geoip or bundled_geolite2()
+    with open_kero(db_path, geoip_db=geoip) as kero:
         stored, seconds = seed_database(kero, events, days, seed_value, end)
     click.echo(f"Stored {stored:,} events in {seconds:.1f} s ({rate(stored, seconds)} events/s) in {db_path}.")
+    if geoip is None:
+        click.echo("No locations: pass --geoip FILE.mmdb, or pip install maxminddb-geolite2.")
 
 
 @click.command("import", short_help=short_help("import"))
@@ -77,7 +83,10 @@ def import_(db_path: Path, log_format: str, site_host: str, geoip: Path | None, 
     """Import web server access logs (plain or .gz files, or - for stdin) with the rules of live
     tracking. Re-running is safe: only lines added since the last import are read."""
     total = None if STDIN in files else sum(os.path.getsize(f) for f in files)
-    with open_kero(db_path, geoip_db=geoip, ignore_bots=ignore_bots, ignore_web_assets=not keep_web_assets) as kero:
+    # Stopped by SIGTERM (exit code 143, as the signal's own), the import unwinds: its temporary
+    # daily salts are deleted, and the next run resumes after the last stored batch.
+    with unwinding_on_sigterm(128 + signal.SIGTERM), \
+            open_kero(db_path, geoip_db=geoip, ignore_bots=ignore_bots, ignore_web_assets=not keep_web_assets) as kero:
         with Progress("Importing", total, "lines") as bar:
             importer = Importer(kero, log_format=log_format, site_host=site_host,
                                 stdin=sys.stdin.buffer, progress=bar.update)
@@ -143,7 +152,7 @@ def export_(db_path: Path, file_format: str, start: datetime | None, end: dateti
     folder = Path(tempfile.mkdtemp(prefix="kero-export-", dir=None if to_stdout else output.resolve().parent))
     try:
         written = folder / f"export.{file_format}"
-        with open_kero(db_path) as kero:
+        with open_kero(db_path, reading=True) as kero:
             if aggregates:
                 last = None if end is None else (end - timedelta(microseconds=1)).date()
                 view = days_view(kero, None if start is None else start.date(), last)

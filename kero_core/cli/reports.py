@@ -12,8 +12,9 @@ import click
 import maxminddb
 
 from kero_core import private, queries
+from kero_core.app_identity import claimed_by
 from kero_core.cli import short_help
-from kero_core.cli.common import db_option, describe_span, lake_options, open_kero, period_view, table
+from kero_core.cli.common import db_option, describe_span, lake_options, open_kero, period_view, table, writable
 from kero_core.dashboard import model
 from kero_core.dashboard.model import MODAL_ROWS
 from kero_core.dashboard.view import TIMEFRAMES
@@ -35,7 +36,7 @@ _SHOWN_PANELS = ("pages", "referrers")
 @click.option("--limit", type=click.IntRange(1, MODAL_ROWS), default=10, show_default=True, help="Rows of each top list.")
 def stats(db_path: Path, timeframe: str, limit: int) -> None:
     """Print the dashboard's key figures and its top pages and referrers (humans' page views)."""
-    with open_kero(db_path) as kero:
+    with open_kero(db_path, reading=True) as kero:
         dashboard = model.build(kero, period_view(kero, timeframe), rows=limit)
     view = dashboard.view
     click.echo(f"{dashboard.title}: {view.label}, {view.start:%Y-%m-%d %H:%M} to {view.end:%Y-%m-%d %H:%M} UTC\n")
@@ -80,6 +81,17 @@ def _files(folder: Path) -> list[Finding]:
     return found
 
 
+def _folder(folder: Path) -> list[Finding]:
+    """Which folder is checked, and which app claimed it: a relative db_path is the app's folder's
+    (Flask's root_path, Django's BASE_DIR, the file creating Kero), not the working directory's."""
+    owner = claimed_by(folder)
+    found = [Finding("ok", f"folder {folder.resolve()}" + (f", the db_path of {owner}" if owner else ""))]
+    if not writable(folder):
+        found.append(Finding("note", "read-only: read as it is, without storing the spool's pending events",
+                             "the app, or a copy in a writable folder, stores them."))
+    return found
+
+
 def _spool(folder: Path, now: float, store: str) -> list[Finding]:
     spool = folder / "spool"
     pending = sorted(spool.glob("*.parquet"))
@@ -89,7 +101,8 @@ def _spool(folder: Path, now: float, store: str) -> list[Finding]:
         found.append(Finding(
             "warning" if age > 300 else "ok",
             f"spool backlog: {len(pending)} batch file(s), {_megabytes(sum(_size(p) for p in pending))}, "
-            f"the oldest {describe_span(timedelta(minutes=max(1, int(age // 60))))} old; stored now",
+            f"the oldest {describe_span(timedelta(minutes=max(1, int(age // 60))))} old"
+            + ("; stored now" if writable(folder) else ""),
             (f"a backlog that keeps coming back means no process could store into {store}: "
              + ("is PostgreSQL or the data path unreachable?" if store == "the lake" else "is another program holding it?"))
             if age > 300 else "",
@@ -130,7 +143,7 @@ def _permissions(folder: Path) -> list[Finding]:
 def _contents(kero_path: Path, lake: bool = False) -> list[Finding]:
     what = "the lake" if lake else "the database"
     try:
-        with open_kero(kero_path) as kero, kero.read(wait=10) as con:
+        with open_kero(kero_path, reading=True) as kero, kero.read(wait=10) as con:
             everything = queries.where(None, None, None, None)
             events = queries.count(con, everything)
             views = queries.count(con, queries.where("http_req", None, None, None))
@@ -243,7 +256,7 @@ def doctor(db_path: Path, geoip: Path | None) -> None:
         if private_folder:
             findings += _contents(db_path, lake=True)
     else:
-        findings = permissions + _files(db_path) + _spool(db_path, now, "the database")
+        findings = permissions + _folder(db_path) + _files(db_path) + _spool(db_path, now, "the database")
         if (db_path / DB_FILE).is_file() and private_folder:
             findings += _contents(db_path)
     findings += _salts(db_path, datetime.now(timezone.utc).date()) + _imports(db_path) + _geoip(geoip, now)

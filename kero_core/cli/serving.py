@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import secrets
-import signal
 import socket
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -15,7 +13,9 @@ from typing import Any, Callable, Iterable
 import click
 
 from kero_core.cli import short_help
-from kero_core.cli.common import db_option, open_kero
+from kero_core.cli.common import (
+    bundled_geolite2, db_option, open_kero, synthetic_geoip_option, unwinding_on_sigterm,
+)
 from kero_core.cli.data import seed_database
 from kero_core.demo_site import PIXEL_PATH, demo_site
 from kero_core.http import credentials_problem
@@ -121,16 +121,12 @@ def serve(db_path: Path, host: str, port: int, user: str, password: str | None, 
     if problem:
         raise click.UsageError(f"refusing to serve the dashboard: {problem} (--user, --password or KERO_PASSWORD)")
     _check_port_free(host, port)
-    kero = open_kero(db_path, **({"title": title} if title else {}))
+    kero = open_kero(db_path, reading=True, **({"title": title} if title else {}))
     kero.ignored_prefixes.append("/")  # read-only: no request to this server is recorded
-    app = KeroMiddleware(_front_door(kero.config.dashboard_path), kero, users={user: password})
+    app = KeroMiddleware(_front_door(kero.config.dashboard_path), kero, users={user: password}, claim=False)
     credentials = f"user {user!r}, password {password!r}" if shown else f"user {user!r}"
     click.echo(f"Dashboard: http://{_url_host(host)}:{port}{kero.config.dashboard_path}/  ({credentials})")
     run_server(app, host, port, workers)
-
-
-def _exit_on_sigterm(signum: int, frame: Any) -> None:
-    sys.exit(0)  # unwinds like Ctrl-C: the temporary database is deleted
 
 
 @click.command("demo", short_help=short_help("demo"))
@@ -141,14 +137,17 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
 @click.option("--events", type=click.IntRange(min=0), default=100_000, show_default=True,
               help="Synthetic events to seed.")
 @click.option("--days", type=click.IntRange(min=1), default=30, show_default=True, help="Days of history to seed.")
-def demo(port: int, db_path: Path | None, events: int, days: int) -> None:
+@synthetic_geoip_option()
+def demo(port: int, db_path: Path | None, events: int, days: int, geoip: Path | None) -> None:
     """Seed a realistic synthetic history and serve a small demo site with Kero and its dashboard
     on 127.0.0.1, printing the URLs and the dashboard's generated password."""
     host = "127.0.0.1"
     _check_port_free(host, port)
     with contextlib.ExitStack() as stack:
         folder = db_path or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kero-demo-")))
-        kero = stack.enter_context(open_kero(folder, pixel_path=PIXEL_PATH, ignore_web_assets=True, title="Kero demo"))
+        kero = stack.enter_context(open_kero(
+            folder, pixel_path=PIXEL_PATH, ignore_web_assets=True, title="Kero demo", geoip_db=geoip or bundled_geolite2(),
+        ))
         existing = kero.count(name=None)
         if existing:
             click.echo(f"{folder} already holds {existing:,} events: not seeding.")
@@ -156,9 +155,8 @@ def demo(port: int, db_path: Path | None, events: int, days: int) -> None:
             stored, seconds = seed_database(kero, events, days, seed=1)
             click.echo(f"Seeded {stored:,} events over {days} days in {seconds:.1f} s.")
         password = secrets.token_urlsafe(12)
-        app = KeroMiddleware(demo_site(kero), kero, users={"admin": password})
+        app = KeroMiddleware(demo_site(kero), kero, users={"admin": password}, claim=False)
         click.echo(f"Site:      http://{host}:{port}/")
         click.echo(f"Dashboard: http://{host}:{port}{kero.config.dashboard_path}/  (user 'admin', password {password!r})")
-        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        stack.callback(signal.signal, signal.SIGTERM, previous)
+        stack.enter_context(unwinding_on_sigterm(0))  # the temporary database is deleted
         _werkzeug(app, host, port)

@@ -217,6 +217,7 @@ class Dashboard:
     goals: tuple[conversions.GoalView, ...] = ()  # one per goal option entry
     funnels: tuple[conversions.FunnelLink, ...] = ()  # one per funnel option entry
     funnel: conversions.FunnelView | None = None  # the funnel of ?funnel=
+    locations_off: bool = False  # no GeoIP file and no known country: the card says how to turn them on
 
 
 def panels_of(view: View, card: Card, durations: bool) -> tuple[Panel, ...]:
@@ -269,6 +270,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         goals=conversions.goal_views(view, kero.config.goals, goal_counts, current.visitors, previous.visitors),
         funnels=conversions.funnel_links(view, kero.config.funnels),
         funnel=conversions.funnel_view(view.funnel, funnel_counts) if view.funnel and funnel_counts else None,
+        locations_off=kero.config.geoip_db is None and not any(row.key[0] for row in found["countries"][1]),
     )
 
 

@@ -11,8 +11,8 @@ transaction, idempotently (``kero lake push``).
   a day that both the file and the lake's live hosts hold gets exact figures.
 - The file's salts of today and yesterday become the lake's unless it has its own already, so a
   visitor seen before the switch and after it is one visitor.
-- The file is read read-only while the folder's ingest lock is held, so no process of the folder
-  writes to it meanwhile. Spool files are not loaded into the file: an app started on the lake
+- The file is read through a read-only session of its store (the folder's ingest lock held, so
+  no process of the folder writes to it meanwhile; nothing ingested into it, nothing migrated). Spool files are not loaded into the file: an app started on the lake
   with the same ``db_path`` delivers them. Spool files the file holds already (a process that
   died between its commit and its cleanup) are deleted, or that app would store them twice.
 - Two pushes of one folder at once are refused (a PostgreSQL advisory lock per folder)."""
@@ -22,10 +22,9 @@ from __future__ import annotations
 import datetime
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import duckdb
 
@@ -34,7 +33,7 @@ from kero_core.enrich import SaltStore
 from kero_core.lake.catalog import CatalogUnavailable, LakeSalts
 from kero_core.lake.store import LakeStore, host_id
 from kero_core.schema import COLUMN_NAMES
-from kero_core.store import SCHEMA_VERSION, Store, StoreUnavailable
+from kero_core.store import Store, StoreUnavailable
 
 ROWS_PER_BATCH = 200_000  # rows of the file read at a time while a day streams into the lake
 
@@ -67,7 +66,7 @@ def push(config: Config, progress: Callable[[int, int], None] | None = None,
         raise KeroConfigError("kero lake push needs a lake to push to (the lake option).")
     started = time.perf_counter()
     db_path = config.db_path
-    source = Store(db_path, config.retention, clock)
+    source = Store(db_path, config.retention, clock, read_only=True)  # its lock held, nothing written
     source_id = host_id(db_path)
     report = PushReport(source=str(source.db_file))
     with tempfile.TemporaryDirectory(prefix="kero-push-") as spool:
@@ -77,7 +76,7 @@ def push(config: Config, progress: Callable[[int, int], None] | None = None,
             with target.catalog.elected(f"push:{source_id}") as alone:
                 if not alone:
                     raise StoreUnavailable(f"another 'kero lake push' of {db_path} is running; try again when it ends")
-                with source.locked(wait=None), _read_only(source) as file_con:
+                with source.session(wait=None) as file_con:
                     report.spool_deleted, report.spool_waiting = _tidy_spool(source, file_con)
                     with target.session(wait=None) as lake_con:
                         _push_days(file_con, lake_con, target, source_id, report, progress)
@@ -89,23 +88,6 @@ def push(config: Config, progress: Callable[[int, int], None] | None = None,
             target.close()
     report.seconds = time.perf_counter() - started
     return report
-
-
-@contextmanager
-def _read_only(source: Store) -> Iterator[duckdb.DuckDBPyConnection]:
-    try:
-        con = duckdb.connect(str(source.db_file), read_only=True)
-    except duckdb.Error as exc:
-        raise StoreUnavailable(f"{source.db_file} cannot be read ({exc})") from None
-    try:
-        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else 0
-        if version > SCHEMA_VERSION:
-            raise StoreUnavailable(f"{source.db_file} was written by a newer Kero (schema {version}, "
-                                   f"this one knows {SCHEMA_VERSION})")
-        yield con
-    finally:
-        con.close()
 
 
 def _tidy_spool(source: Store, file_con: duckdb.DuckDBPyConnection) -> tuple[int, int]:

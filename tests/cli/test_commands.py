@@ -240,3 +240,15 @@ def test_a_database_held_by_another_program_is_one_line_and_exit_1(seeded: Path)
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: ") and "is held open by another program" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_seed_writes_countries_with_the_packaged_geolite2(seeded: Path) -> None:
+    countries = Counter(e.country for e in stored(seeded, "http_req"))
+    assert countries[""] < sum(countries.values()) * 0.05, countries.most_common(5)
+    assert len(countries) > 10
+
+
+def test_seed_takes_a_geoip_file(db: Path, tmp_path: Path) -> None:
+    result = invoke("seed", "--db", db, "--events", 10, "--geoip", tmp_path / "missing.mmdb")
+    assert result.exit_code == 2
+    assert "'--geoip': File" in result.stderr and "does not exist" in result.stderr

@@ -68,4 +68,7 @@ def test_form_factor_of_real_browsers(parser: AgentParser) -> None:
     expected = {"smartphone": "mobile", "phablet": "mobile", "tablet": "tablet", "desktop": "desktop"}
     rows = [(expected[label], ua) for label, ua in _tsv("matomo-device-detector.tsv") if label in expected]
     wrong = [f"{label} {ua}" for label, ua in rows if parser.parse(ua).form_factor != label]
-    assert _report("matomo form factor right", len(rows) - len(wrong), len(rows), wrong) >= 0.90
+    # 94.3% (was 91.5% before kero_core.form_factor read device models): the rest is a long tail of
+    # no-name tablets saying "Mobile" and phones not saying it, one model each, that only a model
+    # database (device-detector's own) would know.
+    assert _report("matomo form factor right", len(rows) - len(wrong), len(rows), wrong) >= 0.94

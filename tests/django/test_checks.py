@@ -170,3 +170,25 @@ def test_a_bad_setting_never_breaks_the_site(settings: Any, tmp_path: Path, capl
     client = Client()
     assert [client.get("/").status_code for _ in range(3)] == [200, 200, 200]
     assert caplog.text.count("kero: not tracking") == 1
+
+
+def test_a_relative_db_path_is_under_base_dir(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kero_django import get_kero
+
+    monkeypatch.chdir(tmp_path)  # the working directory is not the project's
+    settings.BASE_DIR = tmp_path / "project"
+    settings.KERO = {"DB_PATH": "kero"}
+    assert kero_messages() == []
+    assert get_kero().config.db_path == tmp_path / "project" / "kero"
+    assert not (tmp_path / "kero").exists()
+
+
+def test_a_db_path_of_another_app_is_an_error(settings: Any, kero_settings: dict[str, Any]) -> None:
+    from kero_core.app_identity import claim
+
+    Path(kero_settings["DB_PATH"]).mkdir()
+    claim(Path(kero_settings["DB_PATH"]), "flask:blog")
+    ((check_id, message),) = kero_messages()
+    assert check_id == "kero.E003"
+    assert "holds the data of another app (flask:blog)" in message
+    assert f"give this app (django:{settings.ROOT_URLCONF}) its own db_path" in message
