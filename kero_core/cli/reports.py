@@ -130,11 +130,15 @@ def _lake(lake: dict[str, str]) -> list[Finding]:
     return [Finding("ok", f"lake: {redact(lake['lake'])} (data: {where})")]
 
 
-def _permissions(folder: Path) -> list[Finding]:
-    """What the app would refuse at start-up: a data folder others own or can write to."""
+def _permissions(folder: Path, read_only: bool) -> list[Finding]:
+    """What the app would refuse at start-up: a data folder others own or can write to. Read
+    only (a copy, a read-only mount), nothing is written or used from it: notes, not problems."""
     checked = [(folder, "db_path")] + [(folder / sub, f"db_path's {sub}/") for sub in private.SUBFOLDERS
                                        if (folder / sub).is_dir()]
     problems = [found for path, name in checked if (found := private.problem(path, name))]
+    if problems and read_only:
+        return [Finding("note", message, "read as it is: this command writes nothing there; the app that writes "
+                                         "the folder must own it.") for message in problems]
     if problems:
         return [Finding("problem", message) for message in problems]
     return [Finding("ok", "data folder private: owned by this user, writable by no one else")]
@@ -248,7 +252,7 @@ def doctor(db_path: Path, geoip: Path | None) -> None:
     lake = lake_options()
     if not lake and not db_path.is_dir():
         raise click.BadParameter(f"directory {str(db_path)!r} does not exist", param_hint="'--db'")
-    permissions = _permissions(db_path) if db_path.is_dir() else []
+    permissions = _permissions(db_path, read_only=not lake and not writable(db_path)) if db_path.is_dir() else []
     # Opening a folder that fails the check would be refused (KeroConfigError), as the app refuses it.
     private_folder = all(f.level != "problem" for f in permissions)
     if lake:
