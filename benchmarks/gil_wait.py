@@ -1,16 +1,18 @@
-"""Where the host app's slow requests wait: a Flask hello-world served on the main thread at a
-steady rate (requests arrive on a schedule, the thread sleeps between them with the GIL released,
-as a sync worker does in ``accept``), bare and with kero_flask (GeoIP on, writer live, flush every
-1 s), alternated by rounds in one process.
+"""Where the host app's slow requests wait: a Flask hello-world served on the main thread, one
+request after another with a short sleep between them (the GIL released, as a sync worker does
+in ``accept``), bare and with kero_flask (GeoIP on, writer live, flush every 1 s), alternated by
+rounds in one process.
 
-For each request it records the latency from its scheduled arrival to the end of its response,
-and how much of that the request thread did not run (latency minus the thread's CPU time): on a
-hello-world that is the time spent waiting, for the GIL (held by Kero's writer) or for a core.
+For each request it records the latency from the end of the sleep to the end of the response,
+and how much of that the thread spent blocked: neither running (its CPU time) nor waiting for a
+core (its run-queue time, from /proc). On a hello-world without I/O that is waiting for the GIL,
+held by Kero's writer; unlike the latency, it does not grow with the load other processes put on
+this shared machine.
 Kero's writer must be the only difference between the variants, so each Kero round ends with a
 flush outside the timed part. Prints p50 / p99 / p99.9 per variant (medians of rounds) and what
 Kero adds, the machine's load average, and the writer's CPU time per event.
 
-    python benchmarks/gil_wait.py [--rate 3000] [--seconds 6] [--rounds 6] [--smoke]
+    python benchmarks/gil_wait.py [--think 0.0002] [--seconds 6] [--rounds 6] [--smoke]
 """
 
 from __future__ import annotations
@@ -161,8 +163,10 @@ def main() -> None:
         added = statistics.median(k - b for b, k in zip(results["bare"][metric], results["kero"][metric]))
         print(f"  {metric:14s} bare {bare:9.3f}   Kero {tracked:9.3f}   added {added:+8.3f} "
               f"(median of per-round differences)")
-    print(f"  writer thread CPU: {writer_cpu_used / max(kero_events, 1) * 1e6:.1f} µs per event; "
-          f"events stored {stored:,}, tracked {kero_events + warm_up:,}")
+    print(f"  writer thread CPU: {writer_cpu_used / max(kero_events, 1) * 1e6:.1f} µs per event")
+    if stored != kero_events + warm_up:
+        raise SystemExit(f"Kero stored {stored:,} events of {kero_events + warm_up:,} tracked")
+    print(f"  every tracked request stored ({stored:,})")
 
 
 if __name__ == "__main__":

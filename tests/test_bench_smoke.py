@@ -46,6 +46,13 @@ def test_http_overhead_smoke() -> None:
     for stored in ("flask/kero", "flask/peer", "django/kero", "django/peer"):
         assert f"{stored} (gunicorn -w 1): stored" in out, out
     assert out.count("Kero / bare:") == 2, out
+    assert out.count("Kero: latency added to bare p50") == 2 and "p99" in out, out
+
+
+def test_gil_wait_smoke() -> None:
+    out = run("gil_wait.py", 60)
+    assert "blocked p99 " in out and "writer thread CPU:" in out, out
+    assert "every tracked request stored" in out, out
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make system-deps)")
