@@ -87,9 +87,15 @@ class EventBuilder:
         self.ignore_bots = config.ignore_bots
         self.measure_requests = config.measure_requests
         self.rejected = 0  # hits left out because they could not be stored
-        # Called between small steps of a build; the background writer sets it (pipeline.Slices),
-        # bulk ingest leaves it a no-op.
+        # Bulk ingest builds a batch in one go; the background writer paces its builds (see pace).
         self.pause: Callable[[], None] = _no_pause
+        self.chunk = 0  # hits enriched between two pauses; 0: the whole batch
+
+    def pace(self, pause: Callable[[], None]) -> None:
+        """Enrich CHUNK hits at a time and call ``pause`` between chunks and between the Arrow
+        columns (the background writer's builds, beside the host app's requests: see
+        pipeline.Slices). Bulk ingest, which no request waits on, does not pace."""
+        self.pause, self.chunk = pause, CHUNK
 
     def close(self) -> None:
         self.geo.close()
@@ -117,8 +123,9 @@ class EventBuilder:
 
     def _build_rows(self, hits: list[Hit]) -> pa.Table:
         rows = []
+        step = self.chunk or len(hits)
         for i, hit in enumerate(hits):
-            if i % CHUNK == 0:
+            if i % step == 0:
                 self.pause()
             try:
                 row = self._row(hit)
@@ -141,8 +148,9 @@ class EventBuilder:
     def _request_columns(self, hits: list[Hit]) -> pa.Table:
         columns: list[list[Any]] = [[] for _ in COLUMN_NAMES]
         with self.visitors.batch():
-            for start in range(0, len(hits), CHUNK):
-                for column, part in zip(columns, self._enriched(hits[start:start + CHUNK])):
+            step = self.chunk or max(len(hits), 1)
+            for start in range(0, len(hits), step):
+                for column, part in zip(columns, self._enriched(hits[start:start + step])):
                     column.extend(part)
                 self.pause()
         return _table(columns, self.pause)

@@ -217,7 +217,7 @@ class Pipeline:
     def _ready_builder(self) -> EventBuilder:
         if self._builder is None:
             self._builder = self._make_builder()
-            self._builder.pause = Slices()
+            self._builder.pace(Slices())
         return self._builder
 
     def _build(self, hits: list[Hit]) -> pa.Table | None:

@@ -144,7 +144,6 @@ def run_python(code: str, timeout: float = 60) -> str:
 def test_events_are_stored_at_exit_without_close(tmp_path: Path) -> None:
     run_python(f"""
         from kero_core import Kero
-from kero_core.capture import as_hit
         kero = Kero(db_path={str(tmp_path)!r}, flush_interval=3600)
         for i in range(100):
             kero.record_request({{"PATH_INFO": "/x", "REMOTE_ADDR": "1.2.3.4"}}, status=200)
@@ -159,7 +158,6 @@ def test_fork_after_use_loses_nothing(tmp_path: Path) -> None:
     out = run_python(f"""
         import os
         from kero_core import Kero
-from kero_core.capture import as_hit
         kero = Kero(db_path={str(tmp_path)!r})
         kero.record_request({{"PATH_INFO": "/parent", "REMOTE_ADDR": "1.2.3.4"}}, status=200)
         kero.flush()
