@@ -60,3 +60,8 @@ def test_memory_smoke() -> None:
     out = run("memory.py", 90)
     assert "worker RSS:" in out, out
     assert "20,000 held in memory, 20,000 dropped and counted" in out, out
+
+
+def test_seed_smoke() -> None:
+    out = run("seed.py", 120)
+    assert "events per CPU second" in out and "GeoIP on" in out, out
