@@ -11,12 +11,18 @@ gracefully and its database is counted: every tracker must have stored every req
 completed (plus the readiness probes, and a few requests that were sent but whose answers wrk no
 longer counted when it stopped). Kero failing that stops the run; a peer's loss is reported.
 
-    python benchmarks/http_overhead.py [--seconds 3] [--rounds 9] [--workers 1 4] [--smoke]
+Latency is wrk's median and 99th percentile per round (medians of rounds; "added" is the median
+of per-round differences with bare). ``--before DIR`` adds a fourth server running the kero
+packages found in DIR (e.g. ``git archive main | tar -x -C DIR``), alternated with the others:
+before and after measured side by side. ``--no-peer`` leaves the peer out.
+
+    python benchmarks/http_overhead.py [--seconds 3] [--rounds 9] [--workers 1 4] [--before DIR] [--no-peer] [--smoke]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import statistics
 import tempfile
@@ -26,13 +32,12 @@ from servers import Load, Server, wrk
 
 from kero_core import Kero
 
-VARIANTS = ("bare", "kero", "peer")
 PEERS = {"flask": "Flask-MonitoringDashboard", "django": "django-request"}
 
 
 def stored(server: Server) -> int | None:
     """Requests the variant's tracker stored (None for the bare app, which stores nothing)."""
-    if server.variant == "kero":
+    if server.variant in ("kero", "before"):
         kero = Kero(db_path=server.data / "kero")
         try:
             return kero.count()
@@ -46,11 +51,13 @@ def stored(server: Server) -> int | None:
     return None
 
 
-def run_suite(framework: str, workers: int, seconds: float, rounds: int, folder: Path) -> dict[str, list[Load]]:
+def run_suite(framework: str, workers: int, seconds: float, rounds: int, folder: Path,
+              variants: list[str], before: str | None) -> dict[str, list[Load]]:
     connections = 4 * workers  # enough to keep every sync worker busy; wrk itself needs a core
-    servers = [Server(framework, v, workers, folder / f"{framework}-{workers}-{v}") for v in VARIANTS]
-    loads: dict[str, list[Load]] = {v: [] for v in VARIANTS}
-    sent = {v: 0 for v in VARIANTS}
+    servers = [Server(framework, v, workers, folder / f"{framework}-{workers}-{v}",
+                      kero_from=before if v == "before" else None) for v in variants]
+    loads: dict[str, list[Load]] = {v: [] for v in variants}
+    sent = {v: 0 for v in variants}
     try:
         for server in servers:
             server.start()
@@ -59,7 +66,7 @@ def run_suite(framework: str, workers: int, seconds: float, rounds: int, folder:
         for server in servers:  # warm-up: imports, first database writes, parsers
             sent[server.variant] += wrk(server.url, 1, connections).requests
         for r in range(rounds):
-            for server in servers[r % 3:] + servers[:r % 3]:
+            for server in servers[r % len(servers):] + servers[:r % len(servers)]:
                 cpu = server.cpu_seconds()
                 load = wrk(server.url, seconds, connections, threads=1 if workers == 1 else 2)
                 load.cpu_us = (server.cpu_seconds() - cpu) / load.requests * 1e6
@@ -83,22 +90,30 @@ def check_stored(server: Server, expected: int, slack: int) -> None:
         return
     verdict = "all stored" if expected <= count <= expected + slack else f"LOST {expected - count:,} ({1 - count / expected:.0%})"
     print(f"  {server}: stored {count:,} requests, wrk completed {expected:,}: {verdict}")
-    if server.variant == "kero" and verdict != "all stored":
+    if server.variant in ("kero", "before") and verdict != "all stored":
         raise SystemExit(f"{server}: Kero did not store every request")
 
 
 def report(framework: str, workers: int, loads: dict[str, list[Load]]) -> None:
-    names = {"bare": "bare", "kero": "Kero", "peer": PEERS[framework]}
-    for variant in VARIANTS:
-        rates = [load.rate for load in loads[variant]]
-        latency = statistics.median(load.latency_ms for load in loads[variant])
-        cpu = statistics.median(load.cpu_us for load in loads[variant])
+    names = {"bare": "bare", "kero": "Kero", "before": "Kero (before)", "peer": PEERS[framework]}
+    for variant, runs in loads.items():
+        rates = [load.rate for load in runs]
+        latency = statistics.median(load.latency_ms for load in runs)
+        p99 = statistics.median(load.p99_ms for load in runs)
+        cpu = statistics.median(load.cpu_us for load in runs)
         print(f"  {names[variant]:26s} {statistics.median(rates):9,.0f} req/s (rounds: "
-              + ", ".join(f"{r:,.0f}" for r in rates) + f"), median latency {latency:.2f} ms, "
+              + ", ".join(f"{r:,.0f}" for r in rates) + f"), latency p50 {latency:.2f} ms, p99 {p99:.2f} ms, "
               f"worker CPU {cpu:,.0f} µs/request")
-    for a, b in (("kero", "bare"), ("kero", "peer"), ("peer", "bare")):
-        ratio = statistics.median(x.rate / y.rate for x, y in zip(loads[a], loads[b]))
-        print(f"  {names[a]} / {names[b]}: {ratio:.1%} of the throughput (median of per-round ratios)")
+    for variant in loads:
+        if variant != "bare":
+            added_p50 = statistics.median(x.latency_ms - y.latency_ms for x, y in zip(loads[variant], loads["bare"]))
+            added_p99 = statistics.median(x.p99_ms - y.p99_ms for x, y in zip(loads[variant], loads["bare"]))
+            print(f"  {names[variant]}: latency added to bare p50 {added_p50:+.2f} ms, p99 {added_p99:+.2f} ms "
+                  "(medians of per-round differences)")
+    for a, b in (("kero", "bare"), ("before", "bare"), ("kero", "peer"), ("peer", "bare")):
+        if a in loads and b in loads:
+            ratio = statistics.median(x.rate / y.rate for x, y in zip(loads[a], loads[b]))
+            print(f"  {names[a]} / {names[b]}: {ratio:.1%} of the throughput (median of per-round ratios)")
 
 
 def main() -> None:
@@ -107,17 +122,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--frameworks", nargs="+", default=["flask", "django"], choices=["flask", "django"])
+    parser.add_argument("--before", metavar="DIR", help="also serve the kero packages found in DIR")
+    parser.add_argument("--no-peer", action="store_true", help="leave the peer tracker out")
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the script works")
     args = parser.parse_args()
+    variants = ["bare", "kero"] + (["before"] if args.before else []) + ([] if args.no_peer else ["peer"])
     if args.smoke:
         args.seconds, args.rounds, args.workers = 1, 1, [1]
     with tempfile.TemporaryDirectory() as folder:
         for framework in args.frameworks:
             for workers in args.workers:
+                load_before = os.getloadavg()[0]
                 print(f"{framework}, gunicorn sync workers: {workers}, wrk -d {args.seconds:g}s x {args.rounds} "
                       "rounds per variant, alternated")
-                loads = run_suite(framework, workers, args.seconds, args.rounds, Path(folder))
+                loads = run_suite(framework, workers, args.seconds, args.rounds, Path(folder), variants,
+                                  args.before and str(Path(args.before).resolve()))
                 report(framework, workers, loads)
+                print(f"  load average {load_before:.1f} before the suite, {os.getloadavg()[0]:.1f} after")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ class Server:
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     probes: int = 0  # requests the readiness check made (they are recorded too)
+    kero_from: str | None = None  # a folder whose kero_* packages replace this checkout's (a "before" run)
 
     @property
     def url(self) -> str:
@@ -49,8 +50,10 @@ class Server:
 
     def start(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "BENCH_VARIANT": self.variant, "BENCH_DATA": str(self.data),
-               "DJANGO_SETTINGS_MODULE": "django_site.settings"}
+        env = {**os.environ, "BENCH_VARIANT": "kero" if self.kero_from else self.variant,
+               "BENCH_DATA": str(self.data), "DJANGO_SETTINGS_MODULE": "django_site.settings"}
+        if self.kero_from:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [self.kero_from, env.get("PYTHONPATH")]))
         if self.variant == "peer":  # the peer's tables, made once: 4 workers racing to make them can fail
             setup = (["-m", "django", "migrate", "-v", "0"] if self.framework == "django"
                      else ["-c", "import flask_app; flask_app.app.test_client().get('/hello')"])
@@ -116,6 +119,7 @@ class Load:
     requests: int
     rate: float  # requests per second
     latency_ms: float  # median latency
+    p99_ms: float  # 99th percentile of latency
     errors: str  # socket errors and non-2xx answers, '' when none
     cpu_us: float = 0.0  # CPU the server's workers used per request (set by the caller)
 
@@ -129,9 +133,10 @@ def wrk(url: str, seconds: float, connections: int, threads: int = 1) -> Load:
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = "; ".join(m.strip() for m in re.findall(r"(Socket errors:.*|Non-2xx or 3xx responses:.*)", out))
-    return Load(requests, rate, _median_latency_ms(out), errors)
+    return Load(requests, rate, _latency_ms(out, 50), _latency_ms(out, 99), errors)
 
 
-def _median_latency_ms(out: str) -> float:
-    value, unit = re.search(r"50%\s+([\d.]+)(us|ms|s)\b", out).groups()  # type: ignore[union-attr]
+def _latency_ms(out: str, percentile: int) -> float:
+    """A percentile of latency from wrk's ``--latency`` table."""
+    value, unit = re.search(rf"{percentile}%\s+([\d.]+)(us|ms|s)\b", out).groups()  # type: ignore[union-attr]
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]

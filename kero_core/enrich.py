@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from hashlib import blake2b
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import maxminddb
@@ -659,7 +659,7 @@ class VisitorIds:
         self._keys: dict[int, bytes] = {}  # UTC day -> salt, for today and yesterday (and rare old days)
         self._late: dict[int, dict[int, float]] = {}  # salt's day -> {id: last seen}, for the carry-over
         self._next_prune = -math.inf
-        self._batch: dict[tuple[int, tuple[str, str, str, str]], int] | None = None  # see visitor_ids
+        self._batch: dict[tuple[int, tuple[str, str, str, str]], int] | None = None  # see batch
 
     def visitor_id(self, ts: float, ip: str, user_agent: str, accept_language: str, accept_encoding: str) -> int:
         """The visitor id of a hit at unix time ``ts`` (0 when ``ts`` is not a usable time)."""
@@ -689,14 +689,14 @@ class VisitorIds:
         self._new_day(day)
         return day
 
-    def visitor_ids(self, hits: Iterable[tuple[float, str, str, str, str]]) -> list[int]:
-        """:meth:`visitor_id` of each ``(ts, ip, user_agent, accept_language, accept_encoding)`` of
-        a batch, hashing each visitor's fields once per day: a visit's page views share them, and
-        the hash is most of an id's cost. What is remembered for that goes with the batch."""
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Within it, :meth:`visitor_id` hashes each visitor's fields once per day: a visit's page
+        views share them, and the hash is most of an id's cost. What is remembered for that goes
+        when it ends (a batch at a time, however it is sliced)."""
         self._batch = {}
         try:
-            visitor_id = self.visitor_id
-            return [visitor_id(*hit) for hit in hits]
+            yield
         finally:
             self._batch = None
 

@@ -188,14 +188,16 @@ class Kero:
         builder = self._event_builder()
         stored = 0
         try:
-            batch: list[Hit] = []
-            for hit in hits:
-                batch.append(hit)
-                if len(batch) >= batch_size:
+            with self.store.ingesting_alongside() as file_ready:
+                batch: list[Hit] = []
+                for hit in hits:
+                    batch.append(hit)
+                    if len(batch) >= batch_size:
+                        stored += self._ingest_batch(builder, batch, progress)
+                        file_ready()
+                        batch = []
+                if batch:
                     stored += self._ingest_batch(builder, batch, progress)
-                    batch = []
-            if batch:
-                stored += self._ingest_batch(builder, batch, progress)
         finally:
             builder.close()
         self.store.complete_rollups()

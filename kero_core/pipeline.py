@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -38,6 +39,29 @@ BATCH = 50_000  # hits per spool file at most
 # core from the app.
 INGEST_EVERY = 5.0
 LOG_EVERY = 60.0  # seconds between two log lines about the same problem
+# The writer's work comes in slices of at most SLICE seconds, each followed by a PAUSE-second sleep
+# (see Slices): the request thread waits for the GIL at most about one slice.
+SLICE = 0.0002
+PAUSE = 0.00005
+
+
+class Slices:
+    """The background writer's pause between two small steps of its work.
+
+    A thread that wants the GIL waits for its holder to release it: a blocking call does, and
+    otherwise only a request after ``sys.getswitchinterval()`` (5 ms by default) makes it. So a
+    request arriving while the writer enriches a batch waited up to 5 ms (p99 +4 ms under wrk).
+    Called between steps, this sleeps once the writer has run ``SLICE`` seconds (or the switch
+    interval, if shorter): the sleep releases the GIL, long enough for a waiting thread to take it.
+    A no-op call costs one clock read."""
+
+    def __init__(self) -> None:
+        self._since = time.perf_counter()
+
+    def __call__(self) -> None:
+        if time.perf_counter() - self._since >= min(SLICE, sys.getswitchinterval()):
+            time.sleep(PAUSE)
+            self._since = time.perf_counter()
 
 
 class Pipeline:
@@ -193,6 +217,7 @@ class Pipeline:
     def _ready_builder(self) -> EventBuilder:
         if self._builder is None:
             self._builder = self._make_builder()
+            self._builder.pace(Slices())
         return self._builder
 
     def _build(self, hits: list[Hit]) -> pa.Table | None:

@@ -145,26 +145,31 @@ class Store:
         return 0.0
 
     def try_ingest(self) -> bool:
-        """Ingest pending spool files unless another thread or process holds the lock."""
+        """Ingest pending spool files unless another thread or process holds the lock (the
+        background writer's ingest: on one DuckDB thread, see :meth:`session`)."""
         try:
-            with self.session(wait=0):
+            with self.session(wait=0, background=True):
                 return True
         except TimeoutError:
             return False
 
     # -- the exclusive session -------------------------------------------------------------------
     @contextmanager
-    def session(self, wait: float | None = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    def session(self, wait: float | None = 30.0, background: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """Hold the ingest lock, open DuckDB, ingest the spool, yield the connection, close.
 
-        ``wait`` is how long to wait for the lock (None: forever; 0: not at all). Raises
-        TimeoutError when the lock stays taken and StoreUnavailable when DuckDB cannot be opened."""
+        ``wait`` is how long to wait for the lock (None: forever; 0: not at all). ``background``:
+        the session runs inside the host app's process, beside its requests, so DuckDB works on
+        one thread (by default it takes every core, and the request thread waited for one).
+        Raises TimeoutError when the lock stays taken and StoreUnavailable when DuckDB cannot be
+        opened."""
         with self._locked(wait):
             con = self._open()
             failure: BaseException | None = None
             try:
                 try:
                     if not self.read_only:
+                        con.execute("SET threads = 1" if background else "RESET threads")
                         self._ingest(con)
                         self._maintain(con)
                 except duckdb.Error as exc:  # a full disk, an I/O error: retried by the next session
@@ -192,6 +197,40 @@ class Store:
         next); returns how many days were rolled up."""
         with self.session(wait=None) as con:
             return rollups.refresh(con, self._now().date(), budget=math.inf)
+
+    @contextmanager
+    def ingesting_alongside(self) -> Iterator[Callable[[], None]]:
+        """For bulk writers: a thread that ingests the spool files they write while they build
+        the next batch, so DuckDB's work (which releases the GIL) runs beside their enrichment
+        (which holds it) and a seed or an import takes the longer of the two, not their sum.
+        Yields the call that says a file is ready. A session that fails in the thread is raised
+        when the block ends (the files stay in the spool for the next session)."""
+        ready = threading.Event()
+        stop = False
+        failures: list[BaseException] = []
+
+        def run() -> None:
+            while not stop:
+                ready.wait()
+                ready.clear()
+                if stop or failures:
+                    continue
+                try:
+                    with self.session(wait=None):
+                        pass
+                except BaseException as exc:  # noqa: BLE001  handed to the caller below
+                    failures.append(exc)
+
+        thread = threading.Thread(target=run, name="kero-bulk-ingest", daemon=True)
+        thread.start()
+        try:
+            yield ready.set
+        finally:
+            stop = True
+            ready.set()
+            thread.join()
+        if failures:
+            raise failures[0]
 
     def salts(self) -> SaltStore:
         """Where the daily visitor salts of this store live (for the writer's visitor ids)."""

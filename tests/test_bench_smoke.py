@@ -46,6 +46,13 @@ def test_http_overhead_smoke() -> None:
     for stored in ("flask/kero", "flask/peer", "django/kero", "django/peer"):
         assert f"{stored} (gunicorn -w 1): stored" in out, out
     assert out.count("Kero / bare:") == 2, out
+    assert out.count("Kero: latency added to bare p50") == 2 and "p99" in out, out
+
+
+def test_gil_wait_smoke() -> None:
+    out = run("gil_wait.py", 60)
+    assert "blocked p99 " in out and "writer thread CPU:" in out, out
+    assert "every tracked request stored" in out, out
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make system-deps)")
@@ -53,3 +60,8 @@ def test_memory_smoke() -> None:
     out = run("memory.py", 90)
     assert "worker RSS:" in out, out
     assert "20,000 held in memory, 20,000 dropped and counted" in out, out
+
+
+def test_seed_smoke() -> None:
+    out = run("seed.py", 120)
+    assert "events per CPU second" in out and "GeoIP on" in out, out

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import pytest
 
 from kero_core import Kero
+from kero_core.capture import as_hit
 from tests.conftest import environ
 
 
@@ -174,3 +175,42 @@ def test_fork_after_use_loses_nothing(tmp_path: Path) -> None:
         print(codes, kero.count(), kero.count(filters={{"path": "/parent-unflushed"}}))
     """)
     assert out.strip() == "[0, 0, 0] 3002 1"
+
+
+
+def test_the_writer_lets_a_waiting_thread_run_while_it_builds_a_batch(
+    make_kero: Callable[..., Kero], geoip_db: str
+) -> None:
+    """A request arriving while the writer enriched a batch waited for the GIL until the switch
+    interval forced it free (5 ms: the host app's p99). With that interval made very long,
+    another thread still runs during the writer's work, in its pauses (pipeline.Slices)."""
+    kero = make_kero(flush_interval=3600, geoip_db=geoip_db)
+    for i in range(4_000):
+        kero.record_request(environ(f"/page/{i % 50}", REMOTE_ADDR=f"81.2.{i % 250}.{i % 7}"), status=200)
+    builder = kero.pipeline._ready_builder()  # the writer's own, as it builds
+    builder.warm_up()
+    hits = [as_hit(row) for row in kero.pipeline._buffer]
+    turns = 0
+    done = threading.Event()
+
+    def other_thread() -> None:
+        nonlocal turns
+        while not done.is_set():
+            turns += 1  # counts only while this thread holds the GIL
+            time.sleep(0.0001)  # then gives it back, and waits for it again
+
+    interval = sys.getswitchinterval()
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    try:
+        time.sleep(0.01)
+        sys.setswitchinterval(30.0)  # no forced switch: only a release lets the other thread in
+        before = turns
+        table = builder.build(hits)
+        during = turns - before
+    finally:
+        sys.setswitchinterval(interval)
+        done.set()
+        thread.join()
+    assert during >= 80  # about 1,000 here; 28 before the writer paused (a few calls that release the GIL)
+    assert table.num_rows == 4_000

@@ -10,13 +10,14 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import duckdb
 import pyarrow as pa
 import pytest
 
 from kero_core import Kero
+from kero_core.capture import Hit, hit_from_environ
 from kero_core.schema import ARROW_SCHEMA, COLUMN_NAMES
 from kero_core.store import SCHEMA_VERSION, Store, StoreUnavailable
 from tests.conftest import FakeClock, environ
@@ -219,3 +220,34 @@ def test_the_spool_refuses_batches_past_its_bound_until_an_ingest_empties_it(sto
     assert stored_paths(store) == ["/first"]  # an ingest empties it: room again
     store.spool(one_event_table("/third"))
     assert stored_paths(store) == ["/first", "/third"]
+
+
+def test_the_background_ingest_leaves_a_core_to_the_app(store: Store) -> None:
+    """The writer's ingest runs beside the host app's requests: DuckDB on one thread there (its
+    default, every core, made the request thread wait for one); sessions of readers keep it."""
+    with store.session(wait=0, background=True) as con:
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+    with store.session(wait=0) as con:
+        default = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    with duckdb.connect() as fresh:
+        assert default == fresh.execute("SELECT current_setting('threads')").fetchone()[0]
+
+
+def test_a_bulk_write_is_ingested_while_it_goes_on(make_kero: Callable[..., Kero]) -> None:
+    """Kero.ingest spools a file per batch, and a thread ingests them as they come (DuckDB beside
+    the enrichment), rather than all of them once every batch is built."""
+    kero = make_kero()
+    ingested_meanwhile = []
+
+    def hits() -> Iterator[Hit]:
+        for i in range(400):
+            if i == 300:  # three batches spooled; the fourth still being made
+                deadline = time.monotonic() + 30
+                while kero.store.pending() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                ingested_meanwhile.append(not kero.store.pending() and kero.store.db_file.exists())
+            yield hit_from_environ(environ(f"/p{i}"), time.time(), status=200)
+
+    assert kero.ingest(hits(), batch_size=100) == 400
+    assert ingested_meanwhile == [True]
+    assert kero.count() == 400
