@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from kero_core import queries
+from kero_core import notes, queries
+from kero_core.notes import Annotation
 from kero_core.batch import EventBuilder
 from kero_core.capture import environ_from_scope
 from kero_core.capture import (
@@ -91,6 +92,8 @@ class Kero:
             self.config.flush_interval,
             self.config.max_buffer,
         )
+        if self.config.release is not None:
+            self.store.note_release(self.config.release, self.now())
 
     def _event_builder(self) -> EventBuilder:
         return EventBuilder(self.config, self.ignored_agents, self.store.salts(), self.clock)
@@ -208,6 +211,22 @@ class Kero:
         instead of waiting for the hourly pass; returns how many were removed."""
         with self.read() as con:
             return self.store.prune(con, retention=older_than)
+
+    def annotate(self, text: str, at: TimeArg = None) -> Annotation:
+        """Note ``text`` on the dashboard's chart at ``at`` (a datetime or unix seconds; None:
+        now), e.g. a deploy or a campaign start. Raises ValueError for an empty or long text.
+
+        >>> kero.annotate("v1.4 deployed")                         # doctest: +SKIP
+        """
+        annotation = Annotation(queries.to_utc(at) or self.now(), notes.checked_text(text))
+        with self.read() as con:
+            notes.add(con, self.store.append, annotation, self.now())
+        return annotation
+
+    def annotations(self, start: TimeArg = None, end: TimeArg = None) -> list[Annotation]:
+        """The annotations from ``start`` to ``end`` (both optional), oldest first."""
+        with self.read() as con:
+            return notes.between(con, queries.to_utc(start), queries.to_utc(end))
 
     # -- reading -----------------------------------------------------------------------------------
     @contextmanager

@@ -105,6 +105,7 @@ def open_kero(db_path: Path, **options: Any) -> Kero:
     options = {**lake_options(), **options}
     options.setdefault("retention", KEEP_EVERYTHING)
     options.setdefault("measure_requests", True)
+    options.setdefault("release", False)  # a command is not a start of the app
     return Kero(db_path, **options)
 
 

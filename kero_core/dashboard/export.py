@@ -125,6 +125,7 @@ def _stats_json(dashboard: Dashboard) -> dict[str, Any]:
                          "previous_visitors": b.previous_visitors, "previous_page_views": b.previous_views}
                         for b in dashboard.buckets],
         },
+        "annotations": [{"at": _iso(a.at), "text": a.text, "release": a.release} for a in dashboard.annotations],
         "cards": [
             {
                 "id": panel.panel.id,

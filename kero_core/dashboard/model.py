@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from kero_core import goal_queries, queries, rollups
+from kero_core import goal_queries, notes, queries, rollups
 from kero_core.dashboard import chart, conversions, labels
 from kero_core.dashboard.cards import CARDS, PANELS, PROPERTIES, PROPERTIES_CARD, REFERRER_URLS, Card, Column, Label, Panel, value
 from kero_core.dashboard.view import TIMEFRAMES, Filter, View
@@ -217,6 +217,7 @@ class Dashboard:
     goals: tuple[conversions.GoalView, ...] = ()  # one per goal option entry
     funnels: tuple[conversions.FunnelLink, ...] = ()  # one per funnel option entry
     funnel: conversions.FunnelView | None = None  # the funnel of ?funnel=
+    annotations: tuple[notes.Annotation, ...] = ()  # those of the period, oldest first
 
 
 def panels_of(view: View, card: Card, durations: bool) -> tuple[Panel, ...]:
@@ -249,6 +250,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         has_data = bool(current.views or previous.views) or queries.has_events(con)
         goal_counts = goal_queries.goals(con, scope, kero.config.goals, view.previous_start)
         funnel_counts = goal_queries.funnel(con, scope, view.funnel) if view.funnel else None
+        annotations = tuple(notes.between(con, view.start, view.end))
     cards = tuple(
         CardView(card, tuple(panel_view(view, p, *found[p.id]) for p in panels[card.id])) for card in CARDS
     ) + (CardView(PROPERTIES_CARD, (panel_view(view, PROPERTIES, *found[PROPERTIES.id]),)),)
@@ -258,7 +260,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         figures=figures(current, previous, name=view.name, durations=durations),
         unit=unit,
         buckets=tuple(buckets),
-        chart=chart.build(unit, buckets),
+        chart=chart.build(unit, buckets, annotations),
         cards=cards,
         chips=chips(view),
         timeframes=tuple(Timeframe(id, label, view.with_timeframe(id), id == view.timeframe)
@@ -269,6 +271,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         goals=conversions.goal_views(view, kero.config.goals, goal_counts, current.visitors, previous.visitors),
         funnels=conversions.funnel_links(view, kero.config.funnels),
         funnel=conversions.funnel_view(view.funnel, funnel_counts) if view.funnel and funnel_counts else None,
+        annotations=annotations,
     )
 
 

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def kero(make_kero: Any, clock: Any) -> Kero:
 
 
 def test_the_goals_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (code,) = [body for kind, body in BLOCKS if kind == "python"]
+    code, _ = [body for kind, body in BLOCKS if kind == "python"]
     monkeypatch.chdir(tmp_path)
     scope: dict[str, Any] = {"Kero": Kero}
     exec(code, scope)
@@ -48,9 +49,22 @@ def test_the_goals_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         scope["kero"].close()
 
 
+def test_the_annotations_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    setup, code = [body for kind, body in BLOCKS if kind == "python"]
+    monkeypatch.chdir(tmp_path)
+    scope: dict[str, Any] = {"Kero": Kero, "datetime": datetime, "timezone": timezone}
+    exec(setup, scope)
+    try:
+        exec(code, scope)
+        assert [a.text for a in scope["kero"].annotations()] == ["Newsletter sent", "v1.4 deployed"]
+    finally:
+        scope["kero"].close()
+
+
 @pytest.fixture
 def seeded(kero: Kero) -> Kero:
     ingest(kero, generate(400, days=2, seed=2, end=at()))
+    kero.annotate("v1.4 deployed", at=at(hours=-3))
     return kero
 
 
