@@ -1,0 +1,69 @@
+"""Annotations on the chart in a real Chromium: reached by keyboard, their text shown on focus
+and on hover, listed under the chart."""
+
+from __future__ import annotations
+
+import time
+from typing import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from kero_core import Kero
+from kero_core.synthetic import generate
+from tests.browser.conftest import ARTIFACTS, PASSWORD, USER, Server, Watched
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def noted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    now = time.time()
+    kero = Kero(db_path=tmp_path_factory.mktemp("notes") / "kero", title="Noted shop", release="v1.4.2")
+    kero.ingest(generate(3000, days=7, seed=3, end=now - 1))
+    kero.annotate("Newsletter <sent>", at=now - 3 * 86400)
+    with Server.running(kero) as srv:
+        yield srv
+
+
+@pytest.fixture
+def watched_noted(browser: Browser, noted: Server) -> Iterator[Watched]:
+    context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD},
+                                  viewport={"width": 1280, "height": 900})
+    yield Watched(context.new_page(), noted.origin)
+    context.close()
+
+
+def test_annotations_are_reached_by_keyboard_and_show_their_text(watched_noted: Watched, noted: Server) -> None:
+    w = watched_noted
+    page = w.page
+    page.goto(noted.dashboard + "?period=7d")
+    notes = page.locator("svg.notes-overlay g.note")
+    expect(notes).to_have_count(2)  # the newsletter, and the release noted when the app started
+    texts = notes.locator("text.note-text")
+    expect(texts.nth(0)).to_be_hidden()
+    # Tab moves through the page until it reaches the first marker.
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if notes.nth(0).evaluate("n => n === document.activeElement"):
+            break
+    expect(notes.nth(0)).to_be_focused()
+    expect(texts.nth(0)).to_be_visible()
+    expect(texts.nth(0)).to_have_text("Newsletter <sent>")
+    page.keyboard.press("Tab")
+    expect(notes.nth(1)).to_be_focused()
+    expect(texts.nth(1)).to_have_text("Release v1.4.2")
+    expect(texts.nth(0)).to_be_hidden()
+    page.mouse.move(0, 0)
+    notes.nth(0).locator("rect.note-hit").hover()
+    expect(texts.nth(0)).to_be_visible()
+    expect(page.locator("ul.notes li")).to_have_count(2)
+    expect(page.locator("ul.notes li").nth(0)).to_contain_text("Newsletter <sent>")
+    # The marker's text stays inside the plot: the right half's are anchored at their end.
+    box = page.locator(".plot").bounding_box()
+    for i in range(2):
+        notes.nth(i).focus()
+        text_box = texts.nth(i).bounding_box()
+        assert box["x"] <= text_box["x"] and text_box["x"] + text_box["width"] <= box["x"] + box["width"] + 1
+    page.locator(".chart-box").screenshot(path=str(ARTIFACTS / "annotations.png"))
+    w.assert_clean()
