@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from kero_core import notes, queries
+from kero_core import notes, queries, shares
 from kero_core.notes import Annotation
+from kero_core.shares import Share
 from kero_core.batch import EventBuilder
 from kero_core.capture import environ_from_scope
 from kero_core.capture import (
@@ -227,6 +228,31 @@ class Kero:
         """The annotations from ``start`` to ``end`` (both optional), oldest first."""
         with self.read() as con:
             return notes.between(con, queries.to_utc(start), queries.to_utc(end))
+
+    # -- shared links --------------------------------------------------------------------------------
+    def create_share(self, filters: str = "", expires: timedelta | None = None) -> tuple[Share, str]:
+        """A link that opens a read-only dashboard without credentials, locked to ``filters`` (a
+        query string such as ``"country=CH&path!=/admin"``), until ``expires`` has passed.
+        Returns the link and its token (shown once: only its hash is stored); its URL is
+        ``<dashboard_path>/share/<token>/``. Raises ValueError for bad filters."""
+        from kero_core.dashboard.view import locked_filters  # the dashboard knows what a filter is
+
+        locked = locked_filters(filters)
+        if expires is not None and expires <= timedelta(0):
+            raise ValueError(f"a shared link must expire in the future, got {expires}")
+        query = shares.normalized_filters({f.param: [f.value] for f in locked})
+        with self.read() as con:
+            return shares.create(con, self.store.append, query, expires, self.now())
+
+    def shares(self) -> list[Share]:
+        """Every shared link, oldest first (see :meth:`Share.status`)."""
+        with self.read() as con:
+            return [share for share, _ in shares.listed(con)]
+
+    def revoke_share(self, id: str) -> Share | None:
+        """Revoke the shared link ``id`` at once; None when there is no such link."""
+        with self.read() as con:
+            return shares.revoke(con, self.store.append, id, self.now())
 
     # -- reading -----------------------------------------------------------------------------------
     @contextmanager

@@ -28,13 +28,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kero_core import notes, rollups
+from kero_core import notes, rollups, shares
 from kero_core.enrich import SaltStore
 from kero_core.schema import COLUMN_NAMES, COLUMNS
 
 log = logging.getLogger("kero")
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 DB_FILE = "kero.duckdb"
 MAX_FILES_PER_INGEST = 500  # bounds one transaction after a long backlog
 PRUNE_EVERY = 3600.0  # seconds between two retention passes
@@ -66,7 +66,7 @@ def _create_v1(con: duckdb.DuckDBPyConnection) -> None:
 # Migration n brings a database from version n-1 to n. Append, never edit, once released.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _create_v1, 2: rollups.create, 3: rollups.create_v3, 4: rollups.create_v4, 5: rollups.create_v5,
-    6: notes.create,
+    6: notes.create, 7: shares.create_table,
 }
 
 

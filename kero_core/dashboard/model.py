@@ -178,6 +178,7 @@ class Chip:
     value: Label
     remove: str
     toggle: str
+    locked: bool = False  # a shared link's: shown, but neither removed nor turned
 
 
 def value_label(f: Filter) -> Label:
@@ -246,7 +247,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         found = rollups.breakdowns(con, scope, ids, rows)
         found[PROPERTIES.id] = goal_queries.properties(con, scope, rows)
         modal = _breakdowns(con, scope, view.show, MODAL_ROWS) if view.show else {}
-        live = queries.count_visitors(con, realtime_where(view.now))
+        live = queries.count_visitors(con, realtime_where(view.now, view.locked))
         has_data = bool(current.views or previous.views) or queries.has_events(con)
         goal_counts = goal_queries.goals(con, scope, kero.config.goals, view.previous_start)
         funnel_counts = goal_queries.funnel(con, scope, view.funnel) if view.funnel else None
@@ -296,16 +297,18 @@ def dimension_name(dimension: str) -> str:
 
 
 def chips(view: View) -> tuple[Chip, ...]:
-    return tuple(Chip(f, dimension_name(f.dimension), value_label(f), view.without(f), view.toggled(f))
+    return tuple(Chip(f, dimension_name(f.dimension), value_label(f), view.without(f), view.toggled(f), f in view.locked)
                  for f in view.filters)
 
 
-def realtime_where(now: datetime) -> queries.Where:
-    """Human page views of the last five minutes, whatever the view's period and filters."""
-    return queries.where("http_req", {"is_bot": False}, now - REALTIME, now + timedelta(microseconds=1))
+def realtime_where(now: datetime, locked: Sequence[Filter] = ()) -> queries.Where:
+    """Human page views of the last five minutes, whatever the view's period and filters, but
+    within a shared link's ``locked`` filters."""
+    filters = {"is_bot": False, **{f.key: f.value for f in locked}}
+    return queries.where("http_req", filters, now - REALTIME, now + timedelta(microseconds=1))
 
 
-def realtime(kero: "Kero") -> int:
+def realtime(kero: "Kero", locked: Sequence[Filter] = ()) -> int:
     """Human visitors in the last five minutes (the header's live figure)."""
     with kero.read() as con:
-        return queries.count_visitors(con, realtime_where(kero.now()))
+        return queries.count_visitors(con, realtime_where(kero.now(), locked))

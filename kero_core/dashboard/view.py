@@ -67,6 +67,8 @@ class View:
     show: str | None = None  # the card whose full list is open
     goal: Step | None = None  # only visitors who completed this goal (?goal=)
     funnel: Funnel | None = None  # the funnel shown (?funnel=)
+    locked: tuple[Filter, ...] = ()  # a shared link's filters: part of ``filters``, never removed
+    shared: bool = False  # seen through a shared link
 
     @property
     def label(self) -> str:
@@ -211,7 +213,7 @@ def timeframe_start(timeframe: str, now: datetime) -> datetime:
 def _filters(params: Mapping[str, Sequence[str]], controls: Sequence[str]) -> tuple[Filter, ...]:
     out = []
     for key in params:
-        if key in controls or key in ("period", "from", "to", "goal", "funnel"):
+        if key in controls or key in VIEW_KEYS:
             continue
         dimension, negate = (key[:-1], True) if key.endswith("!") else (key, False)
         if is_property(dimension):
@@ -238,6 +240,24 @@ def _filters(params: Mapping[str, Sequence[str]], controls: Sequence[str]) -> tu
             raise BadRequest(f"{exc}.") from None
         out.append(Filter(dimension, value, negate))
     return tuple(out)
+
+
+VIEW_KEYS = ("period", "from", "to", "goal", "funnel")  # what a view has besides its filters
+
+
+def locked_filters(query: str) -> tuple[Filter, ...]:
+    """The filters a shared link is locked to, from a query string such as
+    ``country=CH&path!=/admin``; the period, goal and funnel stay the viewer's choice."""
+    from urllib.parse import parse_qs
+
+    try:
+        params = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise BadRequest(f"filters must be a query string such as 'country=CH&path!=/admin', got {query[:60]!r}.") from None
+    asked = [key for key in params if key in VIEW_KEYS]
+    if asked:
+        raise BadRequest(f"a shared link locks filters only, not {', '.join(map(repr, asked))}: the viewer picks those.")
+    return _filters(params, ())
 
 
 def parse_view(params: Mapping[str, Sequence[str]], now: datetime, *, controls: Sequence[str] = (),

@@ -42,7 +42,7 @@ from kero_core.store import MIGRATIONS, PRUNE_EVERY, SCHEMA_VERSION, Store, Stor
 
 log = logging.getLogger("kero")
 
-LAKE_SCHEMA_VERSION = 2  # 2: the annotations table
+LAKE_SCHEMA_VERSION = 2  # 2: the annotations and shared_links tables
 HOST_ID_FILE = "host-id"
 LOCAL_SALTS = "lake-salts"
 MAINTAIN_EVERY = 5.0  # seconds between two attempts of a host at maintenance

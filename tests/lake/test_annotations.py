@@ -1,4 +1,4 @@
-"""Annotations in the lake: a lake made by an older Kero gets the table when a newer host opens
+"""Annotations and shared links in the lake: a lake made by an older Kero gets their tables when a newer host opens
 it, and a release started on several hosts is noted once."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ def test_a_lake_of_schema_1_gets_the_annotations_table_and_keeps_its_events(make
     assert old.flush(timeout=60)
     with old.read() as con:  # what a lake made by Kero before annotations looks like
         con.execute("DROP TABLE annotations")
+        con.execute("DROP TABLE shared_links")
         con.execute("DELETE FROM meta WHERE key = 'schema_version'")
         con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     old.close()
@@ -22,6 +23,8 @@ def test_a_lake_of_schema_1_gets_the_annotations_table_and_keeps_its_events(make
     new.annotate("v1.4 deployed")
     assert [a.text for a in new.annotations()] == ["v1.4 deployed"]
     assert new.count("signup") == 1
+    share, _ = new.create_share("country=CH")
+    assert [s.id for s in new.shares()] == [share.id]
     with new.read() as con:
         assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [(str(LAKE_SCHEMA_VERSION),)]
 
