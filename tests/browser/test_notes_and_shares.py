@@ -1,5 +1,6 @@
-"""Annotations on the chart in a real Chromium: reached by keyboard, their text shown on focus
-and on hover, listed under the chart."""
+"""In a real Chromium: annotations on the chart (reached by keyboard, their text shown on focus
+and on hover, listed under the chart), and a shared link opened in a fresh browser without
+credentials, locked to its filters, refused once revoked."""
 
 from __future__ import annotations
 
@@ -67,3 +68,36 @@ def test_annotations_are_reached_by_keyboard_and_show_their_text(watched_noted: 
         assert box["x"] <= text_box["x"] and text_box["x"] + text_box["width"] <= box["x"] + box["width"] + 1
     page.locator(".chart-box").screenshot(path=str(ARTIFACTS / "annotations.png"))
     w.assert_clean()
+
+
+def test_a_shared_link_in_a_fresh_browser_without_credentials(browser: Browser, noted: Server) -> None:
+    link, token = noted.kero.create_share("country!=XX")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # no credentials at all
+    try:
+        w = Watched(context.new_page(), noted.origin)
+        page = w.page
+        assert context.request.get(noted.dashboard).status == 401  # the dashboard itself stays closed
+        answer = page.goto(noted.dashboard + f"share/{token}/?period=7d")
+        assert answer.status == 200 and answer.headers["x-robots-tag"] == "noindex, nofollow"
+        expect(page.locator(".shared-note")).to_have_text("Shared view, read-only")
+        expect(page.locator("svg.notes-overlay g.note")).to_have_count(2)
+        chip = page.locator(".locked-chip")
+        expect(chip).to_have_count(1)
+        expect(chip.locator("a")).to_have_count(0)
+        # The page's own links (a period, a row) stay inside the shared link and its lock.
+        page.locator("details.periods summary").click()
+        page.locator("details.periods a", has_text="Past 30 days").click()
+        page.wait_for_url(f"**/share/{token}/?period=30d**")
+        expect(page.locator(".locked-chip")).to_have_count(1)
+        page.locator("#card-pages tbody a").first.click()
+        page.wait_for_url("**path=**")
+        assert f"/share/{token}/" in page.url
+        expect(page.locator(".chip")).to_have_count(2)
+        page.screenshot(path=str(ARTIFACTS / "shared-link.png"), full_page=True)
+        w.assert_clean()
+        noted.kero.revoke_share(link.id)
+        refused = page.reload()
+        assert refused.status == 403
+        expect(page.locator("h1")).to_have_text("This shared link was revoked")
+    finally:
+        context.close()
