@@ -58,7 +58,7 @@ class Chart:
     width: int
     height: int
     bars: tuple[Bar, ...]
-    previous_views: str  # polyline points
+    previous_views: str  # polyline points ("" without a comparison)
     previous_visitors: str
     top: int  # the y axis' maximum
     x_labels: tuple[XLabel, ...]  # one per bucket
@@ -89,12 +89,12 @@ def _count(number: int, what: str) -> str:
     return f"{integer(number)} {what}" + ("" if number == 1 else "s")
 
 
-def _title(bucket: Bucket, unit: str) -> str:
-    return (
-        f"{bucket_label(bucket.start, unit, long=True)} UTC: {_count(bucket.visitors, 'visitor')}, "
-        f"{_count(bucket.views, 'page view')} (period before: {_count(bucket.previous_visitors, 'visitor')}, "
-        f"{_count(bucket.previous_views, 'page view')})"
-    )
+def _title(bucket: Bucket, unit: str, comparison: str) -> str:
+    text = f"{bucket_label(bucket.start, unit, long=True)} UTC: {_count(bucket.visitors, 'visitor')}, {_count(bucket.views, 'page view')}"
+    if not comparison:
+        return text
+    return (f"{text} ({comparison.lower()}: {_count(bucket.previous_visitors, 'visitor')}, "
+            f"{_count(bucket.previous_views, 'page view')})")
 
 
 def _position(moment: datetime, buckets: Sequence[Bucket]) -> float | None:
@@ -124,7 +124,8 @@ def markers(annotations: Sequence[Annotation], buckets: Sequence[Bucket], unit: 
     return tuple(out)
 
 
-def build(unit: str, buckets: list[Bucket], annotations: Sequence[Annotation] = ()) -> Chart:
+def build(unit: str, buckets: list[Bucket], annotations: Sequence[Annotation] = (), comparison: str = "Period before") -> Chart:
+    """The chart of ``buckets``; ``comparison`` names the period of the dashed lines ("": none)."""
     top = nice_ceiling(max([1] + [max(b.views, b.previous_views) for b in buckets]))
     slot = WIDTH / max(1, len(buckets))
     gap = slot * 0.18
@@ -140,7 +141,7 @@ def build(unit: str, buckets: list[Bucket], annotations: Sequence[Annotation] = 
             round(x + gap / 2, 2), round(slot - gap, 2),
             y(bucket.views), round(HEIGHT - y(bucket.views), 2),
             y(bucket.visitors), round(HEIGHT - y(bucket.visitors), 2),
-            _title(bucket, unit),
+            _title(bucket, unit, comparison),
         ))
         views_line.append(f"{center},{y(bucket.previous_views)}")
         visitors_line.append(f"{center},{y(bucket.previous_visitors)}")
@@ -149,7 +150,11 @@ def build(unit: str, buckets: list[Bucket], annotations: Sequence[Annotation] = 
         XLabel(bucket_label(b.start, unit), i // step % 2 == 0) if i % step == 0 else XLabel("", False)
         for i, b in enumerate(buckets)
     )
-    summary = f"Visitors and page views per {unit} (UTC); dashed lines: the period before"
+    summary = f"Visitors and page views per {unit} (UTC)"
+    if comparison:
+        summary += f"; dashed lines: {comparison.lower()}"
+    else:
+        views_line, visitors_line = [], []
     if annotations:
         summary += f"; {len(annotations)} annotation{'s' if len(annotations) != 1 else ''} marked"
     return Chart(WIDTH, HEIGHT, tuple(bars), " ".join(views_line), " ".join(visitors_line), top, x_labels, summary,

@@ -114,6 +114,10 @@ def _stats_json(dashboard: Dashboard) -> dict[str, Any]:
             "previous_start": _iso(view.previous_start),
             "timezone": "UTC",
         },
+        "comparison": None if view.comparison is None else {
+            "compare": view.compare, "label": view.comparison_label,
+            "start": _iso(view.comparison[0]), "end": _iso(view.comparison[1].replace(microsecond=0)),
+        },
         "filters": [{"dimension": f.dimension, "operator": "is not" if f.negate else "is", "value": f.value}
                     for f in view.filters],
         "realtime": {"visitors": dashboard.realtime, "minutes": 5},

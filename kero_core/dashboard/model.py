@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 from kero_core import goal_queries, notes, queries, rollups
 from kero_core.dashboard import chart, conversions, labels
 from kero_core.dashboard.cards import CARDS, PANELS, PROPERTIES, PROPERTIES_CARD, REFERRER_URLS, Card, Column, Label, Panel, value
-from kero_core.dashboard.view import TIMEFRAMES, Filter, View
+from kero_core.dashboard.view import COMPARE, TIMEFRAMES, Filter, View
+from kero_core.goals import Step
 from kero_core.queries import Bucket, BreakdownRow, Figures
 
 if TYPE_CHECKING:
@@ -89,8 +90,9 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
-def figures(current: Figures, previous: Figures, *, name: str, durations: bool) -> tuple[Figure, ...]:
-    """The key figures with their change; response times only when Kero measures them."""
+def figures(current: Figures, previous: Figures, *, name: str, durations: bool, compared: bool = True) -> tuple[Figure, ...]:
+    """The key figures with their change (none when not ``compared``); response times only
+    when Kero measures them."""
     views_label = "Page views" if name == "http_req" else f"Events: {name}"
 
     def amount(id: str, label: str, a: int, b: int) -> Figure:
@@ -118,9 +120,34 @@ def figures(current: Figures, previous: Figures, *, name: str, durations: bool) 
     if durations:
         out += [timing("p50", "Response p50", current.p50_ms, previous.p50_ms),
                 timing("p95", "Response p95", current.p95_ms, previous.p95_ms)]
-    if previous.views == 0 and previous.visitors == 0:
+    if not compared:
+        out = [replace(f, previous=None, previous_text="", change=NO_CHANGE) for f in out]
+    elif previous.views == 0 and previous.visitors == 0:
         out = [replace(f, change=NO_PREVIOUS) for f in out]
     return tuple(out)
+
+
+def compared(con: "duckdb.DuckDBPyConnection", view: View, goals: Sequence[Step]) -> tuple[
+        tuple[Figures, Figures], tuple[str, list[Bucket]], list[tuple[goal_queries.GoalCounts, goal_queries.GoalCounts]]]:
+    """The key figures, the chart's buckets and the goals' counts of the view and of the period
+    it is compared with. The period just before is read with the view's own period, in one
+    query each; a year before or a picked one as a period of its own, then laid over the view's
+    buckets one by one (both periods are as long); without comparison, nothing else is read."""
+    scope = view.scope()
+    if view.compare == "previous":
+        return (rollups.figures(con, scope, view.previous_start), rollups.series(con, scope, view.previous_start),
+                goal_queries.goals(con, scope, goals, view.previous_start))
+    current = rollups.figures(con, scope, scope.start)[0]
+    unit, buckets = rollups.series(con, scope, scope.start)
+    goal_now = [counts for counts, _ in goal_queries.goals(con, scope, goals, scope.start)]
+    if view.comparison is None:
+        return (current, Figures()), (unit, buckets), [(c, goal_queries.GoalCounts()) for c in goal_now]
+    other = replace(scope, start=view.comparison[0], end=view.comparison[1])
+    previous = rollups.figures(con, other, other.start)[0]
+    _, earlier = rollups.series(con, other, other.start)
+    laid = [replace(b, previous_visitors=e.visitors, previous_views=e.views) for b, e in zip(buckets, earlier)]
+    goal_then = [counts for counts, _ in goal_queries.goals(con, other, goals, other.start)]
+    return (current, previous), (unit, laid + buckets[len(laid):]), list(zip(goal_now, goal_then))
 
 
 @dataclass(frozen=True)
@@ -212,6 +239,7 @@ class Dashboard:
     cards: tuple[CardView, ...]
     chips: tuple[Chip, ...]
     timeframes: tuple[Timeframe, ...]
+    comparisons: tuple[Timeframe, ...]  # the comparison menu's links (id: a COMPARE key)
     realtime: int  # visitors in the last five minutes, whatever the filters
     has_data: bool  # anything stored at all (else the page says how to get data)
     modal: PanelView | None = None
@@ -242,14 +270,12 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
     panels = {card.id: panels_of(view, card, durations) for card in CARDS}
     ids = [p.id for card_panels in panels.values() for p in card_panels]
     with kero.read() as con:
-        current, previous = rollups.figures(con, scope, view.previous_start)
-        unit, buckets = rollups.series(con, scope, view.previous_start)
+        (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals)
         found = rollups.breakdowns(con, scope, ids, rows)
         found[PROPERTIES.id] = goal_queries.properties(con, scope, rows)
         modal = _breakdowns(con, scope, view.show, MODAL_ROWS) if view.show else {}
         live = queries.count_visitors(con, realtime_where(view.now, view.locked))
         has_data = bool(current.views or previous.views) or queries.has_events(con)
-        goal_counts = goal_queries.goals(con, scope, kero.config.goals, view.previous_start)
         funnel_counts = goal_queries.funnel(con, scope, view.funnel) if view.funnel else None
         annotations = tuple(notes.between(con, view.start, view.end))
     cards = tuple(
@@ -258,14 +284,16 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
     return Dashboard(
         title=kero.config.title,
         view=view,
-        figures=figures(current, previous, name=view.name, durations=durations),
+        figures=figures(current, previous, name=view.name, durations=durations, compared=view.comparison is not None),
         unit=unit,
         buckets=tuple(buckets),
-        chart=chart.build(unit, buckets, annotations),
+        chart=chart.build(unit, buckets, annotations, view.comparison_label),
         cards=cards,
         chips=chips(view),
         timeframes=tuple(Timeframe(id, label, view.with_timeframe(id), id == view.timeframe)
                          for id, label in TIMEFRAMES.items()),
+        comparisons=tuple(Timeframe(id, label, view.with_compare(id), id == view.compare)
+                          for id, label in COMPARE.items() if id != "custom"),
         realtime=live,
         has_data=has_data,
         modal=panel_view(view, PANELS[view.show], *modal[view.show]) if view.show else None,

@@ -1,9 +1,11 @@
 """In a real Chromium: annotations on the chart (reached by keyboard, their text shown on focus
-and on hover, listed under the chart), and a shared link opened in a fresh browser without
-credentials, locked to its filters, refused once revoked."""
+and on hover, listed under the chart), the comparison menu and its overlay, and a shared link
+opened in a fresh browser without credentials, locked to its filters, refused once revoked."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from typing import Iterator
 
@@ -101,3 +103,33 @@ def test_a_shared_link_in_a_fresh_browser_without_credentials(browser: Browser, 
         expect(page.locator("h1")).to_have_text("This shared link was revoked")
     finally:
         context.close()
+
+
+def test_the_comparison_menu_changes_the_overlay(watched_noted: Watched, noted: Server) -> None:
+    w = watched_noted
+    page = w.page
+    page.goto(noted.dashboard + "?period=today")
+    expect(page.locator("svg.chart polyline")).to_have_count(2)
+    menu = page.locator("details.compare")
+    menu.locator("summary").focus()
+    page.keyboard.press("Enter")
+    menu.locator("a", has_text="No comparison").click()
+    page.wait_for_url("**compare=off**")
+    expect(page.locator("svg.chart polyline")).to_have_count(0)
+    expect(page.locator(".legend .key-previous")).to_have_count(0)
+    # A picked day: the 7 days of traffic are compared with 3 days ago, as long as today so far.
+    page.locator("details.compare summary").click()
+    three_days_ago = page.evaluate("() => new Date(Date.now() - 3 * 86400e3).toISOString().slice(0, 10)")
+    page.locator("details.compare input[name=compare_from]").fill(three_days_ago)
+    page.locator("details.compare button").click()
+    page.wait_for_url("**compare_from=**")
+    expect(page.locator("svg.chart polyline")).to_have_count(2)
+    expect(page.locator(".legend .key-previous")).to_have_text(re.compile(r"^From \d\d \w{3} \d{4}$"))
+    visitors = page.locator("#figure-visitors .compared")
+    expect(visitors).to_have_text(re.compile(r"^ ?vs [1-9][\d,]*$"))
+    data = json.loads(page.request.get(noted.dashboard + "api/stats?" + page.url.split("?", 1)[1]).text())
+    shown = int(visitors.inner_text().split("vs")[1].replace(",", "").strip())
+    assert shown == next(f["previous"] for f in data["figures"] if f["id"] == "visitors") > 0
+    assert data["comparison"]["start"] == f"{three_days_ago}T00:00:00Z"
+    page.locator(".chart-box").screenshot(path=str(ARTIFACTS / "comparison.png"))
+    w.assert_clean()

@@ -78,7 +78,7 @@ def shape(value: Any) -> Any:
 
 
 def test_the_doc_has_examples() -> None:
-    assert len(URLS) == 17
+    assert len(URLS) == 20
 
 
 @pytest.mark.parametrize("url", URLS)
