@@ -20,7 +20,7 @@ from tests.dashboard.html import parse
 # The clock is 10 Nov 2026, 12:00 UTC; the 7-day view runs from 4 Nov 00:00.
 VIEWS = {  # moment -> number of page views, each by its own visitor
     datetime(2026, 11, 9, 10): 3,  # in the view
-    datetime(2026, 10, 30, 10): 2,  # in the period just before (28 Oct - 4 Nov)
+    datetime(2026, 10, 30, 10): 2,  # in the period just before (as long: from 28 Oct, 12:00)
     datetime(2025, 11, 9, 10): 5,  # in the same dates a year before
     datetime(2025, 11, 3, 10): 7,  # a year before, but a day before the view's dates
     datetime(2026, 10, 3, 10): 4,  # in the 7 days from 1 Oct (a custom comparison)
@@ -68,7 +68,7 @@ def test_the_default_compares_with_the_period_before(seeded: Kero, client: Clien
     data = stats(client, "")
     assert views(data) == (3, 2)
     assert data["comparison"] == {"compare": "previous", "label": "Period before",
-                                  "start": "2026-10-28T00:00:00Z", "end": "2026-11-04T00:00:00Z"}
+                                  "start": "2026-10-28T11:59:59Z", "end": "2026-11-04T00:00:00Z"}
     assert stats(client, "compare=previous") == data
 
 
