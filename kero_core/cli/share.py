@@ -36,7 +36,7 @@ def create(db_path: Path, filters: str, expires: timedelta | None, base: str) ->
             raise click.BadParameter(str(exc), param_hint="--filters") from None
     click.echo(f"{base.rstrip('/')}/share/{token}/")
     until = f"until {link.expires_at:%Y-%m-%d %H:%M} UTC" if link.expires_at else "until revoked"
-    locked = f", locked to {link.filters}" if link.filters else ""
+    locked = f", locked to {unquote(link.filters)}" if link.filters else ""
     click.echo(f"Shared link {link.id}: read-only, {until}{locked}. Revoke it with: kero share revoke --db {db_path} {link.id}",
                err=True)
 
