@@ -110,7 +110,7 @@ def test_the_comparison_menu_changes_the_overlay(watched_noted: Watched, noted: 
     page = w.page
     page.goto(noted.dashboard + "?period=today")
     expect(page.locator("svg.chart polyline")).to_have_count(2)
-    menu = page.locator("details.compare")
+    menu = page.locator("details.comparisons")
     menu.locator("summary").focus()
     page.keyboard.press("Enter")
     menu.locator("a", has_text="No comparison").click()
@@ -118,10 +118,10 @@ def test_the_comparison_menu_changes_the_overlay(watched_noted: Watched, noted: 
     expect(page.locator("svg.chart polyline")).to_have_count(0)
     expect(page.locator(".legend .key-previous")).to_have_count(0)
     # A picked day: the 7 days of traffic are compared with 3 days ago, as long as today so far.
-    page.locator("details.compare summary").click()
+    page.locator("details.comparisons summary").click()
     three_days_ago = page.evaluate("() => new Date(Date.now() - 3 * 86400e3).toISOString().slice(0, 10)")
-    page.locator("details.compare input[name=compare_from]").fill(three_days_ago)
-    page.locator("details.compare button").click()
+    page.locator("details.comparisons input[name=compare_from]").fill(three_days_ago)
+    page.locator("details.comparisons button").click()
     page.wait_for_url("**compare_from=**")
     expect(page.locator("svg.chart polyline")).to_have_count(2)
     expect(page.locator(".legend .key-previous")).to_have_text(re.compile(r"^From \d\d \w{3} \d{4}$"))

@@ -107,7 +107,7 @@ def test_the_page_shows_both_values_and_keeps_the_comparison_in_its_links(seeded
     assert figure.find("span", cls="compared").text() == " vs 5"
     assert figure.attrs["title"] == "A year before: 5"
     assert page.find("li", cls="key-previous").text() == "A year before"
-    menu = page.find("details", cls="compare")
+    menu = page.find("details", cls="comparisons")
     links = {a.text(): a.attrs["href"] for a in menu.find_all("a")}
     assert links["No comparison"] == "?period=7d&compare=off" and links["Period before"] == "?period=7d"
     assert menu.find("a", **{"aria-current": "true"}).text() == "A year before"
