@@ -17,7 +17,7 @@ from werkzeug.test import Client
 from kero_core import Kero
 from kero_core.dashboard import CSP, SECURITY_HEADERS
 from kero_core.dashboard.cards import PANELS
-from kero_core.dashboard.view import TIMEFRAMES
+from kero_core.dashboard.view import COMPARE, TIMEFRAMES
 from kero_core.queries import DIMENSIONS
 from kero_core.synthetic import generate
 from tests.dashboard.conftest import at, get, ingest
@@ -108,7 +108,10 @@ def test_documented_csv_lines_exist(client: Client, seeded: Kero) -> None:
 
 
 def test_documented_lists_are_the_codes() -> None:
-    assert re.findall(r"^\| `(\w+)`", DOC, re.M) == list(TIMEFRAMES)
+    timeframes = DOC[DOC.index("## Timeframes"):DOC.index("## Comparison")]
+    assert re.findall(r"^\| `(\w+)`", timeframes, re.M) == list(TIMEFRAMES)
+    comparison = DOC[DOC.index("## Comparison"):DOC.index("## Filters in the URL")]
+    assert re.findall(r"^\| `(\w+)`", comparison, re.M) == [key for key in COMPARE if key != "custom"]
     dimensions = re.search(r"Dimensions: (.*?)\.\n", DOC, re.S).group(1)
     assert sorted(re.findall(r"`(\w+)`", dimensions)) == sorted(DIMENSIONS)
     cards = re.search(r"`show=<card>` opens.*?: (.*?)\.\n", DOC, re.S).group(1)
