@@ -27,7 +27,7 @@ class Annotation:
 
 def create(con: "duckdb.DuckDBPyConnection") -> None:
     """Schema 6: the annotations table."""
-    con.execute("CREATE TABLE annotations (ts TIMESTAMP NOT NULL, text VARCHAR NOT NULL, "
+    con.execute("CREATE TABLE IF NOT EXISTS annotations (ts TIMESTAMP NOT NULL, text VARCHAR NOT NULL, "
                 "release VARCHAR, created_at TIMESTAMP NOT NULL)")
 
 

@@ -46,7 +46,7 @@ class Share:
 
 def create_table(con: "duckdb.DuckDBPyConnection") -> None:
     """Schema 7: the shared links (a revocation is a row with ``revoked`` and no hash)."""
-    con.execute("CREATE TABLE shared_links (id VARCHAR NOT NULL, token_hash VARCHAR, filters VARCHAR, "
+    con.execute("CREATE TABLE IF NOT EXISTS shared_links (id VARCHAR NOT NULL, token_hash VARCHAR, filters VARCHAR, "
                 "created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP, revoked BOOLEAN NOT NULL)")
 
 
