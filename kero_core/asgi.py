@@ -110,7 +110,10 @@ class KeroMiddleware:
             kero.record_pixel(environ)
             answer = own_pages.PIXEL
         else:
-            answer = own_pages.denial(self.users, environ.get("HTTP_AUTHORIZATION"), await self._verdict(scope))
+            if own_pages.is_shared_path(kero, path):
+                answer = None if environ["REQUEST_METHOD"] in own_pages.SAFE_METHODS else own_pages.READ_ONLY
+            else:
+                answer = own_pages.denial(self.users, environ.get("HTTP_AUTHORIZATION"), await self._verdict(scope))
             if answer is None:
                 request_path = environ["SCRIPT_NAME"] + wsgi_str(path)
                 answer = await _in_thread(own_pages.dashboard, kero, path, environ["QUERY_STRING"], request_path)

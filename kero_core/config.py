@@ -44,6 +44,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("lake_data_path", None, "Where the lake's Parquet files live: a folder every host mounts, or s3://bucket/prefix/; needed when the lake is created."),
     Option("goals", None, "Conversions the dashboard counts: custom event names or page paths with * wildcards, e.g. ['signup', '/thanks', '/docs/*']."),
     Option("funnels", None, "Named lists of steps (paths with * wildcards, or event names) done in order within one visit, e.g. {'Checkout': ['/pricing', '/signup', 'signup']}."),
+    Option("release", None, "The running release (a commit hash, a version), annotated on the dashboard's chart when the app starts; None reads KERO_RELEASE, GIT_COMMIT, HEROKU_SLUG_COMMIT, RENDER_GIT_COMMIT or FLY_IMAGE_REF from the environment; False annotates nothing."),
 )
 OPTION_NAMES = tuple(o.name for o in OPTIONS)
 DEFAULTS = {o.name: o.default for o in OPTIONS}
@@ -68,6 +69,7 @@ class Config:
     lake_data_path: str | None = None
     goals: tuple[Any, ...] = ()  # kero_core.goals.Step
     funnels: tuple[Any, ...] = ()  # kero_core.goals.Funnel
+    release: str | None = None
 
 
 def _url_path(name: str, value: Any, allow_none: bool) -> str | None:
@@ -203,6 +205,27 @@ def _lake_data_path(value: Any) -> str | None:
     return str(Path(text).expanduser().absolute()) + "/"
 
 
+# Where a release id is found when the release option is None: Kero's own variable first, then
+# those CI systems and hosts set (Jenkins and others, Heroku, Render, Fly.io).
+RELEASE_VARIABLES = ("KERO_RELEASE", "GIT_COMMIT", "HEROKU_SLUG_COMMIT", "RENDER_GIT_COMMIT", "FLY_IMAGE_REF")
+MAX_RELEASE = 200
+
+
+def _release(value: Any) -> str | None:
+    if value is False:
+        return None
+    if value is None:
+        value = next((os.environ[name] for name in RELEASE_VARIABLES if os.environ.get(name, "").strip()), None)
+        if value is None:
+            return None
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > MAX_RELEASE:
+        raise KeroConfigError(
+            f"release must be a release id of 1 to {MAX_RELEASE} characters (a commit hash, a version), "
+            f"None (read from {', '.join(RELEASE_VARIABLES)}) or False, got {str(value)[:60]!r}."
+        )
+    return value.strip()
+
+
 _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "db_path": _db_path,
     "dashboard_path": lambda v: _url_path("dashboard_path", v, allow_none=False),
@@ -221,6 +244,7 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "lake_data_path": _lake_data_path,
     "goals": lambda v: _goals_module().parse_goals(v),
     "funnels": lambda v: _goals_module().parse_funnels(v),
+    "release": _release,
 }
 
 

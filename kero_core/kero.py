@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from kero_core import app_identity, queries
+from kero_core import app_identity, notes, queries, shares
+from kero_core.notes import Annotation
+from kero_core.shares import Share
 from kero_core.batch import EventBuilder
 from kero_core.capture import environ_from_scope
 from kero_core.capture import (
@@ -112,6 +114,8 @@ class Kero:
             self.config.flush_interval,
             self.config.max_buffer,
         )
+        if self.config.release is not None:
+            self.store.note_release(self.config.release, self.now())
 
     def claim(self, app: str | None = None) -> None:
         """Mark ``db_path`` as the data of ``app`` (the adapters call this when the app starts;
@@ -239,6 +243,47 @@ class Kero:
         instead of waiting for the hourly pass; returns how many were removed."""
         with self.read() as con:
             return self.store.prune(con, retention=older_than)
+
+    def annotate(self, text: str, at: TimeArg = None) -> Annotation:
+        """Note ``text`` on the dashboard's chart at ``at`` (a datetime or unix seconds; None:
+        now), e.g. a deploy or a campaign start. Raises ValueError for an empty or long text.
+
+        >>> kero.annotate("v1.4 deployed")                         # doctest: +SKIP
+        """
+        annotation = Annotation(queries.to_utc(at) or self.now(), notes.checked_text(text))
+        with self.read() as con:
+            notes.add(con, self.store.append, annotation, self.now())
+        return annotation
+
+    def annotations(self, start: TimeArg = None, end: TimeArg = None) -> list[Annotation]:
+        """The annotations from ``start`` to ``end`` (both optional), oldest first."""
+        with self.read() as con:
+            return notes.between(con, queries.to_utc(start), queries.to_utc(end))
+
+    # -- shared links --------------------------------------------------------------------------------
+    def create_share(self, filters: str = "", expires: timedelta | None = None) -> tuple[Share, str]:
+        """A link that opens a read-only dashboard without credentials, locked to ``filters`` (a
+        query string such as ``"country=CH&path!=/admin"``), until ``expires`` has passed.
+        Returns the link and its token (shown once: only its hash is stored); its URL is
+        ``<dashboard_path>/share/<token>/``. Raises ValueError for bad filters."""
+        from kero_core.dashboard.view import locked_filters  # the dashboard knows what a filter is
+
+        locked = locked_filters(filters)
+        if expires is not None and expires <= timedelta(0):
+            raise ValueError(f"a shared link must expire in the future, got {expires}")
+        query = shares.normalized_filters({f.param: [f.value] for f in locked})
+        with self.read() as con:
+            return shares.create(con, self.store.append, query, expires, self.now())
+
+    def shares(self) -> list[Share]:
+        """Every shared link, oldest first (see :meth:`Share.status`)."""
+        with self.read() as con:
+            return [share for share, _ in shares.listed(con)]
+
+    def revoke_share(self, id: str) -> Share | None:
+        """Revoke the shared link ``id`` at once; None when there is no such link."""
+        with self.read() as con:
+            return shares.revoke(con, self.store.append, id, self.now())
 
     # -- reading -----------------------------------------------------------------------------------
     @contextmanager

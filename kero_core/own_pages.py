@@ -10,7 +10,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import parse_qs
 
-from kero_core.dashboard import DashboardResponse, respond
+from kero_core.dashboard import DashboardResponse, is_shared, respond
 from kero_core.http import PIXEL_GIF, PIXEL_HEADERS, REALM, basic_auth_ok
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ _CHALLENGE = DashboardResponse(
     401, [("Content-Type", TEXT), ("WWW-Authenticate", REALM)], b"Kero dashboard: log in with the dashboard credentials."
 )
 _FORBIDDEN = DashboardResponse(403, [("Content-Type", TEXT)], b"Kero dashboard: access is not configured (set users= or auth=).")
+READ_ONLY = DashboardResponse(405, [("Content-Type", TEXT), ("Allow", "GET, HEAD")], b"A shared link is read-only.")
+SAFE_METHODS = ("GET", "HEAD")
 
 
 def status_line(status: int) -> str:
@@ -42,6 +44,12 @@ def ask_auth(auth: Callable[[Any], Any], request: Any) -> Any:
         log.exception("kero: the dashboard auth callable failed; access refused")
         return False
     return verdict
+
+
+def is_shared_path(kero: "Kero", path: str) -> bool:
+    """Whether ``path`` (under ``dashboard_path``) is a shared link's, served without the auth
+    check (its token is checked instead), to GET and HEAD only (READ_ONLY to the others)."""
+    return is_shared(path[len(kero.config.dashboard_path):])
 
 
 def denial(users: Mapping[str, str], authorization: str | None, verdict: bool | None = None) -> DashboardResponse | None:

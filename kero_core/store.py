@@ -28,13 +28,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kero_core import private, rollups
+from kero_core import notes, private, rollups, shares
 from kero_core.enrich import SaltStore
 from kero_core.schema import COLUMN_NAMES, COLUMNS
 
 log = logging.getLogger("kero")
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 DB_FILE = "kero.duckdb"
 MAX_FILES_PER_INGEST = 500  # bounds one transaction after a long backlog
 PRUNE_EVERY = 3600.0  # seconds between two retention passes
@@ -66,6 +66,7 @@ def _create_v1(con: duckdb.DuckDBPyConnection) -> None:
 # Migration n brings a database from version n-1 to n. Append, never edit, once released.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _create_v1, 2: rollups.create, 3: rollups.create_v3, 4: rollups.create_v4, 5: rollups.create_v5,
+    6: notes.create, 7: shares.create_table,
 }
 
 
@@ -91,6 +92,12 @@ class Store:
         self.max_spool_bytes = MAX_SPOOL_BYTES
         self._spool_bytes = 0
         self._spool_measured = -math.inf
+        self._pending_release: tuple[str, datetime] | None = None
+
+    def note_release(self, release: str, at: datetime) -> None:
+        """Annotate ``release`` at ``at`` in the next session, unless some process did already
+        (no I/O now: this runs while the app starts)."""
+        self._pending_release = (release, at)
 
     def close(self) -> None:
         """Nothing stays open between sessions of the single file (the lake keeps a connection)."""
@@ -174,6 +181,7 @@ class Store:
                         self._maintain(con)
                 except duckdb.Error as exc:  # a full disk, an I/O error: retried by the next session
                     raise StoreUnavailable(f"{self.name} cannot store events now ({exc})") from None
+                self._annotate_release(con)
                 yield con
             except BaseException as exc:
                 failure = exc
@@ -185,6 +193,25 @@ class Store:
         """End of a session: the file must be closed for the other processes to open it."""
         con.close()
         private.tighten(self.db_file.with_name(DB_FILE + ".wal"))  # DuckDB honours the umask
+
+    def append(self, con: duckdb.DuckDBPyConnection, transaction: Callable[[], None]) -> None:
+        """Run ``transaction``, which only appends rows (the lake retries it after a conflict)."""
+        transaction()
+
+    def _annotate_release(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The release annotation :meth:`note_release` asked for; a failure is logged and the
+        next session tries again (the session has other work to do)."""
+        if self._pending_release is None:
+            return
+        release, at = self._pending_release
+        try:
+            notes.note_release(con, self.append, release, at, self._now())
+        except (duckdb.Error, StoreUnavailable) as exc:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            log.warning("kero: could not annotate release %r yet (%s)", release, exc)
+            return
+        self._pending_release = None
 
     def _maintain(self, con: duckdb.DuckDBPyConnection) -> None:
         """After each ingest: the hourly retention pass, and rollups of the days that need them."""

@@ -57,6 +57,10 @@ class KeroMiddleware:
         if path == kero.config.pixel_path:
             kero.record_pixel(environ)
             answer = own_pages.PIXEL
+        elif own_pages.is_shared_path(kero, path):
+            answer = own_pages.READ_ONLY if environ.get("REQUEST_METHOD") not in own_pages.SAFE_METHODS else own_pages.dashboard(
+                kero, path, str(environ.get("QUERY_STRING") or ""), (environ.get("SCRIPT_NAME") or "") + path
+            )
         else:
             verdict = bool(own_pages.ask_auth(self.auth, environ)) if self.auth is not None else None
             answer = own_pages.denial(self.users, environ.get("HTTP_AUTHORIZATION"), verdict) or own_pages.dashboard(

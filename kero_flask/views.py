@@ -12,7 +12,7 @@ from typing import Callable, Mapping
 from flask import Blueprint, Response, request
 
 from kero_core import Kero as CoreKero
-from kero_core.dashboard import respond
+from kero_core.dashboard import is_shared, respond
 from kero_core.http import PIXEL_GIF, PIXEL_HEADERS, REALM, basic_auth_ok
 
 AuthCheck = Callable[[], bool]
@@ -27,11 +27,13 @@ def make_blueprint(kero: CoreKero, users: Mapping[str, str], auth: AuthCheck | N
     mount = kero.config.dashboard_path
 
     def dashboard(subpath: str = "") -> Response:
-        if not _allowed(users, auth):
+        below = request.path[len(mount):]
+        # A shared link's URL checks its token instead (the routes take GET and HEAD only).
+        if not is_shared(below) and not _allowed(users, auth):
             return _denied(users, auth)
         answer = respond(
             kero,
-            request.path[len(mount):],
+            below,
             request.args.to_dict(flat=False),
             request_path=request.script_root + request.path,
         )

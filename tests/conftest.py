@@ -44,6 +44,15 @@ class FakeClock:
         self.now = moment.timestamp()
 
 
+@pytest.fixture(autouse=True)
+def no_release_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CI that sets GIT_COMMIT must not make every Kero of the tests annotate a release."""
+    from kero_core.config import RELEASE_VARIABLES
+
+    for name in RELEASE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 10, 12, 0, tzinfo=timezone.utc))

@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         "KERO_GEOIP_DB": geolite2_database(),
         "KERO_ADMIN_USER": user,
         "KERO_ADMIN_PASSWORD": password,
+        "KERO_RELEASE": os.environ.get("KERO_RELEASE") or "v1.4-demo",  # noted on the chart at start
     })
     with app.app_context():
         if not args.no_seed and kero.count(name=None) == 0:
@@ -65,6 +66,7 @@ def seed() -> None:
     started = time.monotonic()
     stored = kero.ingest(generate(SEED_EVENTS, days=7, seed=int(time.time()), site=SEED_SITE))
     print(f"Stored {stored:,} events in {time.monotonic() - started:.1f} s.", file=sys.stderr, flush=True)
+    kero.annotate("Newsletter sent", at=time.time() - 4 * 86400)  # how an annotation shows on the chart
 
 
 def walk_the_funnel(app: Any, visitors: int = 40) -> None:

@@ -23,6 +23,8 @@ COMMANDS = {
     "stats": ("reports", "stats", "Print the key figures and the top pages and referrers."),
     "prune": ("data", "prune", "Delete old events now and print how many were removed."),
     "doctor": ("reports", "doctor", "Check a database and print its problems with hints."),
+    "annotate": ("annotate", "annotate", "Note a deploy or any moment on the dashboard's chart, or list the notes."),
+    "share": ("share", "share", "Create, list and revoke links that open the dashboard read-only without credentials."),
     "lake": ("lake", "lake", "Commands of the scale-out lake: push copies a single-file history into it."),
 }
 

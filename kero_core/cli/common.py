@@ -143,6 +143,7 @@ def open_kero(db_path: Path, *, reading: bool = False, **options: Any) -> Kero:
     options = {**lake_options(), **options}
     options.setdefault("retention", KEEP_EVERYTHING)
     options.setdefault("measure_requests", True)
+    options.setdefault("release", False)  # a command is not a start of the app
     read_only = reading and "lake" not in options and not writable(db_path)
     return Kero(db_path, root_path=Path.cwd(), read_only=read_only, **options)  # a path typed in a shell is the shell's
 

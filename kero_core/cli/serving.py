@@ -7,6 +7,7 @@ import ipaddress
 import secrets
 import socket
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -154,6 +155,9 @@ def demo(port: int, db_path: Path | None, events: int, days: int, geoip: Path | 
         elif events:
             stored, seconds = seed_database(kero, events, days, seed=1)
             click.echo(f"Seeded {stored:,} events over {days} days in {seconds:.1f} s.")
+            # Two annotations, so the chart shows what they look like.
+            kero.annotate("Newsletter sent", at=kero.now() - timedelta(days=min(days, 10) * 0.8))
+            kero.annotate("v1.4 deployed", at=kero.now() - timedelta(days=min(days, 10) * 0.3))
         password = secrets.token_urlsafe(12)
         app = KeroMiddleware(demo_site(kero), kero, users={"admin": password}, claim=False)
         click.echo(f"Site:      http://{host}:{port}/")

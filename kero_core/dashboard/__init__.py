@@ -6,6 +6,9 @@ mount point and the query parameters, and send back the :class:`DashboardRespons
 - ``/`` the page (``?format=csv``: the same view as CSV; ``?show=<card>``: with its full list)
 - ``/api/stats`` the same view as JSON; ``/api/realtime`` visitors of the last five minutes
 - ``/static/<file>`` the stylesheet, the script and the icon
+- ``/share/<token>/...`` the same, read-only, for the holder of a shared link: adapters serve
+  these without their auth check (:func:`is_shared`; :mod:`kero_core.dashboard.sharing` checks
+  the token)
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from urllib.parse import urlencode
 
 from kero_core.dashboard import export, model, render
 from kero_core.dashboard.cards import PANELS
-from kero_core.dashboard.view import BadRequest, View, control, limit, parse_view
+from kero_core.dashboard.view import BadRequest, Filter, View, control, limit, parse_view
 from kero_core.store import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -37,6 +40,8 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "no-referrer"),
     ("X-Frame-Options", "DENY"),
 )
+# A shared link's answers: search engines must neither index nor follow them.
+SHARED_HEADERS = (("X-Robots-Tag", "noindex, nofollow"),)
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
 EXPORT_ROWS, MAX_EXPORT_ROWS = 100, model.MODAL_ROWS
@@ -55,41 +60,76 @@ def _answer(status: int, content_type: str, body: bytes, *headers: tuple[str, st
     )
 
 
+def is_shared(subpath: str) -> bool:
+    """Whether a dashboard URL is a shared link's, which opens without credentials (its token
+    is checked instead); ``subpath`` as for :func:`respond`."""
+    return subpath == "/share" or subpath.startswith("/share/")
+
+
 def respond(kero: "Kero", subpath: str, params: Mapping[str, Sequence[str]], *, request_path: str) -> DashboardResponse:
     """Answer a dashboard request. ``subpath`` is what follows the mount point ("" or "/...")."""
+    if is_shared(subpath):
+        from kero_core.dashboard import sharing
+
+        return sharing.respond(kero, subpath, params, request_path=request_path)
+    return route(kero, subpath, params, request_path=request_path)
+
+
+def slash_redirect(request_path: str, params: Mapping[str, Sequence[str]]) -> DashboardResponse:
+    """Assets and links are relative, so the page must live at ".../mount/". The query string
+    goes along: "/_kero?period=7d" must land on the 7-day view."""
+    last = request_path.rstrip("/").rsplit("/", 1)[-1]
+    query = urlencode([(key, value) for key, values in params.items() for value in values])
+    return DashboardResponse(308, [("Location", f"{last}/?{query}" if query else f"{last}/")])
+
+
+def route(kero: "Kero", subpath: str, params: Mapping[str, Sequence[str]], *, request_path: str,
+          shared: bool = False, locked: tuple[Filter, ...] = ()) -> DashboardResponse:
+    """The dashboard's routes; ``shared``: seen through a shared link, limited to its ``locked``
+    filters."""
+    headers = SHARED_HEADERS if shared else ()
     if subpath == "":
-        # Assets and links are relative, so the page must live at ".../mount/".
-        # The query string goes along: "/_kero?period=7d" must land on the 7-day view.
-        last = request_path.rstrip("/").rsplit("/", 1)[-1]
-        query = urlencode([(key, value) for key, values in params.items() for value in values])
-        return DashboardResponse(308, [("Location", f"{last}/?{query}" if query else f"{last}/")])
+        return slash_redirect(request_path, params)
     api = subpath.startswith("/api/")
     try:
         if subpath == "/":
-            return _page(kero, params)
+            return _page(kero, params, locked, shared)
         if subpath == "/api/stats":
-            return _stats(kero, params)
+            return _stats(kero, params, locked, shared)
         if subpath == "/api/realtime":
-            return _answer(200, JSON, export.json_bytes({"visitors": model.realtime(kero), "minutes": 5}))
+            body = export.json_bytes({"visitors": model.realtime(kero, locked), "minutes": 5})
+            return _answer(200, JSON, body, *headers)
         if subpath.startswith("/static/"):
             return _static(subpath[len("/static/"):])
     except BadRequest as exc:
         if api:
-            return _answer(400, JSON, export.json_bytes({"error": str(exc)}))
-        return _answer(400, HTML, render.render("kero/error.html", title=kero.config.title, message=str(exc)))
+            return _answer(400, JSON, export.json_bytes({"error": str(exc)}), *headers)
+        return error_page(kero, 400, "This view cannot be shown", str(exc), *headers)
     except (TimeoutError, StoreUnavailable) as exc:
         log.warning("kero: dashboard could not read the database (%s)", exc)
-        message = "The Kero database is busy or unavailable; try again in a moment."
-        return _answer(503, "text/plain; charset=utf-8", message.encode(), ("Retry-After", "5"))
-    return _answer(404, "text/plain; charset=utf-8", b"Not found")
+        return unavailable()
+    return _answer(404, "text/plain; charset=utf-8", b"Not found", *headers)
 
 
-def _view(kero: "Kero", params: Mapping[str, Sequence[str]], controls: Sequence[str]) -> View:
-    return parse_view(params, kero.now(), controls=controls, goals=kero.config.goals, funnels=kero.config.funnels)
+def unavailable() -> DashboardResponse:
+    message = "The Kero database is busy or unavailable; try again in a moment."
+    return _answer(503, "text/plain; charset=utf-8", message.encode(), ("Retry-After", "5"))
 
 
-def _page(kero: "Kero", params: Mapping[str, Sequence[str]]) -> DashboardResponse:
-    view = _view(kero, params, ("format", "show", "partial", "limit"))
+def error_page(kero: "Kero", status: int, heading: str, message: str, *headers: tuple[str, str], back: bool = True) -> DashboardResponse:
+    body = render.render("kero/error.html", title=kero.config.title, heading=heading, message=message, back=back)
+    return _answer(status, HTML, body, *headers)
+
+
+def _view(kero: "Kero", params: Mapping[str, Sequence[str]], controls: Sequence[str], locked: tuple[Filter, ...],
+          shared: bool) -> View:
+    view = parse_view(params, kero.now(), controls=controls, goals=kero.config.goals, funnels=kero.config.funnels)
+    return replace(view, filters=view.filters + locked, locked=locked, shared=shared)
+
+
+def _page(kero: "Kero", params: Mapping[str, Sequence[str]], locked: tuple[Filter, ...], shared: bool) -> DashboardResponse:
+    headers = SHARED_HEADERS if shared else ()
+    view = _view(kero, params, ("format", "show", "partial", "limit"), locked, shared)
     fmt = control(params, "format", ("csv",))
     show = control(params, "show", tuple(PANELS))
     partial = control(params, "partial", ("modal",))
@@ -101,19 +141,19 @@ def _page(kero: "Kero", params: Mapping[str, Sequence[str]]) -> DashboardRespons
         dashboard = model.build(kero, view, rows=limit(params, EXPORT_ROWS, MAX_EXPORT_ROWS))
         name = f"kero-{view.timeframe}-{kero.now():%Y%m%d-%H%M}.csv"
         return _answer(200, "text/csv; charset=utf-8", export.to_csv(dashboard).encode("utf-8"),
-                       ("Content-Disposition", f'attachment; filename="{name}"'))
+                       ("Content-Disposition", f'attachment; filename="{name}"'), *headers)
     view = replace(view, show=show)
     if partial and show:
         panel = model.build_modal(kero, view, show)
-        return _answer(200, HTML, render.render("kero/modal.html", panel=panel, view=view, open=False))
+        return _answer(200, HTML, render.render("kero/modal.html", panel=panel, view=view, open=False), *headers)
     dashboard = model.build(kero, view)
-    return _answer(200, HTML, render.render("kero/dashboard.html", d=dashboard, view=view))
+    return _answer(200, HTML, render.render("kero/dashboard.html", d=dashboard, view=view), *headers)
 
 
-def _stats(kero: "Kero", params: Mapping[str, Sequence[str]]) -> DashboardResponse:
-    view = _view(kero, params, ("limit",))
+def _stats(kero: "Kero", params: Mapping[str, Sequence[str]], locked: tuple[Filter, ...], shared: bool) -> DashboardResponse:
+    view = _view(kero, params, ("limit",), locked, shared)
     dashboard = model.build(kero, view, rows=limit(params, EXPORT_ROWS, MAX_EXPORT_ROWS))
-    return _answer(200, JSON, export.json_bytes(export.to_json(dashboard)))
+    return _answer(200, JSON, export.json_bytes(export.to_json(dashboard)), *(SHARED_HEADERS if shared else ()))
 
 
 def _static(name: str) -> DashboardResponse:

@@ -3,15 +3,17 @@
 Bars are the current period (page views behind, visitors in front: visitors never exceed page
 views in a bucket); dashed lines are the same buckets one period earlier. Each bucket has an
 invisible full-height target whose ``<title>`` is the hover text, so the values show without
-any script."""
+any script. Annotations are markers over the plot (see :class:`Marker`)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Sequence
 
 from kero_core.dashboard.labels import integer
+from kero_core.notes import Annotation
 from kero_core.queries import Bucket
 
 WIDTH, HEIGHT = 1000, 200  # the SVG's own units; it is stretched to the page's width
@@ -30,6 +32,18 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class Marker:
+    """An annotation on the chart: a line at ``x`` percent of the plot's width, drawn in an
+    overlay that is not stretched (its text keeps its shape), focusable, its text shown on
+    hover and focus (right-aligned in the right half, so it stays inside the plot)."""
+
+    x: float  # percent of the width
+    text: str
+    title: str  # the time and the text
+    end: bool  # text anchored at its end
+
+
+@dataclass(frozen=True)
 class XLabel:
     text: str  # '' for buckets without a label
     major: bool  # kept on narrow screens, where every other label is hidden
@@ -44,11 +58,12 @@ class Chart:
     width: int
     height: int
     bars: tuple[Bar, ...]
-    previous_views: str  # polyline points
+    previous_views: str  # polyline points ("" without a comparison)
     previous_visitors: str
     top: int  # the y axis' maximum
     x_labels: tuple[XLabel, ...]  # one per bucket
     summary: str  # for screen readers
+    markers: tuple[Marker, ...] = ()
 
 
 def nice_ceiling(value: float) -> int:
@@ -74,15 +89,43 @@ def _count(number: int, what: str) -> str:
     return f"{integer(number)} {what}" + ("" if number == 1 else "s")
 
 
-def _title(bucket: Bucket, unit: str) -> str:
-    return (
-        f"{bucket_label(bucket.start, unit, long=True)} UTC: {_count(bucket.visitors, 'visitor')}, "
-        f"{_count(bucket.views, 'page view')} (period before: {_count(bucket.previous_visitors, 'visitor')}, "
-        f"{_count(bucket.previous_views, 'page view')})"
-    )
+def _title(bucket: Bucket, unit: str, comparison: str) -> str:
+    text = f"{bucket_label(bucket.start, unit, long=True)} UTC: {_count(bucket.visitors, 'visitor')}, {_count(bucket.views, 'page view')}"
+    if not comparison:
+        return text
+    return (f"{text} ({comparison.lower()}: {_count(bucket.previous_visitors, 'visitor')}, "
+            f"{_count(bucket.previous_views, 'page view')})")
 
 
-def build(unit: str, buckets: list[Bucket]) -> Chart:
+def _position(moment: datetime, buckets: Sequence[Bucket]) -> float | None:
+    """Where ``moment`` falls, in bucket widths from the left (None: outside the buckets)."""
+    if not buckets or moment < buckets[0].start:
+        return None
+    for i, bucket in enumerate(buckets):
+        following = buckets[i + 1].start if i + 1 < len(buckets) else None
+        if following is None or moment < following:
+            if following is None:  # the last bucket is as long as the one before it, if any
+                following = bucket.start + (bucket.start - buckets[i - 1].start) if i else None
+            if following is None:
+                return i + 0.5
+            return i + min(1.0, (moment - bucket.start) / (following - bucket.start))
+    return None
+
+
+def markers(annotations: Sequence[Annotation], buckets: Sequence[Bucket], unit: str) -> tuple[Marker, ...]:
+    out = []
+    for note in annotations:
+        position = _position(note.at, buckets)
+        if position is None:
+            continue
+        x = round(100 * position / len(buckets), 3)
+        when = f"{note.at:%d %b %Y, %H:%M}" if unit in ("hour", "day") else f"{note.at:%d %b %Y}"
+        out.append(Marker(x, note.text, f"{when} UTC: {note.text}", x > 50))
+    return tuple(out)
+
+
+def build(unit: str, buckets: list[Bucket], annotations: Sequence[Annotation] = (), comparison: str = "Period before") -> Chart:
+    """The chart of ``buckets``; ``comparison`` names the period of the dashed lines ("": none)."""
     top = nice_ceiling(max([1] + [max(b.views, b.previous_views) for b in buckets]))
     slot = WIDTH / max(1, len(buckets))
     gap = slot * 0.18
@@ -98,7 +141,7 @@ def build(unit: str, buckets: list[Bucket]) -> Chart:
             round(x + gap / 2, 2), round(slot - gap, 2),
             y(bucket.views), round(HEIGHT - y(bucket.views), 2),
             y(bucket.visitors), round(HEIGHT - y(bucket.visitors), 2),
-            _title(bucket, unit),
+            _title(bucket, unit, comparison),
         ))
         views_line.append(f"{center},{y(bucket.previous_views)}")
         visitors_line.append(f"{center},{y(bucket.previous_visitors)}")
@@ -107,5 +150,12 @@ def build(unit: str, buckets: list[Bucket]) -> Chart:
         XLabel(bucket_label(b.start, unit), i // step % 2 == 0) if i % step == 0 else XLabel("", False)
         for i, b in enumerate(buckets)
     )
-    summary = f"Visitors and page views per {unit} (UTC); dashed lines: the period before"
-    return Chart(WIDTH, HEIGHT, tuple(bars), " ".join(views_line), " ".join(visitors_line), top, x_labels, summary)
+    summary = f"Visitors and page views per {unit} (UTC)"
+    if comparison:
+        summary += f"; dashed lines: {comparison.lower()}"
+    else:
+        views_line, visitors_line = [], []
+    if annotations:
+        summary += f"; {len(annotations)} annotation{'s' if len(annotations) != 1 else ''} marked"
+    return Chart(WIDTH, HEIGHT, tuple(bars), " ".join(views_line), " ".join(visitors_line), top, x_labels, summary,
+                 markers(annotations, buckets, unit))

@@ -104,6 +104,10 @@ def _stats_json(dashboard: Dashboard) -> dict[str, Any]:
             "previous_start": _iso(view.previous_start),
             "timezone": "UTC",
         },
+        "comparison": None if view.comparison is None else {
+            "compare": view.compare, "label": view.comparison_label,
+            "start": _iso(view.comparison[0]), "end": _iso(view.comparison[1].replace(microsecond=0)),
+        },
         "filters": [{"dimension": f.dimension, "operator": "is not" if f.negate else "is", "value": f.value}
                     for f in view.filters],
         "realtime": {"visitors": dashboard.realtime, "minutes": 5},
@@ -115,6 +119,7 @@ def _stats_json(dashboard: Dashboard) -> dict[str, Any]:
                          "previous_visitors": b.previous_visitors, "previous_page_views": b.previous_views}
                         for b in dashboard.buckets],
         },
+        "annotations": [{"at": _iso(a.at), "text": a.text, "release": a.release} for a in dashboard.annotations],
         "cards": [
             {
                 "id": panel.panel.id,

@@ -9,10 +9,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from kero_core import goal_queries, queries, rollups
+from kero_core import goal_queries, notes, queries, rollups
 from kero_core.dashboard import chart, conversions, labels
 from kero_core.dashboard.cards import CARDS, PANELS, PROPERTIES, PROPERTIES_CARD, REFERRER_URLS, Card, Column, Label, Panel, value
-from kero_core.dashboard.view import TIMEFRAMES, Filter, View
+from kero_core.dashboard.view import COMPARE, TIMEFRAMES, Filter, View
+from kero_core.goals import Step
 from kero_core.queries import Bucket, BreakdownRow, Figures
 
 if TYPE_CHECKING:
@@ -89,8 +90,9 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
-def figures(current: Figures, previous: Figures, *, name: str, durations: bool) -> tuple[Figure, ...]:
-    """The key figures with their change; response times only when Kero measures them."""
+def figures(current: Figures, previous: Figures, *, name: str, durations: bool, compared: bool = True) -> tuple[Figure, ...]:
+    """The key figures with their change (none when not ``compared``); response times only
+    when Kero measures them."""
     views_label = "Page views" if name == "http_req" else f"Events: {name}"
 
     def amount(id: str, label: str, a: int, b: int) -> Figure:
@@ -118,9 +120,34 @@ def figures(current: Figures, previous: Figures, *, name: str, durations: bool) 
     if durations:
         out += [timing("p50", "Response p50", current.p50_ms, previous.p50_ms),
                 timing("p95", "Response p95", current.p95_ms, previous.p95_ms)]
-    if previous.views == 0 and previous.visitors == 0:
+    if not compared:
+        out = [replace(f, previous=None, previous_text="", change=NO_CHANGE) for f in out]
+    elif previous.views == 0 and previous.visitors == 0:
         out = [replace(f, change=NO_PREVIOUS) for f in out]
     return tuple(out)
+
+
+def compared(con: "duckdb.DuckDBPyConnection", view: View, goals: Sequence[Step]) -> tuple[
+        tuple[Figures, Figures], tuple[str, list[Bucket]], list[tuple[goal_queries.GoalCounts, goal_queries.GoalCounts]]]:
+    """The key figures, the chart's buckets and the goals' counts of the view and of the period
+    it is compared with. The period just before is read with the view's own period, in one
+    query each; a year before or a picked one as a period of its own, then laid over the view's
+    buckets one by one (both periods are as long); without comparison, nothing else is read."""
+    scope = view.scope()
+    if view.compare == "previous":
+        return (rollups.figures(con, scope, view.previous_start), rollups.series(con, scope, view.previous_start),
+                goal_queries.goals(con, scope, goals, view.previous_start))
+    current = rollups.figures(con, scope, scope.start)[0]
+    unit, buckets = rollups.series(con, scope, scope.start)
+    goal_now = [counts for counts, _ in goal_queries.goals(con, scope, goals, scope.start)]
+    if view.comparison is None:
+        return (current, Figures()), (unit, buckets), [(c, goal_queries.GoalCounts()) for c in goal_now]
+    other = replace(scope, start=view.comparison[0], end=view.comparison[1])
+    previous = rollups.figures(con, other, other.start)[0]
+    _, earlier = rollups.series(con, other, other.start)
+    laid = [replace(b, previous_visitors=e.visitors, previous_views=e.views) for b, e in zip(buckets, earlier)]
+    goal_then = [counts for counts, _ in goal_queries.goals(con, other, goals, other.start)]
+    return (current, previous), (unit, laid + buckets[len(laid):]), list(zip(goal_now, goal_then))
 
 
 @dataclass(frozen=True)
@@ -178,6 +205,7 @@ class Chip:
     value: Label
     remove: str
     toggle: str
+    locked: bool = False  # a shared link's: shown, but neither removed nor turned
 
 
 def value_label(f: Filter) -> Label:
@@ -211,6 +239,7 @@ class Dashboard:
     cards: tuple[CardView, ...]
     chips: tuple[Chip, ...]
     timeframes: tuple[Timeframe, ...]
+    comparisons: tuple[Timeframe, ...]  # the comparison menu's links (id: a COMPARE key)
     realtime: int  # visitors in the last five minutes, whatever the filters
     has_data: bool  # anything stored at all (else the page says how to get data)
     modal: PanelView | None = None
@@ -218,6 +247,7 @@ class Dashboard:
     funnels: tuple[conversions.FunnelLink, ...] = ()  # one per funnel option entry
     funnel: conversions.FunnelView | None = None  # the funnel of ?funnel=
     locations_off: bool = False  # no GeoIP file and no known country: the card says how to turn them on
+    annotations: tuple[notes.Annotation, ...] = ()  # those of the period, oldest first
 
 
 def panels_of(view: View, card: Card, durations: bool) -> tuple[Panel, ...]:
@@ -241,29 +271,30 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
     panels = {card.id: panels_of(view, card, durations) for card in CARDS}
     ids = [p.id for card_panels in panels.values() for p in card_panels]
     with kero.read() as con:
-        current, previous = rollups.figures(con, scope, view.previous_start)
-        unit, buckets = rollups.series(con, scope, view.previous_start)
+        (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals)
         found = rollups.breakdowns(con, scope, ids, rows)
         found[PROPERTIES.id] = goal_queries.properties(con, scope, rows)
         modal = _breakdowns(con, scope, view.show, MODAL_ROWS) if view.show else {}
-        live = queries.count_visitors(con, realtime_where(view.now))
+        live = queries.count_visitors(con, realtime_where(view.now, view.locked))
         has_data = bool(current.views or previous.views) or queries.has_events(con)
-        goal_counts = goal_queries.goals(con, scope, kero.config.goals, view.previous_start)
         funnel_counts = goal_queries.funnel(con, scope, view.funnel) if view.funnel else None
+        annotations = tuple(notes.between(con, view.start, view.end))
     cards = tuple(
         CardView(card, tuple(panel_view(view, p, *found[p.id]) for p in panels[card.id])) for card in CARDS
     ) + (CardView(PROPERTIES_CARD, (panel_view(view, PROPERTIES, *found[PROPERTIES.id]),)),)
     return Dashboard(
         title=kero.config.title,
         view=view,
-        figures=figures(current, previous, name=view.name, durations=durations),
+        figures=figures(current, previous, name=view.name, durations=durations, compared=view.comparison is not None),
         unit=unit,
         buckets=tuple(buckets),
-        chart=chart.build(unit, buckets),
+        chart=chart.build(unit, buckets, annotations, view.comparison_label),
         cards=cards,
         chips=chips(view),
         timeframes=tuple(Timeframe(id, label, view.with_timeframe(id), id == view.timeframe)
                          for id, label in TIMEFRAMES.items()),
+        comparisons=tuple(Timeframe(id, label, view.with_compare(id), id == view.compare)
+                          for id, label in COMPARE.items() if id != "custom"),
         realtime=live,
         has_data=has_data,
         modal=panel_view(view, PANELS[view.show], *modal[view.show]) if view.show else None,
@@ -271,6 +302,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         funnels=conversions.funnel_links(view, kero.config.funnels),
         funnel=conversions.funnel_view(view.funnel, funnel_counts) if view.funnel and funnel_counts else None,
         locations_off=kero.config.geoip_db is None and not any(row.key[0] for row in found["countries"][1]),
+        annotations=annotations,
     )
 
 
@@ -295,16 +327,18 @@ def dimension_name(dimension: str) -> str:
 
 
 def chips(view: View) -> tuple[Chip, ...]:
-    return tuple(Chip(f, dimension_name(f.dimension), value_label(f), view.without(f), view.toggled(f))
+    return tuple(Chip(f, dimension_name(f.dimension), value_label(f), view.without(f), view.toggled(f), f in view.locked)
                  for f in view.filters)
 
 
-def realtime_where(now: datetime) -> queries.Where:
-    """Human page views of the last five minutes, whatever the view's period and filters."""
-    return queries.where("http_req", {"is_bot": False}, now - REALTIME, now + timedelta(microseconds=1))
+def realtime_where(now: datetime, locked: Sequence[Filter] = ()) -> queries.Where:
+    """Human page views of the last five minutes, whatever the view's period and filters, but
+    within a shared link's ``locked`` filters."""
+    filters = {"is_bot": False, **{f.key: f.value for f in locked}}
+    return queries.where("http_req", filters, now - REALTIME, now + timedelta(microseconds=1))
 
 
-def realtime(kero: "Kero") -> int:
+def realtime(kero: "Kero", locked: Sequence[Filter] = ()) -> int:
     """Human visitors in the last five minutes (the header's live figure)."""
     with kero.read() as con:
-        return queries.count_visitors(con, realtime_where(kero.now()))
+        return queries.count_visitors(con, realtime_where(kero.now(), locked))

@@ -26,6 +26,13 @@ TIMEFRAMES: dict[str, str] = {
     "ytd": "Year to date",
 }
 DEFAULT_TIMEFRAME = "24h"
+COMPARE: dict[str, str] = {
+    "previous": "Period before",
+    "year": "A year before",
+    "custom": "From a day you pick",
+    "off": "No comparison",
+}
+DEFAULT_COMPARE = "previous"
 CUSTOM = "custom"
 MAX_CUSTOM_DAYS = 3660  # ten years: far beyond any retention, and still a few dozen chart buckets
 # The end of a period is exclusive; one microsecond (the storage's resolution) past "now"
@@ -67,6 +74,10 @@ class View:
     show: str | None = None  # the card whose full list is open
     goal: Step | None = None  # only visitors who completed this goal (?goal=)
     funnel: Funnel | None = None  # the funnel shown (?funnel=)
+    locked: tuple[Filter, ...] = ()  # a shared link's filters: part of ``filters``, never removed
+    shared: bool = False  # seen through a shared link
+    compare: str = DEFAULT_COMPARE  # a COMPARE key: what the figures and the chart compare with
+    compare_from: date | None = None  # the first day of a custom comparison (compare=custom)
 
     @property
     def label(self) -> str:
@@ -78,6 +89,28 @@ class View:
     @property
     def previous_start(self) -> datetime:
         return self.start - (self.end - self.start)
+
+    @property
+    def comparison(self) -> tuple[datetime, datetime] | None:
+        """The period compared with, as long as this one (None: no comparison): the one just
+        before, the same dates a year earlier, or from the day ``compare_from``."""
+        if self.compare == "off":
+            return None
+        if self.compare == "year":
+            return a_year_before(self.start), a_year_before(self.start) + (self.end - self.start)
+        if self.compare == "custom" and self.compare_from is not None:
+            first = datetime.combine(self.compare_from, datetime.min.time())
+            return first, first + (self.end - self.start)
+        return self.previous_start, self.start
+
+    @property
+    def comparison_label(self) -> str:
+        """How the page names the compared period ("" without one)."""
+        if self.compare == "off":
+            return ""
+        if self.compare == "custom" and self.compare_from is not None:
+            return f"From {self.compare_from:%d %b %Y}"
+        return COMPARE[self.compare]
 
     @property
     def name(self) -> str:
@@ -106,6 +139,10 @@ class View:
             out.append(("goal", self.goal.text))
         if self.funnel is not None:
             out.append(("funnel", self.funnel.name))
+        if self.compare != DEFAULT_COMPARE:
+            out.append(("compare", self.compare))
+        if self.compare_from is not None:
+            out.append(("compare_from", self.compare_from.isoformat()))
         if self.show:
             out.append(("show", self.show))
         return out
@@ -130,6 +167,9 @@ class View:
 
     def unfiltered(self) -> str:
         return replace(self, filters=(), goal=None, show=None).url()
+
+    def with_compare(self, compare: str) -> str:
+        return replace(self, compare=compare, compare_from=None, show=None).url()
 
     def with_goal(self, goal: Step | None) -> str:
         return replace(self, goal=goal, show=None).url()
@@ -211,7 +251,7 @@ def timeframe_start(timeframe: str, now: datetime) -> datetime:
 def _filters(params: Mapping[str, Sequence[str]], controls: Sequence[str]) -> tuple[Filter, ...]:
     out = []
     for key in params:
-        if key in controls or key in ("period", "from", "to", "goal", "funnel"):
+        if key in controls or key in VIEW_KEYS:
             continue
         dimension, negate = (key[:-1], True) if key.endswith("!") else (key, False)
         if is_property(dimension):
@@ -240,6 +280,24 @@ def _filters(params: Mapping[str, Sequence[str]], controls: Sequence[str]) -> tu
     return tuple(out)
 
 
+VIEW_KEYS = ("period", "from", "to", "goal", "funnel", "compare", "compare_from")  # a view's other parameters
+
+
+def locked_filters(query: str) -> tuple[Filter, ...]:
+    """The filters a shared link is locked to, from a query string such as
+    ``country=CH&path!=/admin``; the period, goal and funnel stay the viewer's choice."""
+    from urllib.parse import parse_qs
+
+    try:
+        params = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise BadRequest(f"filters must be a query string such as 'country=CH&path!=/admin', got {query[:60]!r}.") from None
+    asked = [key for key in params if key in VIEW_KEYS]
+    if asked:
+        raise BadRequest(f"a shared link locks filters only, not {', '.join(map(repr, asked))}: the viewer picks those.")
+    return _filters(params, ())
+
+
 def parse_view(params: Mapping[str, Sequence[str]], now: datetime, *, controls: Sequence[str] = (),
                goals: Sequence[Step] = (), funnels: Sequence[Funnel] = ()) -> View:
     """The view a request's query parameters ask for. ``controls`` are the other parameters the
@@ -250,7 +308,32 @@ def parse_view(params: Mapping[str, Sequence[str]], now: datetime, *, controls: 
     if custom is not None:
         end = datetime.combine(custom[1] + timedelta(days=1), datetime.min.time())
     goal, funnel = _goal(params, tuple(goals)), _funnel(params, tuple(funnels))
-    return View(timeframe, now, start, end, _filters(params, controls), custom, goal=goal, funnel=funnel)
+    compare, compare_from = _compare(params)
+    return View(timeframe, now, start, end, _filters(params, controls), custom, goal=goal, funnel=funnel,
+                compare=compare, compare_from=compare_from)
+
+
+def a_year_before(moment: datetime) -> datetime:
+    """The same time a year earlier (29 February: the 28th)."""
+    try:
+        return moment.replace(year=moment.year - 1)
+    except ValueError:
+        return moment.replace(year=moment.year - 1, day=28)
+
+
+def _compare(params: Mapping[str, Sequence[str]]) -> tuple[str, date | None]:
+    compare, first = _one(params, "compare"), _one(params, "compare_from")
+    if first is not None:
+        if compare not in (None, "custom"):
+            raise BadRequest(f"'compare_from' picks a custom comparison: give compare=custom or no 'compare' "
+                             f"(compare={compare[:40]!r}).")
+        return "custom", _day(first, "compare_from")
+    compare = DEFAULT_COMPARE if compare is None else compare
+    if compare == "custom":
+        raise BadRequest("compare=custom needs 'compare_from', the first day of the period to compare with.")
+    if compare not in COMPARE:
+        raise BadRequest(f"unknown comparison {compare[:40]!r}; compare is one of {', '.join(COMPARE)}.")
+    return compare, None
 
 
 def _goal(params: Mapping[str, Sequence[str]], goals: tuple[Step, ...]) -> Step | None:

@@ -42,7 +42,7 @@ from kero_core.store import MIGRATIONS, PRUNE_EVERY, SCHEMA_VERSION, Store, Stor
 
 log = logging.getLogger("kero")
 
-LAKE_SCHEMA_VERSION = 1
+LAKE_SCHEMA_VERSION = 2  # 2: the annotations and shared_links tables
 HOST_ID_FILE = "host-id"
 LOCAL_SALTS = private.LAKE_SALTS
 MAINTAIN_EVERY = 5.0  # seconds between two attempts of a host at maintenance
@@ -146,23 +146,29 @@ class LakeStore(Store):
         self.catalog.close()
 
     def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Create the lake's tables once, whichever host comes first (a PostgreSQL lock orders
-        them: DuckLake would let two hosts create the same table)."""
+        """Create the lake's tables once, whichever host comes first, or add the tables a
+        newer Kero brought to a lake made by an older one (a PostgreSQL lock orders the hosts:
+        DuckLake would let two of them create the same table)."""
         if _schema_version(con) == LAKE_SCHEMA_VERSION:
             return
         with self.catalog.waiting_lock("schema"):
             version = _schema_version(con)
             if version == LAKE_SCHEMA_VERSION:
                 return
-            if version is not None:
+            if version is not None and version > LAKE_SCHEMA_VERSION:
                 raise StoreUnavailable(f"{self.name} was written by a newer Kero (lake schema {version}, "
                                        f"this one knows {LAKE_SCHEMA_VERSION})")
-            # zstd: 42 bytes an event against snappy's 68 (the file: 46), reads 5-8% slower (LAKE.md).
-            con.execute(f"CALL {CATALOG}.set_option('parquet_compression', 'zstd')")
+            if version is None:
+                # zstd: 42 bytes an event against snappy's 68 (the file: 46), reads 5-8% slower (LAKE.md).
+                con.execute(f"CALL {CATALOG}.set_option('parquet_compression', 'zstd')")
             con.execute("BEGIN")
+            # Every table is defined by its single-file migration: an upgrade only adds the
+            # tables the lake lacks (new tables are all Kero's migrations have added since 1).
             for table, columns in {**_single_file_tables(), **_OWN_TABLES}.items():
                 con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
-            con.execute(_ROLLUP_DAYS_VIEW)
+            if version is None:
+                con.execute(_ROLLUP_DAYS_VIEW)
+            con.execute("DELETE FROM meta WHERE key = 'schema_version'")
             con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(LAKE_SCHEMA_VERSION)])
             con.execute("COMMIT")
 

@@ -286,3 +286,14 @@ def test_a_kero_failure_never_reaches_the_app(app: KeroMiddleware, kero: Kero, m
 
     monkeypatch.setattr(kero.pipeline, "record", broken)
     assert [r.status_code for r in get(app, "/hello")] == [200]
+
+
+def test_a_shared_link_opens_without_credentials_and_only_for_reading(app: KeroMiddleware, kero: Kero) -> None:
+    link, token = kero.create_share("path=/pricing")
+    [page] = get(app, f"/_kero/share/{token}/")
+    assert page.status_code == 200 and page.headers["x-robots-tag"] == "noindex, nofollow"
+    [write] = call(app, ("POST", f"/_kero/share/{token}/api/stats"))
+    assert write.status_code == 405 and write.headers["allow"] == "GET, HEAD"
+    assert [r.status_code for r in get(app, "/_kero/")] == [401]
+    kero.revoke_share(link.id)
+    assert [r.status_code for r in get(app, f"/_kero/share/{token}/")] == [403]

@@ -74,7 +74,7 @@ def on_this_machine(line: str, lake: str, tmp_path: Path) -> str:
 def test_every_example_of_the_docs(tmp_path: Path, geoip_db: str, lake: str) -> None:
     lay_out_logs(tmp_path, geoip_db)
     lines = examples()
-    assert len(lines) == 15
+    assert len(lines) == 20
     for line in (on_this_machine(line, lake, tmp_path) for line in lines):
         if " demo " in line or " serve " in line:
             serve_example(line, tmp_path)
@@ -85,6 +85,12 @@ def test_every_example_of_the_docs(tmp_path: Path, geoip_db: str, lake: str) -> 
             assert re.search(r"[1-9][\d,]* events imported", result.stdout), (line, result.stdout)
         if "--aggregates" in line:
             assert '"card":"figures"' in result.stdout
+        if " annotate " in line and "--list" in line:
+            assert "v1.4 deployed" in result.stdout and "2025-10-14 09:30  Newsletter sent" in result.stdout, result.stdout
+        if " share create " in line:
+            assert re.fullmatch(r"https://example\.com/_kero/share/[\w-]{43}/\n", result.stdout), result.stdout
+        if " share list " in line:
+            assert "path=/pricing" in result.stdout, result.stdout
         if " lake push " in line:
             assert re.search(r"Pushed [1-9][\d,]* events of [1-9]", result.stdout), result.stdout
         if " stats " in line and "--lake" in line:  # the pushed history, read from the lake

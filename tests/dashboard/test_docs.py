@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from werkzeug.test import Client
 from kero_core import Kero
 from kero_core.dashboard import CSP, SECURITY_HEADERS
 from kero_core.dashboard.cards import PANELS
-from kero_core.dashboard.view import TIMEFRAMES
+from kero_core.dashboard.view import COMPARE, TIMEFRAMES
 from kero_core.queries import DIMENSIONS
 from kero_core.synthetic import generate
 from tests.dashboard.conftest import at, get, ingest
@@ -37,7 +38,7 @@ def kero(make_kero: Any, clock: Any) -> Kero:
 
 
 def test_the_goals_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (code,) = [body for kind, body in BLOCKS if kind == "python"]
+    code, _ = [body for kind, body in BLOCKS if kind == "python"]
     monkeypatch.chdir(tmp_path)
     scope: dict[str, Any] = {"Kero": Kero}
     exec(code, scope)
@@ -48,9 +49,22 @@ def test_the_goals_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         scope["kero"].close()
 
 
+def test_the_annotations_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    setup, code = [body for kind, body in BLOCKS if kind == "python"]
+    monkeypatch.chdir(tmp_path)
+    scope: dict[str, Any] = {"Kero": Kero, "datetime": datetime, "timezone": timezone}
+    exec(setup, scope)
+    try:
+        exec(code, scope)
+        assert [a.text for a in scope["kero"].annotations()] == ["Newsletter sent", "v1.4 deployed"]
+    finally:
+        scope["kero"].close()
+
+
 @pytest.fixture
 def seeded(kero: Kero) -> Kero:
     ingest(kero, generate(400, days=2, seed=2, end=at()))
+    kero.annotate("v1.4 deployed", at=at(hours=-3))
     return kero
 
 
@@ -64,7 +78,7 @@ def shape(value: Any) -> Any:
 
 
 def test_the_doc_has_examples() -> None:
-    assert len(URLS) == 17
+    assert len(URLS) == 20
 
 
 @pytest.mark.parametrize("url", URLS)
@@ -94,7 +108,10 @@ def test_documented_csv_lines_exist(client: Client, seeded: Kero) -> None:
 
 
 def test_documented_lists_are_the_codes() -> None:
-    assert re.findall(r"^\| `(\w+)`", DOC, re.M) == list(TIMEFRAMES)
+    timeframes = DOC[DOC.index("## Timeframes"):DOC.index("## Comparison")]
+    assert re.findall(r"^\| `(\w+)`", timeframes, re.M) == list(TIMEFRAMES)
+    comparison = DOC[DOC.index("## Comparison"):DOC.index("## Filters in the URL")]
+    assert re.findall(r"^\| `(\w+)`", comparison, re.M) == [key for key in COMPARE if key != "custom"]
     dimensions = re.search(r"Dimensions: (.*?)\.\n", DOC, re.S).group(1)
     assert sorted(re.findall(r"`(\w+)`", dimensions)) == sorted(DIMENSIONS)
     cards = re.search(r"`show=<card>` opens.*?: (.*?)\.\n", DOC, re.S).group(1)

@@ -17,6 +17,7 @@ from kero_core.capture import Hit
 from kero_core.dashboard.cards import PANELS
 from kero_core.dashboard.view import parse_view
 from kero_core.synthetic import generate
+from kero_core.store import SCHEMA_VERSION
 from tests.conftest import FakeClock, environ
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
@@ -116,7 +117,7 @@ def test_schema_5_upgrade_rolls_every_day_up_again(kero: Kero) -> None:
         con.execute("UPDATE day_lengths SET seconds = seconds + 0.25 WHERE seconds > 0")
         con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     with kero.read() as con:
-        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "5"
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
         while rollups.refresh(con, NOW.date(), budget=math.inf):
             pass
         assert con.execute("SELECT count(*) FROM day_lengths WHERE seconds <> round(seconds)").fetchone()[0] == 0

@@ -170,3 +170,16 @@ def test_include_without_trailing_slash_redirects_to_the_page(client: Client, se
 from django.urls import include, path  # noqa: E402
 
 urlpatterns = [path("stats", include("kero_django.urls"))]
+
+
+@pytest.mark.django_db
+def test_a_shared_link_opens_without_login_and_only_for_reading(client: Client, kero: Kero) -> None:
+    link, token = kero.create_share("path=/pricing")
+    page = client.get(f"/_kero/share/{token}/")
+    assert page.status_code == 200 and page["X-Robots-Tag"] == "noindex, nofollow"
+    assert kero.config.title in title_of(page.content)
+    assert client.get(f"/_kero/share/{token}/api/stats").status_code == 200
+    assert client.post(f"/_kero/share/{token}/api/stats").status_code == 405
+    assert client.get("/_kero/").status_code == 302  # the dashboard itself still asks for a login
+    kero.revoke_share(link.id)
+    assert client.get(f"/_kero/share/{token}/").status_code == 403

@@ -199,3 +199,18 @@ def test_init_app_after_the_first_request_changes_nothing(tmp_path: Path) -> Non
     with pytest.raises(AssertionError, match="already handled its first request"):
         Kero(app)
     assert "kero" not in app.extensions and app.wsgi_app == wsgi_app
+
+
+def test_a_shared_link_opens_without_credentials_and_only_for_reading(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    with app.app_context():
+        core = app.extensions["kero"].core
+    link, token = core.create_share("path=/pricing")
+    client = app.test_client()
+    page = client.get(f"/_kero/share/{token}/")
+    assert page.status_code == 200 and page.headers["X-Robots-Tag"] == "noindex, nofollow"
+    assert client.get(f"/_kero/share/{token}/api/stats").status_code == 200
+    assert client.post(f"/_kero/share/{token}/api/stats").status_code == 405
+    assert client.get("/_kero/").status_code == 401  # the dashboard itself still asks for credentials
+    core.revoke_share(link.id)
+    assert client.get(f"/_kero/share/{token}/").status_code == 403

@@ -138,16 +138,16 @@
 
   // -- the period menu closes on Esc and on a click elsewhere ----------------------------------
   function closeMenus(except) {
-    document.querySelectorAll("details.periods[open]").forEach(function (menu) {
+    document.querySelectorAll("details.periods[open], details.comparisons[open]").forEach(function (menu) {
       if (menu !== except) menu.open = false;
     });
   }
   document.addEventListener("click", function (event) {
-    closeMenus(event.target.closest && event.target.closest("details.periods"));
+    closeMenus(event.target.closest && event.target.closest("details.periods, details.comparisons"));
   });
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
-    var open = document.querySelector("details.periods[open]");
+    var open = document.querySelector("details.periods[open], details.comparisons[open]");
     if (open) {
       open.open = false;
       open.querySelector("summary").focus();

@@ -1,0 +1,37 @@
+"""Annotations and shared links in the lake: a lake made by an older Kero gets their tables when a newer host opens
+it, and a release started on several hosts is noted once."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from kero_core import Kero
+from kero_core.lake.store import LAKE_SCHEMA_VERSION
+
+
+def test_a_lake_of_schema_1_gets_the_annotations_table_and_keeps_its_events(make_host: Callable[..., Kero]) -> None:
+    old = make_host("old")
+    old.track("signup")
+    assert old.flush(timeout=60)
+    with old.read() as con:  # what a lake made by Kero before annotations looks like
+        con.execute("DROP TABLE annotations")
+        con.execute("DROP TABLE shared_links")
+        con.execute("DELETE FROM meta WHERE key = 'schema_version'")
+        con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    old.close()
+    new = make_host("new")
+    new.annotate("v1.4 deployed")
+    assert [a.text for a in new.annotations()] == ["v1.4 deployed"]
+    assert new.count("signup") == 1
+    share, _ = new.create_share("country=CH")
+    assert [s.id for s in new.shares()] == [share.id]
+    with new.read() as con:
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [(str(LAKE_SCHEMA_VERSION),)]
+
+
+def test_a_release_started_on_two_hosts_is_noted_once(make_host: Callable[..., Kero]) -> None:
+    hosts = [make_host(f"host{i}", release="v2.0") for i in range(2)]
+    for host in hosts:
+        host.count()
+    for host in hosts:
+        assert [(a.text, a.release) for a in host.annotations()] == [("Release v2.0", "v2.0")]
