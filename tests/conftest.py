@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import signal
 import socket
 import tempfile
 from datetime import datetime, timezone
@@ -98,6 +99,13 @@ def environ(path: str = "/", **overrides: Any) -> dict[str, Any]:
     }
     base.update(overrides)
     return base
+
+
+def default_signals() -> None:
+    """``preexec_fn`` of a child that must meet SIGINT as it would in a terminal: a test run
+    started in the background (``make test &``) hands SIGINT down ignored, and Python then
+    installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def free_port() -> int:

@@ -19,7 +19,7 @@ import requests
 
 from tests.cli.conftest import CHROME_UA, KERO, SAMPLES, run, stored
 from tests.cli.test_import_generated import combined_lines, page_views, tracked_by_default
-from tests.conftest import free_port
+from tests.conftest import default_signals, free_port
 from tests.flask.servers import serving
 
 PASSWORD = "correct horse"
@@ -98,7 +98,8 @@ def test_a_stopped_import_resumes_without_counting_twice(tmp_path: Path, big_log
     temp = tmp_path / "temp"  # the import's temporary daily salts go here, and must not stay
     temp.mkdir()
     process = subprocess.Popen([str(KERO), "import", "--db", str(db), str(log)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(temp)})
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(temp)},
+                               preexec_fn=default_signals)
     deadline = time.monotonic() + 120
     while not (db / "imports.json").exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)  # the first batch is stored and remembered: stop in the middle of the next

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kero_core import Kero
-from tests.conftest import environ
+from tests.conftest import default_signals, environ
 
 SCRIPT = """
 import os, signal, sys, time
@@ -32,7 +32,8 @@ print("survived")
 
 def run(tmp_path: Path, signum: str, before: str = "", after: str = "") -> subprocess.CompletedProcess[str]:
     code = SCRIPT.format(before=textwrap.dedent(before), after=textwrap.dedent(after), environ=environ(), signal=signum)
-    return subprocess.run([sys.executable, "-c", code, str(tmp_path / "kero")], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", code, str(tmp_path / "kero")], capture_output=True, text=True,
+                          timeout=120, preexec_fn=default_signals)
 
 
 def stored(tmp_path: Path) -> int:

@@ -169,13 +169,14 @@ class Ledger:
 
 def stats(host: Host | Server, query: str = "period=today&limit=1000") -> dict:
     """A host's (or a ``kero serve`` server's) dashboard JSON (``/_kero/api/stats``), without its
-    moving parts (the period's end is the request's time)."""
+    moving parts (the period's and the comparison's bounds follow the request's time)."""
     url = host.server.url if isinstance(host, Host) else host.url
     response = requests.get(f"{url}/_kero/api/stats?{query}", timeout=60,
                             headers={"Authorization": basic(USER, PASSWORD)})
     assert response.status_code == 200, response.text[:500]
     data = response.json()
-    data.pop("period", None)
+    for moving in ("period", "comparison"):  # their bounds are the request's time
+        data.pop(moving, None)
     return data
 
 
