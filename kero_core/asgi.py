@@ -29,7 +29,6 @@ from typing import Any, Awaitable, Callable, Mapping, MutableMapping, TypeVar
 from kero_core import own_pages
 from kero_core.capture import app_path, environ_from_scope, wsgi_str
 from kero_core.dashboard import DashboardResponse
-from kero_core.http import checked_users
 from kero_core.kero import Kero
 
 Scope = MutableMapping[str, Any]
@@ -73,9 +72,7 @@ class KeroMiddleware:
         self, app: ASGIApp, kero: Kero, *, users: Mapping[str, str] | None = None, auth: AuthCheck | None = None,
         claim: bool = True,
     ) -> None:
-        self.users = checked_users(users)  # before the claim: a refused setup leaves no trace
-        if claim:
-            kero.claim()
+        self.users = own_pages.dashboard_users(kero, users, claim=claim)
         self.app = app
         self.kero = kero
         self.auth = auth

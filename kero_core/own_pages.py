@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import parse_qs
 
 from kero_core.dashboard import DashboardResponse, is_shared, respond
-from kero_core.http import PIXEL_GIF, PIXEL_HEADERS, REALM, basic_auth_ok
+from kero_core.http import PIXEL_GIF, PIXEL_HEADERS, REALM, basic_auth_ok, checked_users
 
 if TYPE_CHECKING:
     from kero_core.kero import Kero
@@ -29,6 +29,16 @@ _CHALLENGE = DashboardResponse(
 _FORBIDDEN = DashboardResponse(403, [("Content-Type", TEXT)], b"Kero dashboard: access is not configured (set users= or auth=).")
 READ_ONLY = DashboardResponse(405, [("Content-Type", TEXT), ("Allow", "GET, HEAD")], b"A shared link is read-only.")
 SAFE_METHODS = ("GET", "HEAD")
+
+
+def dashboard_users(kero: "Kero", users: Mapping[str, str] | None, *, claim: bool) -> dict[str, str]:
+    """What both middlewares do when made: check the dashboard's ``users`` (KeroConfigError for
+    one that cannot protect it), then, with ``claim``, claim ``db_path`` for the app (see
+    :mod:`kero_core.app_identity`); checked first, so a refused setup leaves no trace."""
+    checked = checked_users(users)
+    if claim:
+        kero.claim()
+    return checked
 
 
 def status_line(status: int) -> str:

@@ -13,7 +13,6 @@ import time
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from kero_core import own_pages
-from kero_core.http import checked_users
 from kero_core.kero import Kero
 
 Environ = dict[str, Any]
@@ -36,9 +35,7 @@ class KeroMiddleware:
         self, app: WSGIApp, kero: Kero, *, users: Mapping[str, str] | None = None, auth: AuthCheck | None = None,
         claim: bool = True,
     ) -> None:
-        self.users = checked_users(users)  # before the claim: a refused setup leaves no trace
-        if claim:
-            kero.claim()
+        self.users = own_pages.dashboard_users(kero, users, claim=claim)
         self.app = app
         self.kero = kero
         self.auth = auth

@@ -18,18 +18,14 @@ from tests.reliability.load import wait_until
 
 
 @pytest.fixture
-def make_host(tmp_path: Path, lake: str, lake_data: str) -> Iterator[Callable[..., Kero]]:
-    """Kero instances on the same lake, each with its own local db_path (a "host")."""
-    made: list[Kero] = []
+def make_host(make_kero: Callable[..., Kero], tmp_path: Path, lake: str, lake_data: str) -> Callable[..., Kero]:
+    """Kero instances on the same lake, each with its own local db_path (a "host"); closed
+    after the test, as make_kero's are."""
 
     def make(name: str = "host", **options: Any) -> Kero:
-        kero = Kero(tmp_path / name, lake=lake, lake_data_path=lake_data, **options)
-        made.append(kero)
-        return kero
+        return make_kero(db_path=tmp_path / name, lake=lake, lake_data_path=lake_data, **options)
 
-    yield make
-    for kero in made:
-        kero.close()
+    return make
 
 
 @pytest.fixture
