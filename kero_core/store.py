@@ -353,9 +353,12 @@ class Store:
         version = int(row[0]) if row else 0
         if version != SCHEMA_VERSION:
             con.close()
+            fix = (f"open it once as its app does (any kero command without read-only use does, e.g. "
+                   f"`kero doctor --db {self.folder}`)" if os.access(self.folder, os.W_OK)
+                   else "copy the folder somewhere writable first, then open it there once")
             raise StoreUnavailable(
                 f"{self.db_file} has schema {version} and this Kero reads schema {SCHEMA_VERSION}, which needs "
-                f"an upgrade it cannot write in a read-only folder: copy the folder somewhere writable first"
+                f"an upgrade a read-only reader does not write: {fix}"
             )
         return con
 

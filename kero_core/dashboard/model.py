@@ -270,7 +270,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
     durations = kero.config.measure_requests
     panels = {card.id: panels_of(view, card, durations) for card in CARDS}
     ids = [p.id for card_panels in panels.values() for p in card_panels]
-    with kero.read() as con:
+    with kero.read() as session, queries.snapshot(session) as con:
         (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals)
         found = rollups.breakdowns(con, scope, ids, rows)
         found[PROPERTIES.id] = rollups.properties(con, scope, rows)
