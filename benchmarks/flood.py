@@ -1,0 +1,223 @@
+"""The cardinality flood (issue 14, finding 1): what one anonymous client sending events with
+unique paths, referrers, UTM values and User-Agents (half of them unique bot names) does to
+the dashboard, measured side by side with the same site before the flood.
+
+Two folders are seeded in one run: a normal site (synthetic traffic over 30 days) and the same
+site plus the flood (spread over the last two days, so it lands both in rolled-up days and in
+today's raw events). Then, for each folder:
+- in process: median ms of full renders of the default view (24 h), ``?period=30d`` and
+  ``?show=pages``, and the peak RSS of the process that rendered them (each view in a fresh
+  process, so peaks do not carry over);
+- over HTTP: ten concurrent loads of the dashboard from ``kero serve`` (gunicorn, 4 workers,
+  127.0.0.1): every status, the slowest latency, and the workers' RSS growth.
+
+    python benchmarks/flood.py [--normal 300000] [--flood 500000] [--runs 5]
+    python benchmarks/flood.py smoke        # tiny sizes, seconds
+
+Bounded: every render, server start and request has a timeout."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import parse_qs
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from dashboard_scale import open_kero, render_ms  # noqa: E402
+from servers import free_port  # noqa: E402
+
+from kero_core.capture import Hit, as_hit  # noqa: E402
+from kero_core.dashboard import respond  # noqa: E402
+from kero_core.synthetic import SITE_HOST, generate  # noqa: E402
+
+VIEWS = {"default (24h)": "", "30d": "period=30d", "show=pages": "show=pages"}
+TARGET_MS = 500  # per view, flooded (issue 14)
+TARGET_RSS_MB = 100  # a worker's growth over the concurrent loads
+CONCURRENT = 10
+HTTP_TIMEOUT = 60.0
+RENDER_TIMEOUT = 600.0
+WORKERS = 4
+PASSWORD = "flood-bench-password"
+FLOOD_HOURS = 48
+FLOOD_IP = "81.2.69.160"  # one client (a GeoLite2 test address in GB)
+
+
+def flood(events: int, end: float) -> Iterator[Hit]:
+    """``events`` hits over the FLOOD_HOURS before ``end``, each unique in every free-text field;
+    half from unique bot names, half from unique browser versions."""
+    step = FLOOD_HOURS * 3600 / max(events, 1)
+    start = end - FLOOD_HOURS * 3600
+    for i in range(events):
+        agent = (f"Mozilla/5.0 (compatible; Crawler{i}bot/1.{i}; +https://bot{i}.example.net/)" if i % 2 else
+                 f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                 f"Chrome/131.0.{i}.0 Safari/537.36")
+        yield as_hit((start + i * step, "http_req", "GET", f"/flood/{i}",
+                      f"utm_source=s{i}&utm_medium=m{i}&utm_campaign=c{i}", "", 200 if i % 3 else 404, 3.0,
+                      FLOOD_IP, "", "", "", agent, "en", "gzip", f"https://ref{i}.example.org/page/{i}", None, 1.0,
+                      SITE_HOST, ""))
+
+
+def seed(folder: Path, normal: int, flooded: int, end: float) -> float:
+    """Seconds taken to store ``normal`` synthetic events then ``flooded`` flood events."""
+    started = time.perf_counter()
+    with open_kero(folder, end) as kero:
+        kero.ingest(generate(normal, days=30, seed=1, end=end))
+        if flooded:
+            kero.ingest(flood(flooded, end))
+    return time.perf_counter() - started
+
+
+def render_child(folder: Path, end: float, query: str, runs: int) -> None:
+    """(In a fresh process) print the median render ms and the process's RSS before and at peak."""
+    with open_kero(folder, end) as kero:
+        respond(kero, "/", parse_qs(query), request_path="/_kero/")  # opens, warms the caches
+        before = _rss_mb(os.getpid())
+        median = render_ms(kero, query, runs)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"ms": median, "rss_mb": before, "peak_mb": peak}))
+
+
+def render(folder: Path, end: float, query: str, runs: int) -> dict[str, float]:
+    done = subprocess.run([sys.executable, __file__, "render", str(folder), str(end), query, str(runs)],
+                          capture_output=True, text=True, timeout=RENDER_TIMEOUT, check=False)
+    if done.returncode:
+        raise SystemExit(f"render of {query!r} failed:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def concurrent_loads(folder: Path) -> dict[str, object]:
+    """Ten simultaneous dashboard loads from ``kero serve``: statuses, slowest ms, RSS growth."""
+    port = free_port()
+    env = {**os.environ, "KERO_PASSWORD": PASSWORD}
+    log = open(folder.parent / f"{folder.name}-serve.log", "wb")
+    server = subprocess.Popen([sys.executable, "-m", "kero_core", "serve", "--db", str(folder), "--port", str(port),
+                               "--workers", str(WORKERS)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    log.close()
+    url = f"http://127.0.0.1:{port}/_kero/"
+    auth = "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
+    try:
+        _get(url, auth, ready=True)
+        workers = [int(p) for p in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
+        for _ in range(WORKERS * 2):  # every worker opens the store and renders once
+            _get(url, auth)
+        rss_before = {pid: _rss_mb(pid) for pid in workers}
+        results: list[tuple[int, float]] = []
+        barrier = threading.Barrier(CONCURRENT)
+
+        def load() -> None:
+            barrier.wait()
+            started = time.perf_counter()
+            status = _get(url, auth)
+            results.append((status, (time.perf_counter() - started) * 1000))
+
+        threads = [threading.Thread(target=load) for _ in range(CONCURRENT)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(HTTP_TIMEOUT + 5)
+        growth = max(_rss_mb(pid) - rss_before[pid] for pid in workers)
+        return {"statuses": sorted(s for s, _ in results), "max_ms": max(ms for _, ms in results),
+                "median_ms": statistics.median(ms for _, ms in results), "rss_growth_mb": growth,
+                "rss_mb": max(_rss_mb(pid) for pid in workers)}
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, 9)
+            server.wait(5)
+
+
+def _get(url: str, auth: str, ready: bool = False) -> int:
+    deadline = time.monotonic() + HTTP_TIMEOUT
+    while True:
+        try:
+            request = urllib.request.Request(url, headers={"Authorization": auth})
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as answer:
+                answer.read()
+                return answer.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            if not ready or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def run(normal: int, flooded: int, runs: int) -> None:
+    end = float(int(time.time()) // 3600 * 3600)  # a whole hour, as dashboard_scale's
+    with tempfile.TemporaryDirectory(prefix="kero-flood-") as tmp:
+        folders = {"normal": Path(tmp) / "normal", "flooded": Path(tmp) / "flooded"}
+        took = {name: seed(folder, normal, flooded if name == "flooded" else 0, end)
+                for name, folder in folders.items()}
+        size = {name: sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
+                for name, folder in folders.items()}
+        print(f"seeded: normal {normal:,} events in {took['normal']:.0f} s ({size['normal']:.0f} MB); "
+              f"flooded +{flooded:,} flood events in {took['flooded']:.0f} s ({size['flooded']:.0f} MB)")
+        print(f"{'in process':<16} {'normal ms':>10} {'flooded ms':>11} {'ratio':>6}   "
+              f"{'normal peak MB':>14} {'flooded peak MB':>15}   (median of {runs} renders; target flooded <= {TARGET_MS} ms)")
+        for label, query in VIEWS.items():
+            a, b = render(folders["normal"], end, query, runs), render(folders["flooded"], end, query, runs)
+            print(f"{label:<16} {a['ms']:>10.0f} {b['ms']:>11.0f} {b['ms'] / a['ms']:>6.1f}   "
+                  f"{a['peak_mb']:>14.0f} {b['peak_mb']:>15.0f}", flush=True)
+        print(f"over HTTP: {CONCURRENT} concurrent loads of the default view (kero serve, gunicorn -w {WORKERS})")
+        for name, folder in folders.items():
+            http = concurrent_loads(folder)
+            print(f"{name:<8} statuses {http['statuses']}; median {http['median_ms']:.0f} ms, "
+                  f"slowest {http['max_ms']:.0f} ms; worker RSS {http['rss_mb']:.0f} MB, "
+                  f"growth over the loads {http['rss_growth_mb']:+.0f} MB (target <= {TARGET_RSS_MB})", flush=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command")
+    running = commands.add_parser("run", help="seed both folders and measure (the default)")
+    for sub in (parser, running):
+        sub.add_argument("--normal", type=int, default=300_000, help="synthetic events of the normal site")
+        sub.add_argument("--flood", type=int, default=500_000, help="flood events added to the flooded copy")
+        sub.add_argument("--runs", type=int, default=5, help="renders per view (median)")
+    commands.add_parser("smoke", help="tiny sizes (seconds)")
+    child = commands.add_parser("render", help=argparse.SUPPRESS)
+    child.add_argument("folder", type=Path)
+    child.add_argument("end", type=float)
+    child.add_argument("query")
+    child.add_argument("runs", type=int)
+    args = parser.parse_args(argv)
+    if args.command == "render":
+        render_child(args.folder, args.end, args.query, args.runs)
+    elif args.command == "smoke":
+        run(3000, 3000, 1)
+    else:
+        run(args.normal, args.flood, args.runs)
+
+
+if __name__ == "__main__":
+    main()
