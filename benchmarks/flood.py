@@ -22,7 +22,6 @@ import argparse
 import base64
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -91,8 +90,7 @@ def render_child(folder: Path, end: float, query: str, runs: int) -> None:
         respond(kero, "/", parse_qs(query), request_path="/_kero/")  # opens, warms the caches
         before = _rss_mb(os.getpid())
         median = render_ms(kero, query, runs)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"ms": median, "rss_mb": before, "peak_mb": peak}))
+    print(json.dumps({"ms": median, "rss_mb": before, "peak_mb": _rss_mb(os.getpid(), "VmHWM:")}))
 
 
 def render(folder: Path, end: float, query: str, runs: int) -> dict[str, float]:
@@ -103,9 +101,11 @@ def render(folder: Path, end: float, query: str, runs: int) -> dict[str, float]:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def _rss_mb(pid: int) -> float:
+def _rss_mb(pid: int, field: str = "VmRSS:") -> float:
+    """A process's resident memory now (VmRSS), or at its peak (VmHWM: since its exec, unlike
+    ru_maxrss, which keeps the parent's peak)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return 0.0
 

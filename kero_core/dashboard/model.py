@@ -157,7 +157,7 @@ class Row:
     texts: tuple[str, ...]
     bar: int  # 0-100: the first value as a share of the panel's largest
     filters: tuple[Filter, ...]
-    href: str  # this view, filtered by the row
+    href: str  # this view, filtered by the row ('' for the queries.OTHER row, which no filter selects)
 
 
 @dataclass(frozen=True)
@@ -181,12 +181,15 @@ def panel_view(view: View, panel: Panel, total: int, rows: Iterable[BreakdownRow
     links: dict[frozenset[str], Callable[[Sequence[Filter]], str]] = {}
     for row in rows:
         values = tuple(value(row, c) for c in panel.columns)
+        bar = round(100 * (row.value or 0) / largest) if largest else 0
+        texts = tuple(_text(v, c) for v, c in zip(values, panel.columns))
+        if row.key[0] == queries.OTHER:  # many values counted together (see rollups.CARD_KEYS): no filter
+            built.append(Row(Label(queries.OTHER), values, texts, bar, (), ""))
+            continue
         filters = panel.filters(row.key)
         dimensions = frozenset(f.dimension for f in filters)
         link = links.get(dimensions) or links.setdefault(dimensions, view.filter_links(dimensions))
-        bar = round(100 * (row.value or 0) / largest) if largest else 0
-        built.append(Row(panel.label(row.key), values, tuple(_text(v, c) for v, c in zip(values, panel.columns)),
-                         bar, filters, link(filters)))
+        built.append(Row(panel.label(row.key), values, texts, bar, filters, link(filters)))
     return PanelView(panel, tuple(built), total, view.showing(panel.id))
 
 
@@ -270,7 +273,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
     durations = kero.config.measure_requests
     panels = {card.id: panels_of(view, card, durations) for card in CARDS}
     ids = [p.id for card_panels in panels.values() for p in card_panels]
-    with kero.read() as con:
+    with kero.read(shared=True) as con:
         (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals)
         found = rollups.breakdowns(con, scope, ids, rows)
         found[PROPERTIES.id] = goal_queries.properties(con, scope, rows)
@@ -308,7 +311,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
 
 def build_modal(kero: "Kero", view: View, card: str) -> PanelView:
     """Only the full list of one card (what the script fetches for "Show all")."""
-    with kero.read() as con:
+    with kero.read(shared=True) as con:
         found = _breakdowns(con, view.scope(), card, MODAL_ROWS)
     return panel_view(view, PANELS[card], *found[card])
 
@@ -340,5 +343,5 @@ def realtime_where(now: datetime, locked: Sequence[Filter] = ()) -> queries.Wher
 
 def realtime(kero: "Kero", locked: Sequence[Filter] = ()) -> int:
     """Human visitors in the last five minutes (the header's live figure)."""
-    with kero.read() as con:
+    with kero.read(shared=True) as con:
         return queries.count_visitors(con, realtime_where(kero.now(), locked))
