@@ -43,9 +43,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from dashboard_scale import open_kero, render_ms  # noqa: E402
 from servers import free_port  # noqa: E402
 
-from kero_core.capture import Hit, as_hit  # noqa: E402
 from kero_core.dashboard import respond  # noqa: E402
-from kero_core.synthetic import SITE_HOST, generate  # noqa: E402
+from kero_core.synthetic import flood, generate  # noqa: E402
 
 VIEWS = {"default (24h)": "", "30d": "period=30d", "show=pages": "show=pages"}
 TARGET_MS = 500  # per view, flooded (issue 14)
@@ -55,23 +54,6 @@ HTTP_TIMEOUT = 60.0
 RENDER_TIMEOUT = 600.0
 WORKERS = 4
 PASSWORD = "flood-bench-password"
-FLOOD_HOURS = 48
-FLOOD_IP = "81.2.69.160"  # one client (a GeoLite2 test address in GB)
-
-
-def flood(events: int, end: float) -> Iterator[Hit]:
-    """``events`` hits over the FLOOD_HOURS before ``end``, each unique in every free-text field;
-    half from unique bot names, half from unique browser versions."""
-    step = FLOOD_HOURS * 3600 / max(events, 1)
-    start = end - FLOOD_HOURS * 3600
-    for i in range(events):
-        agent = (f"Mozilla/5.0 (compatible; Crawler{i}bot/1.{i}; +https://bot{i}.example.net/)" if i % 2 else
-                 f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                 f"Chrome/131.0.{i}.0 Safari/537.36")
-        yield as_hit((start + i * step, "http_req", "GET", f"/flood/{i}",
-                      f"utm_source=s{i}&utm_medium=m{i}&utm_campaign=c{i}", "", 200 if i % 3 else 404, 3.0,
-                      FLOOD_IP, "", "", "", agent, "en", "gzip", f"https://ref{i}.example.org/page/{i}", None, 1.0,
-                      SITE_HOST, ""))
 
 
 def seed(folder: Path, normal: int, flooded: int, end: float) -> float:
@@ -80,7 +62,7 @@ def seed(folder: Path, normal: int, flooded: int, end: float) -> float:
     with open_kero(folder, end) as kero:
         kero.ingest(generate(normal, days=30, seed=1, end=end))
         if flooded:
-            kero.ingest(flood(flooded, end))
+            kero.ingest(flood(flooded, end=end, hours=48))
     return time.perf_counter() - started
 
 
