@@ -173,24 +173,29 @@ class Store:
         one thread (by default it takes every core, and the request thread waited for one).
         Raises TimeoutError when the lock stays taken and StoreUnavailable when DuckDB cannot be
         opened."""
-        with self._locked(wait):
-            con = self._open()
-            failure: BaseException | None = None
+        with self._locked(wait), self._opened() as con:
             try:
-                try:
-                    if not self.read_only:
-                        con.execute("SET threads = 1" if background else "RESET threads")
-                        self._ingest(con)
-                        self._maintain(con)
-                except duckdb.Error as exc:  # a full disk, an I/O error: retried by the next session
-                    raise StoreUnavailable(f"{self.name} cannot store events now ({exc})") from None
-                self._annotate_release(con)
-                yield con
-            except BaseException as exc:
-                failure = exc
-                raise
-            finally:
-                self._release(con, failure)
+                if not self.read_only:
+                    con.execute("SET threads = 1" if background else "RESET threads")
+                    self._ingest(con)
+                    self._maintain(con)
+            except duckdb.Error as exc:  # a full disk, an I/O error: retried by the next session
+                raise StoreUnavailable(f"{self.name} cannot store events now ({exc})") from None
+            self._annotate_release(con)
+            yield con
+
+    @contextmanager
+    def _opened(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """DuckDB opened for one session, released when it ends (told whether it failed)."""
+        con = self._open()
+        failure: BaseException | None = None
+        try:
+            yield con
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            self._release(con, failure)
 
     @contextmanager
     def reading(self, wait: float | None = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:

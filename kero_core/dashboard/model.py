@@ -251,6 +251,7 @@ class Dashboard:
     funnel: conversions.FunnelView | None = None  # the funnel of ?funnel=
     locations_off: bool = False  # no GeoIP file and no known country: the card says how to turn them on
     annotations: tuple[notes.Annotation, ...] = ()  # those of the period, oldest first
+    waiting: int = 0  # seconds the oldest event not stored yet has waited, when past WAITING_SHOWN
 
 
 def panels_of(view: View, card: Card, durations: bool) -> tuple[Panel, ...]:
@@ -265,6 +266,11 @@ def panels_of(view: View, card: Card, durations: bool) -> tuple[Panel, ...]:
             continue
         out.append(panel)
     return tuple(out)
+
+
+# Events wait in the spool for the next ingest (every few seconds); a read that found the ingest lock
+# taken shows what was stored, and says so once the oldest waiting event is this many seconds old.
+WAITING_SHOWN = 30.0
 
 
 def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
@@ -282,6 +288,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         has_data = bool(current.views or previous.views) or queries.has_events(con)
         funnel_counts = goal_queries.funnel(con, scope, view.funnel) if view.funnel else None
         annotations = tuple(notes.between(con, view.start, view.end))
+    waited = kero.store.waited()  # a read beside others' ingests nothing: say what it could not show
     cards = tuple(
         CardView(card, tuple(panel_view(view, p, *found[p.id]) for p in panels[card.id])) for card in CARDS
     ) + (CardView(PROPERTIES_CARD, (panel_view(view, PROPERTIES, *found[PROPERTIES.id]),)),)
@@ -306,6 +313,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         funnel=conversions.funnel_view(view.funnel, funnel_counts) if view.funnel and funnel_counts else None,
         locations_off=kero.config.geoip_db is None and not any(row.key[0] for row in found["countries"][1]),
         annotations=annotations,
+        waiting=round(waited) if waited >= WAITING_SHOWN else 0,
     )
 
 

@@ -134,15 +134,8 @@ class LakeStore(Store):
         if not self._thread_lock.acquire(timeout=-1 if wait is None else wait):
             raise TimeoutError("the Kero database is busy")
         try:
-            con = self._open()
-            failure: BaseException | None = None
-            try:
+            with self._opened() as con:
                 yield con
-            except BaseException as exc:
-                failure = exc
-                raise
-            finally:
-                self._release(con, failure)
         finally:
             self._thread_lock.release()
 

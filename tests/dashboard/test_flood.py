@@ -8,14 +8,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 import threading
+import time
 
 from werkzeug.test import Client
 
 from kero_core import Kero
+from kero_core.dashboard.model import WAITING_SHOWN
 from kero_core.queries import OTHER
 from kero_core.rollups import CARD_KEYS
 from kero_core.synthetic import flood
+from tests.conftest import environ
 from tests.dashboard.conftest import at, call, get, ingest, view_hit
 from tests.dashboard.html import parse
 
@@ -72,9 +77,10 @@ def test_the_other_row_is_shown_without_a_link_and_exported_with_exact_totals(ke
     assert [OTHER, "visitors"] in [row[1:3] for row in table if row[0] == "pages"]
 
 
-def test_a_reader_does_not_wait_for_another_reader(kero: Kero) -> None:
+def test_a_reader_does_not_wait_for_another_reader_and_says_what_is_not_stored_yet(kero: Kero) -> None:
     """One thread holds a read session; the dashboard renders meanwhile (before, every read held
-    the ingest lock alone, and this one waited for the other to end)."""
+    the ingest lock alone, and this one waited for the other to end). It cannot ingest then, and
+    says so once the oldest event waiting in the spool is WAITING_SHOWN old."""
     ingest(kero, [view_hit(at(minutes=-5))])
     holding, release = threading.Event(), threading.Event()
 
@@ -90,8 +96,20 @@ def test_a_reader_does_not_wait_for_another_reader(kero: Kero) -> None:
         answer = call(kero, "/", "period=today")
         assert holder.is_alive() and not release.is_set()  # rendered while the other read was open
         assert answer.status == 200
-        figure = parse(answer.body).find(cls="figure", id="figure-views")
-        assert figure.find("data").attrs["value"] == "1"
+        page = parse(answer.body)
+        assert page.find(cls="figure", id="figure-views").find("data").attrs["value"] == "1"
+        assert page.find_all(id="waiting") == []
+        kero.record_request(environ("/late"), status=200)
+        kero.pipeline.write()
+        waited = time.time() - WAITING_SHOWN - 5
+        for spooled in kero.store.pending():
+            os.utime(spooled, (waited, waited))
+        note = parse(call(kero, "/", "period=today").body).find(id="waiting").text()
+        shown = re.fullmatch(r"Events of the last (\d+) s are not stored yet: reload in a moment\.", note)
+        assert shown and round(WAITING_SHOWN) + 5 <= int(shown[1]) <= round(WAITING_SHOWN) + 65  # the render's own time
     finally:
         release.set()
         holder.join(30)
+    page = parse(call(kero, "/", "period=today").body)  # the lock is free: it ingests first
+    assert page.find_all(id="waiting") == []
+    assert page.find(cls="figure", id="figure-views").find("data").attrs["value"] == "2"
