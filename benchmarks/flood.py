@@ -2,9 +2,10 @@
 unique paths, referrers, UTM values and User-Agents (half of them unique bot names) does to
 the dashboard, measured side by side with the same site before the flood.
 
-Two folders are seeded in one run: a normal site (synthetic traffic over 30 days) and the same
+Three folders are seeded in one run: a normal site (synthetic traffic over 30 days), the same
 site plus the flood (spread over the last two days, so it lands both in rolled-up days and in
-today's raw events). Then, for each folder:
+today's raw events), and, to tell what the number of values costs from what the number of events
+costs, the same site plus as many events taking 100 values only ("busy"). Then, for each folder:
 - in process: median ms of full renders of the default view (24 h), ``?period=30d`` and
   ``?show=pages``, and the peak RSS of the process that rendered them (each view in a fresh
   process, so peaks do not carry over);
@@ -56,13 +57,17 @@ WORKERS = 4
 PASSWORD = "flood-bench-password"
 
 
-def seed(folder: Path, normal: int, flooded: int, end: float) -> float:
-    """Seconds taken to store ``normal`` synthetic events then ``flooded`` flood events."""
+FOLDERS = {"normal": None, "busy": 100, "flooded": 0}  # name -> distinct values of the added events (None: none added)
+
+
+def seed(folder: Path, normal: int, added: int, distinct: int | None, end: float) -> float:
+    """Seconds taken to store ``normal`` synthetic events then ``added`` flood events taking
+    ``distinct`` values (0: each unique; None: no flood)."""
     started = time.perf_counter()
     with open_kero(folder, end) as kero:
         kero.ingest(generate(normal, days=30, seed=1, end=end))
-        if flooded:
-            kero.ingest(flood(flooded, end=end, hours=48))
+        if distinct is not None:
+            kero.ingest(flood(added, end=end, hours=48, distinct=distinct or None))
     return time.perf_counter() - started
 
 
@@ -115,7 +120,10 @@ def concurrent_loads(folder: Path) -> dict[str, object]:
         def load() -> None:
             barrier.wait()
             started = time.perf_counter()
-            status = _get(url, auth)
+            try:
+                status = _get(url, auth)
+            except OSError:  # no answer within HTTP_TIMEOUT
+                status = 0
             results.append((status, (time.perf_counter() - started) * 1000))
 
         threads = [threading.Thread(target=load) for _ in range(CONCURRENT)]
@@ -155,19 +163,21 @@ def _get(url: str, auth: str, ready: bool = False) -> int:
 def run(normal: int, flooded: int, runs: int) -> None:
     end = float(int(time.time()) // 3600 * 3600)  # a whole hour, as dashboard_scale's
     with tempfile.TemporaryDirectory(prefix="kero-flood-") as tmp:
-        folders = {"normal": Path(tmp) / "normal", "flooded": Path(tmp) / "flooded"}
-        took = {name: seed(folder, normal, flooded if name == "flooded" else 0, end)
-                for name, folder in folders.items()}
-        size = {name: sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
-                for name, folder in folders.items()}
-        print(f"seeded: normal {normal:,} events in {took['normal']:.0f} s ({size['normal']:.0f} MB); "
-              f"flooded +{flooded:,} flood events in {took['flooded']:.0f} s ({size['flooded']:.0f} MB)")
-        print(f"{'in process':<16} {'normal ms':>10} {'flooded ms':>11} {'ratio':>6}   "
-              f"{'normal peak MB':>14} {'flooded peak MB':>15}   (median of {runs} renders; target flooded <= {TARGET_MS} ms)")
+        folders = {name: Path(tmp) / name for name in FOLDERS}
+        for name, folder in folders.items():
+            took = seed(folder, normal, flooded, FOLDERS[name], end)
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
+            added = "" if FOLDERS[name] is None else f" + {flooded:,} events of {FOLDERS[name] or 'unique'} values"
+            print(f"seeded {name}: {normal:,} events{added} in {took:.0f} s ({size:.0f} MB)", flush=True)
+        print(f"{'in process':<14} {'normal ms':>10} {'busy ms':>8} {'flooded ms':>11} {'flooded/busy':>13} "
+              f"{'flooded/normal':>15}   {'peak MB (normal, busy, flooded)':>32}   "
+              f"(median of {runs} renders; target flooded <= {TARGET_MS} ms)")
         for label, query in VIEWS.items():
-            a, b = render(folders["normal"], end, query, runs), render(folders["flooded"], end, query, runs)
-            print(f"{label:<16} {a['ms']:>10.0f} {b['ms']:>11.0f} {b['ms'] / a['ms']:>6.1f}   "
-                  f"{a['peak_mb']:>14.0f} {b['peak_mb']:>15.0f}", flush=True)
+            got = {name: render(folder, end, query, runs) for name, folder in folders.items()}
+            ms = {name: got[name]["ms"] for name in folders}
+            peaks = ", ".join(f"{got[name]['peak_mb']:.0f}" for name in folders)
+            print(f"{label:<14} {ms['normal']:>10.0f} {ms['busy']:>8.0f} {ms['flooded']:>11.0f} "
+                  f"{ms['flooded'] / ms['busy']:>13.1f} {ms['flooded'] / ms['normal']:>15.1f}   {peaks:>32}", flush=True)
         print(f"over HTTP: {CONCURRENT} concurrent loads of the default view (kero serve, gunicorn -w {WORKERS})")
         for name, folder in folders.items():
             http = concurrent_loads(folder)

@@ -112,6 +112,7 @@ def test_batches_hold_the_same_hits() -> None:
         lambda: SiteProfile(visitors_per_day=0),
         lambda: flood(-1, end=END),
         lambda: flood(10, end=END, hours=0),
+        lambda: flood(10, end=END, distinct=0),
     ],
 )
 def test_bad_arguments_fail_at_call_time(call: Callable[[], object]) -> None:
@@ -127,6 +128,7 @@ def test_a_flood_is_unique_in_every_free_text_field_and_within_its_hours() -> No
         assert len({getattr(h, field) for h in hits}) == 1000, field
     assert sum("bot/" in h.user_agent for h in hits) == 500
     assert {h.remote_addr for h in hits} == {"81.2.69.160"}
+    assert len({h.path for h in flood(1000, end=END, distinct=10)}) == 10
 
 
 def test_every_hit_is_a_valid_hit(hits: list[Hit]) -> None:
