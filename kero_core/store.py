@@ -42,10 +42,10 @@ STALE_TMP = 3600.0  # seconds after which a half-written spool file is a dead wr
 # The spool stops taking batches past this size (a database or lake unreachable for long): the
 # writer then holds events in memory up to max_buffer, and drops and counts the rest.
 MAX_SPOOL_BYTES = 1 << 30
-SPOOL_SIZE_EVERY = 10.0
+SPOOL_SIZE_EVERY = 10.0  # seconds between two measures of the spool's size
 # DuckDB's memory for a read-only session (a dashboard, an export): by default it takes 80% of the
 # machine's memory; past this a query spills to disk or fails, rather than swell the host's worker.
-READ_MEMORY = "1GB"  # seconds between two measures of the spool's size
+READ_MEMORY = "1GB"
 # Errors of the machine, not of the database file: moving the file aside would lose data and
 # fix nothing, so they make the store unavailable until they go away.
 _ENVIRONMENT_ERRORS = tuple(
