@@ -34,7 +34,7 @@ from kero_core.schema import COLUMN_NAMES, COLUMNS
 
 log = logging.getLogger("kero")
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 DB_FILE = "kero.duckdb"
 MAX_FILES_PER_INGEST = 500  # bounds one transaction after a long backlog
 PRUNE_EVERY = 3600.0  # seconds between two retention passes
@@ -69,7 +69,7 @@ def _create_v1(con: duckdb.DuckDBPyConnection) -> None:
 # Migration n brings a database from version n-1 to n. Append, never edit, once released.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _create_v1, 2: rollups.create, 3: rollups.create_v3, 4: rollups.create_v4, 5: rollups.create_v5,
-    6: notes.create, 7: shares.create_table,
+    6: notes.create, 7: shares.create_table, 8: rollups.create_v8,
 }
 
 
