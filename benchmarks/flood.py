@@ -91,7 +91,11 @@ def render(folder: Path, end: float, query: str, runs: int) -> dict[str, float]:
 def _rss_mb(pid: int, field: str = "VmRSS:") -> float:
     """A process's resident memory now (VmRSS), or at its peak (VmHWM: since its exec, unlike
     ru_maxrss, which keeps the parent's peak)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:  # it exited (killed) meanwhile
+        return 0.0
+    for line in lines:
         if line.startswith(field):
             return int(line.split()[1]) / 1024
     return 0.0
@@ -131,10 +135,11 @@ def concurrent_loads(folder: Path) -> dict[str, object]:
             thread.start()
         for thread in threads:
             thread.join(HTTP_TIMEOUT + 5)
-        growth = max(_rss_mb(pid) - rss_before[pid] for pid in workers)
+        alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]  # gunicorn kills a worker past its 30 s timeout
         return {"statuses": sorted(s for s, _ in results), "max_ms": max(ms for _, ms in results),
-                "median_ms": statistics.median(ms for _, ms in results), "rss_growth_mb": growth,
-                "rss_mb": max(_rss_mb(pid) for pid in workers)}
+                "median_ms": statistics.median(ms for _, ms in results), "killed": len(workers) - len(alive),
+                "rss_growth_mb": max((_rss_mb(pid) - rss_before[pid] for pid in alive), default=0.0),
+                "rss_mb": max((_rss_mb(pid) for pid in alive), default=0.0)}
     finally:
         server.terminate()
         try:
@@ -183,7 +188,8 @@ def run(normal: int, flooded: int, runs: int) -> None:
             http = concurrent_loads(folder)
             print(f"{name:<8} statuses {http['statuses']}; median {http['median_ms']:.0f} ms, "
                   f"slowest {http['max_ms']:.0f} ms; worker RSS {http['rss_mb']:.0f} MB, "
-                  f"growth over the loads {http['rss_growth_mb']:+.0f} MB (target <= {TARGET_RSS_MB})", flush=True)
+                  f"growth over the loads {http['rss_growth_mb']:+.0f} MB (target <= {TARGET_RSS_MB}); "
+                  f"workers killed by gunicorn's timeout: {http['killed']}", flush=True)
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
 
