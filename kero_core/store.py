@@ -404,9 +404,12 @@ class Store:
         version = int(row[0]) if row else 0
         if version != SCHEMA_VERSION:
             con.close()
+            fix = (f"open it once as its app does (any kero command without read-only use does, e.g. "
+                   f"`kero doctor --db {self.folder}`)" if os.access(self.folder, os.W_OK)
+                   else "copy the folder somewhere writable first, then open it there once")
             raise StoreUnavailable(
                 f"{self.db_file} has schema {version} and this Kero reads schema {SCHEMA_VERSION}, which needs "
-                f"an upgrade it cannot write in a read-only folder: copy the folder somewhere writable first"
+                f"an upgrade a read-only reader does not write: {fix}"
             )
         return con
 
@@ -439,12 +442,14 @@ class Store:
                 f"{self.db_file} was written by a newer Kero (schema {version}, this one knows {SCHEMA_VERSION})"
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            con.execute("BEGIN")
-            MIGRATIONS[target](con)
-            con.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(target)]
-            )
-            con.execute("COMMIT")
+            try:
+                con.execute("BEGIN")
+                MIGRATIONS[target](con)
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(target)])
+                con.execute("COMMIT")
+            except duckdb.Error as exc:  # not corruption: the file opened, so it is not moved aside
+                raise StoreUnavailable(f"{self.db_file} cannot be upgraded to schema {target} ({exc}); "
+                                       f"it is left as it is, and events wait in the spool") from None
 
     def _ingest(self, con: duckdb.DuckDBPyConnection) -> None:
         files = [f for f in self.pending() if self._own(f)]
