@@ -287,12 +287,14 @@ class Kero:
 
     # -- reading -----------------------------------------------------------------------------------
     @contextmanager
-    def read(self, wait: float | None = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    def read(self, wait: float | None = 30.0, *, shared: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection that sees everything recorded so far by this process (read-your-writes).
 
-        For the queries module and the dashboard; hold it briefly: other processes wait."""
+        For the queries module and the dashboard; hold it briefly: other processes wait. With
+        ``shared`` (queries only, no writes), readers do not wait for each other: when another
+        session is ingesting, it reads what is stored already (see :meth:`Store.reading`)."""
         self.pipeline.write()
-        with self.store.session(wait=wait) as con:
+        with (self.store.reading(wait) if shared else self.store.session(wait=wait)) as con:
             yield con
 
     def now(self) -> datetime:

@@ -396,6 +396,10 @@ def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetim
 # (a path the app does not know, most often a probe) counts as the one route NOT_FOUND_ROUTE, not as
 # thousands of one-off routes (they are listed in the not-found card).
 NOT_FOUND_ROUTE = "(not found)"
+# The row of a card that stands for the keys past the CARD_KEYS most frequent of a day (see
+# kero_core.rollups): its counts are the exact sums of theirs, so a flood of unique values costs
+# one row, not one per value.
+OTHER = "(other)"
 ROUTE_LABEL = f"CASE WHEN route <> '' THEN route WHEN status = 404 THEN '{NOT_FOUND_ROUTE}' ELSE path END"
 _ROUTE_KEY = (ROUTE_LABEL, "method", "(route <> '')::VARCHAR")  # the last key tells a route from a path
 
@@ -474,11 +478,16 @@ def _column_sql(d: Dimension) -> str:
     return f"CASE WHEN {d.where} THEN {_key_sql(d.key)} END"
 
 
-def _keyed(source: str, ids: Sequence[str], extra: str) -> str:
+def _keyed(source: str, ids: Sequence[str], extra: str, fold: str | None = None) -> str:
     """One row per (page view or visitor, card) with the card's key: an UNPIVOT of one column
-    per card, NULL where the card does not count the row (UNPIVOT drops NULLs)."""
+    per card, NULL where the card does not count the row (UNPIVOT drops NULLs). With ``fold``
+    (a table of the (name, is_bot, card, k) to keep), every other key becomes :data:`OTHER`."""
     columns = ", ".join(f"{_column_sql(DIMENSION_BREAKDOWNS[i])} AS {i}" for i in ids)
-    return f"UNPIVOT (SELECT {extra}, {columns} FROM {source}) ON {', '.join(ids)} INTO NAME card VALUE k"
+    keyed = f"UNPIVOT (SELECT {extra}, {columns} FROM {source}) ON {', '.join(ids)} INTO NAME card VALUE k"
+    if fold is None:
+        return keyed
+    return f"""SELECT u.* REPLACE (CASE WHEN f.k IS NULL THEN '{OTHER}' ELSE u.k END AS k) FROM ({keyed}) AS u
+               LEFT JOIN {fold} AS f ON f.name = u.name AND f.is_bot = u.is_bot AND f.card = u.card AND f.k = u.k"""
 
 
 class BreakdownRow(NamedTuple):
@@ -491,10 +500,12 @@ class BreakdownRow(NamedTuple):
     value3: float | None
 
 
-def dimension_sql(ids: Sequence[str], group: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+def dimension_sql(ids: Sequence[str], group: Sequence[str] = (), fold: str | None = None) -> tuple[list[str], list[str]]:
     """CTEs and parts (SELECTs of ``group`` columns, card, k, v1, v2, v3) for the dimension
     cards ``ids``, over the page views in ``pv``. ``group`` (columns of pv) keeps groups apart:
-    the rollups count every (name, bot or not, country) of a day separately.
+    the rollups count every (name, bot or not, country) of a day separately. ``fold``: see
+    :func:`_keyed` (``group`` must then hold name and is_bot); keys are folded before visitors
+    are counted, so the visitors of :data:`OTHER` are exact too.
 
     Exact distinct visitors without a COUNT(DISTINCT) per card (several times slower on
     DuckDB): rows are deduplicated per (card, key, visitor), then counted. Properties of the
@@ -516,7 +527,7 @@ def dimension_sql(ids: Sequence[str], group: Sequence[str] = ()) -> tuple[list[s
         for counts_visitors, keyed in ((False, hits), (True, seen)):
             chosen = [i for i in cards if DIMENSION_BREAKDOWNS[i].visitors == counts_visitors]
             if chosen:
-                keyed.append(f"SELECT * FROM ({_keyed(source, chosen, g + 'visitor_id')})")
+                keyed.append(f"SELECT * FROM ({_keyed(source, chosen, g + 'visitor_id', fold)})")
     if hits:
         parts.append(f"SELECT {g}card, k, count(*), NULL, NULL FROM ({' UNION ALL '.join(hits)}) GROUP BY ALL")
     if seen:
@@ -524,7 +535,7 @@ def dimension_sql(ids: Sequence[str], group: Sequence[str] = ()) -> tuple[list[s
     if visitor_ids:
         people = ", ".join(dict.fromkeys([*group, "visitor_id", *_VISITOR_COLUMNS]))
         ctes.append(f"people AS (SELECT {people}, count(*) AS n FROM pv GROUP BY ALL)")
-        ctes.append(f"people_keys AS ({_keyed('people', visitor_ids, g + 'visitor_id, n')})")
+        ctes.append(f"people_keys AS ({_keyed('people', visitor_ids, g + 'visitor_id, n', fold)})")
         counted.append(f"SELECT {g}card, k, visitor_id, sum(n) AS n FROM people_keys GROUP BY ALL")
     if counted:
         ctes.append(f"per_visitor AS ({' UNION ALL '.join(counted)})")
@@ -579,19 +590,20 @@ def ranked(
     rows_sql = " UNION ALL ".join(parts)
     if merge:
         rows_sql = f"SELECT card, k, sum(v1), sum(v2), sum(v3) FROM ({rows_sql}) AS p (card, k, v1, v2, v3) GROUP BY ALL"
-    # Ranking every row of a month (hundreds of thousands of keys) took longer than counting them:
-    # only the rows reaching each card's limit-th largest value (ties included) are sorted.
+    # Ranking every row of a month (hundreds of thousands of keys, most of them tied after a flood
+    # of unique values) took longer than counting them: each card's first rows are a top-N of its
+    # own (a heap of ``limit`` rows, not a sort of them all).
+    cards = list(dict.fromkeys(ids))
+    tops = " UNION ALL ".join(["(SELECT * FROM all_rows WHERE card = ? ORDER BY v1 DESC, k LIMIT ?)"] * len(cards))
     sql = f"""
         WITH {', '.join(ctes)},
         all_rows (card, k, v1, v2, v3) AS MATERIALIZED ({rows_sql}),
-        cut AS (SELECT card, count(*) AS total, max(v1, greatest(?, 1)) AS top FROM all_rows GROUP BY card)
-        SELECT card, k, v1, v2, v3, total FROM all_rows JOIN cut USING (card)
-        WHERE len(top) < ? OR v1 >= top[-1]
-        QUALIFY row_number() OVER (PARTITION BY card ORDER BY v1 DESC, k) <= ?
+        totals AS (SELECT card, count(*) AS total FROM all_rows GROUP BY card)
+        SELECT card, k, v1, v2, v3, total FROM ({tops}) JOIN totals USING (card)
         ORDER BY card, v1 DESC, k"""
     rows: dict[str, list[BreakdownRow]] = {i: [] for i in ids}
     totals: dict[str, int] = {}
-    for card, key, v1, v2, v3, total in con.execute(sql, [*params, *[max(0, int(limit))] * 3]).fetchall():
+    for card, key, v1, v2, v3, total in con.execute(sql, [*params, *(p for card in cards for p in (card, max(0, int(limit))))]).fetchall():
         rows[card].append(BreakdownRow(_key(card, key), v1, v2, v3))
         totals[card] = int(total)
     return {i: (totals.get(i, 0), rows[i]) for i in ids}

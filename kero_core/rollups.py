@@ -39,6 +39,11 @@ STEP = 1.02
 BUCKET = f"CASE WHEN duration_ms > 0 THEN ceil(ln(duration_ms) / ln({STEP}))::INTEGER END"  # NULL: 0 ms
 # What a route's response times are kept by (the slowest routes' key, see kero_core.queries).
 ROUTE_GROUP = f"name, is_bot, country, {queries.ROUTE_LABEL}, method, route <> ''"
+# Keys a card keeps per day (per event name, bots or humans): the rest of a day's keys (a flood of
+# unique paths, referrers, campaigns) fold into one queries.OTHER row with their exact sums, so
+# neither the rollups nor a view of them grow with the number of distinct values.
+CARD_KEYS = 1000
+KEPT = "kero_kept_keys"  # the temporary table of the keys a day keeps, while it is rolled up
 ROLL_UP_BUDGET = 1.0  # seconds one session spends rolling up days at most: others wait meanwhile
 DAY = timedelta(days=1)
 
@@ -168,20 +173,54 @@ def compute(con: duckdb.DuckDBPyConnection, day: date) -> None:
              lengths AS ({queries.visit_lengths("marked", GROUP)})
         SELECT ?, {group}, seconds, count(*), count(*) FILTER (WHERE bounce) FROM lengths GROUP BY ALL""",
                 [*span, day])
-    ctes, parts = queries.dimension_sql(list(queries.DIMENSION_BREAKDOWNS), GROUP)
-    columns = ", ".join(dict.fromkeys([*GROUP, *queries.BREAKDOWN_COLUMNS]))
-    con.execute(f"""INSERT INTO day_cards
-        WITH pv AS (SELECT {columns} {events}), {', '.join(ctes)}
-        SELECT ?, * EXCLUDE (v3) FROM ({' UNION ALL '.join(parts)}) AS p ({group}, card, k, v1, v2, v3)""",
-                [*span, day])
+    _cards(con, day, span)
+    folded = _keep_top_keys(con, day)
+    if folded:
+        con.execute("DELETE FROM day_cards WHERE day = ?", [day])
+        _cards(con, day, span, fold=KEPT)
     _sum_countries(con, "day = ?", [day])
     con.execute(f"""INSERT INTO day_durations SELECT ?, {group}, {BUCKET}, count(*) {events}
                     AND duration_ms IS NOT NULL GROUP BY ALL""", [day, *span])
-    con.execute(f"""INSERT INTO day_routes SELECT ?, {ROUTE_GROUP}, {BUCKET}, count(*) {events}
-                    AND duration_ms IS NOT NULL GROUP BY ALL""", [day, *span])
+    routes = f"SELECT {ROUTE_GROUP}, {BUCKET} AS bucket, count(*) AS n {events} AND duration_ms IS NOT NULL GROUP BY ALL"
+    if folded:  # the slowest routes keep the routes the routes card keeps
+        routes = f"""SELECT r.name, r.is_bot, country, CASE WHEN f.k IS NULL THEN '{queries.OTHER}' ELSE label END,
+                            method, routed, bucket, sum(n)
+                     FROM ({routes}) AS r (name, is_bot, country, label, method, routed, bucket, n)
+                     LEFT JOIN {KEPT} AS f ON f.card = 'routes' AND f.name = r.name AND f.is_bot = r.is_bot
+                                          AND f.k = {queries.ROUTE_KEY}
+                     GROUP BY ALL"""
+    con.execute(f"INSERT INTO day_routes SELECT ?, * FROM ({routes})", [day, *span])
     con.execute("""INSERT INTO day_routes_all SELECT day, name, is_bot, label, method, routed, bucket, sum(n)
                    FROM day_routes WHERE day = ? GROUP BY ALL""", [day])
     _insert_properties(con, "ts >= ? AND ts < ?", span)
+    if folded:
+        con.execute(f"DROP TABLE {KEPT}")
+
+
+def _cards(con: duckdb.DuckDBPyConnection, day: date, span: list[datetime], fold: str | None = None) -> None:
+    """The day's day_cards rows (with ``fold``, keys it does not hold as queries.OTHER)."""
+    ctes, parts = queries.dimension_sql(list(queries.DIMENSION_BREAKDOWNS), GROUP, fold)
+    columns = ", ".join(dict.fromkeys([*GROUP, *queries.BREAKDOWN_COLUMNS]))
+    con.execute(f"""INSERT INTO day_cards
+        WITH pv AS (SELECT {columns} FROM events WHERE ts >= ? AND ts < ?), {', '.join(ctes)}
+        SELECT ?, * EXCLUDE (v3) FROM ({' UNION ALL '.join(parts)}) AS p ({', '.join(GROUP)}, card, k, v1, v2, v3)""",
+                [*span, day])
+
+
+def _keep_top_keys(con: duckdb.DuckDBPyConnection, day: date) -> bool:
+    """When a card of the day has more than CARD_KEYS keys (for one event name, bots or humans),
+    fill the temporary table KEPT with the CARD_KEYS first of each (by their value summed over
+    countries) and say so; the day's cards are then counted again with the others folded."""
+    most = con.execute("""SELECT max(n) FROM (SELECT count(DISTINCT k) AS n FROM day_cards WHERE day = ?
+                                               GROUP BY name, is_bot, card)""", [day]).fetchone()[0]
+    if (most or 0) <= CARD_KEYS:
+        return False
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {KEPT} AS
+                    SELECT name, is_bot, card, k FROM (
+                        SELECT name, is_bot, card, k, sum(v1) AS v FROM day_cards WHERE day = ? GROUP BY ALL)
+                    QUALIFY row_number() OVER (PARTITION BY name, is_bot, card ORDER BY v DESC, k) <= ?""",
+                [day, CARD_KEYS])
+    return True
 
 
 # -- reading ------------------------------------------------------------------------------------------

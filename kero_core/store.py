@@ -43,6 +43,9 @@ STALE_TMP = 3600.0  # seconds after which a half-written spool file is a dead wr
 # writer then holds events in memory up to max_buffer, and drops and counts the rest.
 MAX_SPOOL_BYTES = 1 << 30
 SPOOL_SIZE_EVERY = 10.0  # seconds between two measures of the spool's size
+# DuckDB's memory for a read-only session (a dashboard, an export): by default it takes 80% of the
+# machine's memory; past this a query spills to disk or fails, rather than swell the host's worker.
+READ_MEMORY = "1GB"
 # Errors of the machine, not of the database file: moving the file aside would lose data and
 # fix nothing, so they make the store unavailable until they go away.
 _ENVIRONMENT_ERRORS = tuple(
@@ -170,24 +173,61 @@ class Store:
         one thread (by default it takes every core, and the request thread waited for one).
         Raises TimeoutError when the lock stays taken and StoreUnavailable when DuckDB cannot be
         opened."""
-        with self._locked(wait):
-            con = self._open()
-            failure: BaseException | None = None
+        with self._locked(wait), self._opened() as con:
             try:
-                try:
-                    if not self.read_only:
-                        con.execute("SET threads = 1" if background else "RESET threads")
-                        self._ingest(con)
-                        self._maintain(con)
-                except duckdb.Error as exc:  # a full disk, an I/O error: retried by the next session
-                    raise StoreUnavailable(f"{self.name} cannot store events now ({exc})") from None
-                self._annotate_release(con)
+                if not self.read_only:
+                    con.execute("SET threads = 1" if background else "RESET threads")
+                    self._ingest(con)
+                    self._maintain(con)
+            except duckdb.Error as exc:  # a full disk, an I/O error: retried by the next session
+                raise StoreUnavailable(f"{self.name} cannot store events now ({exc})") from None
+            self._annotate_release(con)
+            yield con
+
+    @contextmanager
+    def _opened(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """DuckDB opened for one session, released when it ends (told whether it failed)."""
+        con = self._open()
+        failure: BaseException | None = None
+        try:
+            yield con
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            self._release(con, failure)
+
+    @contextmanager
+    def reading(self, wait: float | None = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A session for reads only, which never queues behind other readers. When no session
+        holds the ingest lock, it ingests the spool first (read-your-writes) in a short session
+        of its own; when one does (the writer, another reader), it reads what is stored already.
+        Its queries run beside other readers' under a shared lock, on a read-only connection
+        (``memory_limit`` bounded by READ_MEMORY), waiting only for a session that writes.
+        Raises what :meth:`session` raises."""
+        if self.read_only:
+            with self.session(wait) as con:
                 yield con
-            except BaseException as exc:
-                failure = exc
-                raise
+            return
+        with contextlib.suppress(TimeoutError):
+            with self.session(wait=0):
+                pass
+        with contextlib.ExitStack() as stack:
+            try:
+                con = stack.enter_context(self._beside_others(wait))
+            except StoreUnavailable:  # no database yet, or one to upgrade first: that writes
+                con = stack.enter_context(self.session(wait))
+            yield con
+
+    @contextmanager
+    def _beside_others(self, wait: float | None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection under the shared lock (the lake overrides it)."""
+        with self._locked(wait, shared=True):
+            con = self._open_read_only()
+            try:
+                yield con
             finally:
-                self._release(con, failure)
+                con.close()
 
     def _release(self, con: duckdb.DuckDBPyConnection, failure: BaseException | None) -> None:
         """End of a session: the file must be closed for the other processes to open it."""
@@ -264,37 +304,47 @@ class Store:
         return SaltStore(self.folder / "salts")
 
     @contextmanager
-    def _locked(self, wait: float | None) -> Iterator[None]:
+    def _locked(self, wait: float | None, shared: bool = False) -> Iterator[None]:
+        """Hold the ingest lock: alone (sessions that write), or ``shared`` with other readers."""
         deadline = None if wait is None else time.monotonic() + wait
+        if shared:  # readers never wait for each other, in this process or another
+            with self._flocked(fcntl.LOCK_SH, deadline):
+                yield
+            return
         if not self._thread_lock.acquire(timeout=-1 if wait is None else wait):
             raise TimeoutError("the Kero database is busy")
         try:
-            try:
-                fd = self._open_lock_file()
-            except OSError as exc:  # a read-only or full disk
-                raise StoreUnavailable(f"{self._lock_file} cannot be opened ({exc.strerror})") from None
-            if fd is None:  # a read-only copy without a lock file: no writer can be there
+            with self._flocked(fcntl.LOCK_EX, deadline):
                 yield
-                return
-            try:
-                delay = 0.002
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if deadline is not None and time.monotonic() >= deadline:
-                            raise TimeoutError("the Kero database is busy") from None
-                        time.sleep(delay)
-                        delay = min(delay * 2, 0.05)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-            finally:
-                os.close(fd)
         finally:
             self._thread_lock.release()
+
+    @contextmanager
+    def _flocked(self, mode: int, deadline: float | None) -> Iterator[None]:
+        try:
+            fd = self._open_lock_file()
+        except OSError as exc:  # a read-only or full disk
+            raise StoreUnavailable(f"{self._lock_file} cannot be opened ({exc.strerror})") from None
+        if fd is None:  # a read-only copy without a lock file: no writer can be there
+            yield
+            return
+        try:
+            delay = 0.002
+            while True:
+                try:
+                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise TimeoutError("the Kero database is busy") from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def _open_lock_file(self) -> int | None:
         """The lock file's descriptor (flock works on one opened read-only too); None for a
@@ -346,6 +396,7 @@ class Store:
             raise StoreUnavailable(f"{self.db_file} cannot be opened read-only ({exc})") from None
         try:
             con.execute("SET enable_progress_bar = false")
+            con.execute(f"SET memory_limit = '{READ_MEMORY}'")
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except duckdb.Error as exc:
             con.close()

@@ -104,6 +104,31 @@ def generate_batches(
     return iter(lambda: list(itertools.islice(hits, batch_size)), [])
 
 
+def flood(events: int, *, end: float, hours: float = 1.0, ip: str = "81.2.69.160",
+          distinct: int | None = None) -> Iterator[Hit]:
+    """``events`` hits from one client (``ip``) evenly over the ``hours`` before ``end``, each
+    unique in every free-text field: path, UTM source, medium and campaign, Referer and
+    User-Agent (half unique bot names, half unique browser versions); one in three is a 404. What
+    an anonymous client can send to swell the number of distinct values (issue 14). With
+    ``distinct``, the fields take that many values only (the same load without the flood of values)."""
+    if events < 0 or hours <= 0 or (distinct is not None and distinct < 1):
+        raise ValueError(f"events must be 0 or more, hours more than 0 and distinct at least 1, "
+                         f"got {events!r}, {hours!r} and {distinct!r}.")
+    return _flood_hits(events, float(end) - hours * 3600, hours * 3600 / max(events, 1), ip, distinct or events or 1)
+
+
+def _flood_hits(events: int, start: float, step: float, ip: str, distinct: int) -> Iterator[Hit]:
+    for n in range(events):
+        i = n % distinct
+        agent = (f"Mozilla/5.0 (compatible; Crawler{i}bot/1.{i}; +https://bot{i}.example.net/)" if i % 2 else
+                 f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                 f"Chrome/131.0.{i}.0 Safari/537.36")
+        yield as_hit((start + n * step, "http_req", "GET", f"/flood/{i}",
+                      f"utm_source=s{i}&utm_medium=m{i}&utm_campaign=c{i}", "", 404 if i % 3 == 0 else 200, 3.0,
+                      ip, "", "", "", agent, "en", "gzip", f"https://ref{i}.example.org/page/{i}", None, 1.0,
+                      SITE_HOST, ""))
+
+
 # --------------------------------------------------------------------------- time and sessions
 
 

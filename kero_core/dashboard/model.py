@@ -157,7 +157,7 @@ class Row:
     texts: tuple[str, ...]
     bar: int  # 0-100: the first value as a share of the panel's largest
     filters: tuple[Filter, ...]
-    href: str  # this view, filtered by the row
+    href: str  # this view, filtered by the row ('' for the queries.OTHER row, which no filter selects)
 
 
 @dataclass(frozen=True)
@@ -181,12 +181,15 @@ def panel_view(view: View, panel: Panel, total: int, rows: Iterable[BreakdownRow
     links: dict[frozenset[str], Callable[[Sequence[Filter]], str]] = {}
     for row in rows:
         values = tuple(value(row, c) for c in panel.columns)
+        bar = round(100 * (row.value or 0) / largest) if largest else 0
+        texts = tuple(_text(v, c) for v, c in zip(values, panel.columns))
+        if row.key[0] == queries.OTHER:  # many values counted together (see rollups.CARD_KEYS): no filter
+            built.append(Row(Label(queries.OTHER), values, texts, bar, (), ""))
+            continue
         filters = panel.filters(row.key)
         dimensions = frozenset(f.dimension for f in filters)
         link = links.get(dimensions) or links.setdefault(dimensions, view.filter_links(dimensions))
-        bar = round(100 * (row.value or 0) / largest) if largest else 0
-        built.append(Row(panel.label(row.key), values, tuple(_text(v, c) for v, c in zip(values, panel.columns)),
-                         bar, filters, link(filters)))
+        built.append(Row(panel.label(row.key), values, texts, bar, filters, link(filters)))
     return PanelView(panel, tuple(built), total, view.showing(panel.id))
 
 
@@ -248,6 +251,7 @@ class Dashboard:
     funnel: conversions.FunnelView | None = None  # the funnel of ?funnel=
     locations_off: bool = False  # no GeoIP file and no known country: the card says how to turn them on
     annotations: tuple[notes.Annotation, ...] = ()  # those of the period, oldest first
+    waiting: int = 0  # seconds the oldest event not stored yet has waited, when past WAITING_SHOWN
 
 
 def panels_of(view: View, card: Card, durations: bool) -> tuple[Panel, ...]:
@@ -264,13 +268,18 @@ def panels_of(view: View, card: Card, durations: bool) -> tuple[Panel, ...]:
     return tuple(out)
 
 
+# Events wait in the spool for the next ingest (every few seconds); a read that found the ingest lock
+# taken shows what was stored, and says so once the oldest waiting event is this many seconds old.
+WAITING_SHOWN = 30.0
+
+
 def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
     """Everything the page shows, read in one session (which also ingests pending events)."""
     scope = view.scope()
     durations = kero.config.measure_requests
     panels = {card.id: panels_of(view, card, durations) for card in CARDS}
     ids = [p.id for card_panels in panels.values() for p in card_panels]
-    with kero.read() as session, queries.snapshot(session) as con:
+    with kero.read(shared=True) as session, queries.snapshot(session) as con:
         (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals)
         found = rollups.breakdowns(con, scope, ids, rows)
         found[PROPERTIES.id] = rollups.properties(con, scope, rows)
@@ -279,6 +288,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         has_data = bool(current.views or previous.views) or queries.has_events(con)
         funnel_counts = goal_queries.funnel(con, scope, view.funnel) if view.funnel else None
         annotations = tuple(notes.between(con, view.start, view.end))
+    waited = kero.store.waited()  # a read beside others' ingests nothing: say what it could not show
     cards = tuple(
         CardView(card, tuple(panel_view(view, p, *found[p.id]) for p in panels[card.id])) for card in CARDS
     ) + (CardView(PROPERTIES_CARD, (panel_view(view, PROPERTIES, *found[PROPERTIES.id]),)),)
@@ -303,12 +313,13 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         funnel=conversions.funnel_view(view.funnel, funnel_counts) if view.funnel and funnel_counts else None,
         locations_off=kero.config.geoip_db is None and not any(row.key[0] for row in found["countries"][1]),
         annotations=annotations,
+        waiting=round(waited) if waited >= WAITING_SHOWN else 0,
     )
 
 
 def build_modal(kero: "Kero", view: View, card: str) -> PanelView:
     """Only the full list of one card (what the script fetches for "Show all")."""
-    with kero.read() as con:
+    with kero.read(shared=True) as con:
         found = _breakdowns(con, view.scope(), card, MODAL_ROWS)
     return panel_view(view, PANELS[card], *found[card])
 
@@ -340,5 +351,5 @@ def realtime_where(now: datetime, locked: Sequence[Filter] = ()) -> queries.Wher
 
 def realtime(kero: "Kero", locked: Sequence[Filter] = ()) -> int:
     """Human visitors in the last five minutes (the header's live figure)."""
-    with kero.read() as con:
+    with kero.read(shared=True) as con:
         return queries.count_visitors(con, realtime_where(kero.now(), locked))

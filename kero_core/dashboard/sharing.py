@@ -75,7 +75,7 @@ def respond(kero: "Kero", subpath: str, params: Mapping[str, Sequence[str]], *, 
     if not every.allow(""):  # before any read
         return _too_many()
     try:
-        with kero.read() as con:
+        with kero.read(shared=True) as con:
             share = shares.find(con, token)
     except (TimeoutError, StoreUnavailable):
         return unavailable()

@@ -126,6 +126,19 @@ class LakeStore(Store):
             self._con = con
         return self._con
 
+    @contextmanager
+    def _beside_others(self, wait: float | None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The lake's reads need no ingest lock (each reads a snapshot of the lake, whoever
+        ingests meanwhile), so other processes' readers and ingests go on beside them; this
+        process's one connection is taken by one thread at a time."""
+        if not self._thread_lock.acquire(timeout=-1 if wait is None else wait):
+            raise TimeoutError("the Kero database is busy")
+        try:
+            with self._opened() as con:
+                yield con
+        finally:
+            self._thread_lock.release()
+
     def _release(self, con: duckdb.DuckDBPyConnection, failure: BaseException | None) -> None:
         """Keep the connection, unless the session failed in a way that may have broken it."""
         if isinstance(failure, (duckdb.Error, StoreUnavailable)):

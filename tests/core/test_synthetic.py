@@ -21,7 +21,7 @@ from ua_parser import parse
 
 from kero_core import synthetic
 from kero_core.capture import MAX_PATH, MAX_QUERY, MAX_REFERRER, MAX_USER_AGENT, Hit
-from kero_core.synthetic import SITE_HOST, SiteProfile, generate, generate_batches
+from kero_core.synthetic import SITE_HOST, SiteProfile, flood, generate, generate_batches
 
 END = datetime(2026, 11, 10, 12, 34, 56, 500_000, tzinfo=timezone.utc).timestamp()  # mid-hour on purpose
 INTERNAL = f"https://{SITE_HOST}/"
@@ -110,11 +110,25 @@ def test_batches_hold_the_same_hits() -> None:
         lambda: SiteProfile(paths=0),
         lambda: SiteProfile(paths=100_001),
         lambda: SiteProfile(visitors_per_day=0),
+        lambda: flood(-1, end=END),
+        lambda: flood(10, end=END, hours=0),
+        lambda: flood(10, end=END, distinct=0),
     ],
 )
 def test_bad_arguments_fail_at_call_time(call: Callable[[], object]) -> None:
     with pytest.raises(ValueError):
         call()
+
+
+def test_a_flood_is_unique_in_every_free_text_field_and_within_its_hours() -> None:
+    hits = list(flood(1000, end=END, hours=2))
+    assert len(hits) == 1000
+    assert all(END - 7200 <= h.ts < END for h in hits) and [h.ts for h in hits] == sorted(h.ts for h in hits)
+    for field in ("path", "query", "referrer", "user_agent"):
+        assert len({getattr(h, field) for h in hits}) == 1000, field
+    assert sum("bot/" in h.user_agent for h in hits) == 500
+    assert {h.remote_addr for h in hits} == {"81.2.69.160"}
+    assert len({h.path for h in flood(1000, end=END, distinct=10)}) == 10
 
 
 def test_every_hit_is_a_valid_hit(hits: list[Hit]) -> None:

@@ -5,6 +5,8 @@ an outage that only grows the spool, and clear errors for bad options."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,7 +22,10 @@ from kero_core.dashboard.view import parse_view
 from kero_core.lake import LakeStore
 from kero_core.lake.catalog import SALTS_TABLE, lock_key
 from kero_core.lake.connection import EXTENSIONS, catalog_dsn, extension_file, redact
+from kero_core.queries import OTHER
+from kero_core.rollups import CARD_KEYS
 from kero_core.store import StoreUnavailable
+from kero_core.synthetic import flood
 from tests.conftest import FakeClock, environ
 from tests.lake.postgres import PostgresServer
 
@@ -346,3 +351,31 @@ def test_two_rows_for_one_rolled_day_neither_double_it_nor_stop_the_prune(make_h
         assert con.execute("SELECT count(*) FROM rollup_days WHERE day = ?", [T0.date()]).fetchone()[0] == 1
         kero.store.prune(con)
     assert figures(kero, "7d") == (3, 3)
+
+
+def test_a_dashboard_read_does_not_wait_for_the_ingest_lock(make_host: Callable[..., Kero], tmp_path: Path) -> None:
+    """Lake reads see a snapshot, whoever ingests meanwhile: with this host's ingest lock held
+    (here by the test, as another process's ingest would), the dashboard reads what the lake
+    holds (before, it waited for the lock up to 30 s)."""
+    kero = make_host(clock=FakeClock(T0))
+    visit(kero, "/")
+    assert kero.flush(timeout=60)
+    fd = os.open(tmp_path / "host" / "ingest.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert figures(kero, "today") == (1, 1)
+    finally:
+        os.close(fd)
+
+
+def test_a_flooded_day_is_rolled_up_into_the_lake_with_its_tail_folded(make_host: Callable[..., Kero]) -> None:
+    clock = FakeClock(T0)
+    kero = make_host(clock=clock)
+    kero.ingest(flood(3 * CARD_KEYS, end=(T0 - timedelta(hours=13)).timestamp(), hours=2))
+    with kero.read() as con:
+        widest, other = con.execute(
+            """SELECT max(n), sum(o) FROM (SELECT count(DISTINCT k) AS n, count(*) FILTER (WHERE k = ?) AS o
+               FROM day_cards_all WHERE card = 'pages' GROUP BY day, name, is_bot)""", [OTHER]).fetchone()
+        humans = con.execute("SELECT count(*) FROM events WHERE NOT is_bot").fetchone()[0]
+    assert (widest, other) == (CARD_KEYS + 1, 2)  # humans and bots: each its kept pages and one OTHER
+    assert figures(kero, "7d")[1] == humans

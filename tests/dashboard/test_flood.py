@@ -1,0 +1,115 @@
+"""A cardinality flood (issue 14): a day with more distinct values than a card keeps is rolled up
+into its CARD_KEYS first keys and one "(other)" row with the exact sums of the rest, shown
+without a filter link on the page and as-is in api/stats and the CSV; totals stay exact. And
+dashboard readers do not wait for each other."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import threading
+import time
+
+from werkzeug.test import Client
+
+from kero_core import Kero
+from kero_core.dashboard.model import WAITING_SHOWN
+from kero_core.queries import OTHER
+from kero_core.rollups import CARD_KEYS
+from kero_core.synthetic import flood
+from tests.conftest import environ
+from tests.dashboard.conftest import at, call, get, ingest, view_hit
+from tests.dashboard.html import parse
+
+FLOODED = 3 * CARD_KEYS + 400  # flood page views, unique in every free-text field (half from bots)
+
+
+def flood_yesterday(kero: Kero) -> None:
+    """Twenty views of "/" by four visitors, then the flood, all yesterday (rolled up by ingest)."""
+    ingest(kero, [view_hit(at(hours=-20, minutes=i), "/", ip=f"81.2.69.{140 + i % 4}") for i in range(20)])
+    ingest(kero, flood(FLOODED, end=at(hours=-13), hours=2))
+
+
+def test_a_flooded_day_keeps_its_first_keys_and_folds_the_rest_exactly(kero: Kero) -> None:
+    flood_yesterday(kero)
+    with kero.read() as con:
+        day = con.execute("SELECT max(day) FROM rollup_days WHERE rolled").fetchone()[0]
+        widest = con.execute("""SELECT max(n) FROM (SELECT count(DISTINCT k) AS n FROM day_cards_all
+                                WHERE day = ? GROUP BY name, is_bot, card)""", [day]).fetchone()[0]
+        assert widest == CARD_KEYS + 1  # the kept keys and OTHER
+        pages = dict(((k, (v1, v2)) for k, v1, v2 in con.execute(
+            "SELECT k, v1, v2 FROM day_cards_all WHERE day = ? AND card = 'pages' AND NOT is_bot", [day]).fetchall()))
+        kept = [k for k in pages if k != OTHER]
+        assert "/" in kept and pages["/"] == (4, 20)  # the most viewed page is kept
+        views, visitors = con.execute(
+            """SELECT count(*), count(DISTINCT visitor_id) FROM events
+               WHERE ts::DATE = ? AND NOT is_bot AND NOT list_contains(?, path)""", [day, kept]).fetchone()
+        assert pages[OTHER] == (visitors, views)  # exact: the events' own distinct visitors
+        total = con.execute("SELECT count(*) FROM events WHERE ts::DATE = ? AND NOT is_bot", [day]).fetchone()[0]
+        assert sum(v2 for _, v2 in pages.values()) == total
+        timed = con.execute("SELECT sum(n) FROM day_routes_all WHERE day = ?", [day]).fetchone()[0]
+        assert timed == con.execute("SELECT count(*) FROM events WHERE ts::DATE = ?", [day]).fetchone()[0]
+        widest = con.execute("""SELECT max(n) FROM (SELECT count(DISTINCT label) AS n FROM day_routes_all
+                                WHERE day = ? GROUP BY name, is_bot)""", [day]).fetchone()[0]
+        assert widest == CARD_KEYS + 1  # the slowest routes keep what the routes card keeps
+
+
+def test_the_other_row_is_shown_without_a_link_and_exported_with_exact_totals(kero: Kero, client: Client) -> None:
+    flood_yesterday(kero)
+    humans = kero.count(filters={"is_bot": False}, start=at(days=-7))
+    page = parse(call(kero, "/", "period=7d").body)
+    rows = page.find(cls="panel", id="panel-pages").find_all("tr")[1:]
+    labels = [row.find("td", cls="label").text().strip() for row in rows]
+    assert labels[0] == OTHER  # the flood's thousand unique pages, counted together, lead
+    other = rows[0].find("td", cls="label")
+    assert other.find_all("a") == [] and "other" in other.find("span", cls="filter").classes
+    assert rows[1].find("td", cls="label").find("a", cls="filter")  # a kept page still filters
+
+    stats = json.loads(get(client, "/_kero/api/stats?period=7d").data)
+    assert next(f for f in stats["figures"] if f["id"] == "views")["value"] == humans
+    pages = next(c for c in stats["cards"] if c["id"] == "pages")
+    assert pages["rows"][0]["label"] == OTHER and pages["rows"][0]["filters"] == {}
+
+    table = list(csv.reader(io.StringIO(get(client, "/_kero/?period=7d&format=csv").data.decode())))
+    assert [OTHER, "visitors"] in [row[1:3] for row in table if row[0] == "pages"]
+
+
+def test_a_reader_does_not_wait_for_another_reader_and_says_what_is_not_stored_yet(kero: Kero) -> None:
+    """One thread holds a read session; the dashboard renders meanwhile (before, every read held
+    the ingest lock alone, and this one waited for the other to end). It cannot ingest then, and
+    says so once the oldest event waiting in the spool is WAITING_SHOWN old."""
+    ingest(kero, [view_hit(at(minutes=-5))])
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with kero.read(shared=True):
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        answer = call(kero, "/", "period=today")
+        assert holder.is_alive() and not release.is_set()  # rendered while the other read was open
+        assert answer.status == 200
+        page = parse(answer.body)
+        assert page.find(cls="figure", id="figure-views").find("data").attrs["value"] == "1"
+        assert page.find_all(id="waiting") == []
+        kero.record_request(environ("/late"), status=200)
+        kero.pipeline.write()
+        waited = time.time() - WAITING_SHOWN - 5
+        for spooled in kero.store.pending():
+            os.utime(spooled, (waited, waited))
+        note = parse(call(kero, "/", "period=today").body).find(id="waiting").text()
+        shown = re.fullmatch(r"Events of the last (\d+) s are not stored yet: reload in a moment\.", note)
+        assert shown and round(WAITING_SHOWN) + 5 <= int(shown[1]) <= round(WAITING_SHOWN) + 65  # the render's own time
+    finally:
+        release.set()
+        holder.join(30)
+    page = parse(call(kero, "/", "period=today").body)  # the lock is free: it ingests first
+    assert page.find_all(id="waiting") == []
+    assert page.find(cls="figure", id="figure-views").find("data").attrs["value"] == "2"
