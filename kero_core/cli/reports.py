@@ -17,7 +17,7 @@ from kero_core.cli import short_help
 from kero_core.cli.common import db_option, describe_span, lake_options, open_kero, period_view, table, writable
 from kero_core.dashboard import model
 from kero_core.dashboard.model import MODAL_ROWS
-from kero_core.dashboard.view import TIMEFRAMES
+from kero_core.dashboard.view import DEFAULT_TIMEFRAME, TIMEFRAMES
 from kero_core.importer import STATE_FILE, ImportState, LogImportError
 from kero_core.lake.connection import CATALOG, described, redact
 from kero_core.lake.store import LAKE_SCHEMA_VERSION
@@ -30,9 +30,9 @@ _SHOWN_PANELS = ("pages", "referrers")
 
 @click.command("stats", short_help=short_help("stats"))
 @db_option(existing=True)
-@click.option("--timeframe", type=click.Choice((*TIMEFRAMES, "all")), default="7d", show_default=True,
-              help="The dashboard's period: today, the past 24 hours, 7 or 30 days, 12 months, month or year to "
-                   "date, or every stored day.")
+@click.option("--timeframe", type=click.Choice((*TIMEFRAMES, "all")), default=DEFAULT_TIMEFRAME, show_default=True,
+              help="The dashboard's period: today, the past 24 hours (the dashboard's default too), 7 or 30 days, "
+                   "12 months, month or year to date, or every stored day.")
 @click.option("--limit", type=click.IntRange(1, MODAL_ROWS), default=10, show_default=True, help="Rows of each top list.")
 def stats(db_path: Path, timeframe: str, limit: int) -> None:
     """Print the dashboard's key figures and its top pages and referrers (humans' page views)."""

@@ -24,7 +24,7 @@ from kero_core.config import make_config
 from kero_core.enrich import SaltStore
 from kero_core.dashboard import model
 from kero_core.dashboard.export import to_csv
-from kero_core.dashboard.view import parse_view
+from kero_core.dashboard.view import DEFAULT_TIMEFRAME, TIMEFRAMES, parse_view
 from kero_core.schema import COLUMN_NAMES
 from kero_core.store import DB_FILE, SCHEMA_VERSION, Store
 from tests.cli.conftest import invoke, stored
@@ -147,6 +147,12 @@ def test_stats_prints_the_dashboards_figures_and_top_lists(seeded: Path) -> None
     top = Counter(e.path for e in humans).most_common(1)[0][0]
     assert pages[0].split()[0] == top and len(pages) == 3
     assert any(line.startswith("Referrers (") for line in lines)
+
+
+def test_stats_by_default_shows_the_dashboards_default_period(seeded: Path) -> None:
+    result = invoke("stats", "--db", seeded)
+    assert result.exit_code == 0
+    assert result.stdout.split(":")[1].split(",")[0].strip() == TIMEFRAMES[DEFAULT_TIMEFRAME] == "Past 24 hours"
 
 
 def test_stats_of_a_period_without_events(seeded: Path) -> None:

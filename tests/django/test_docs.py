@@ -128,7 +128,7 @@ def test_commands(kero: Kero, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, c
         assert words[:3] == ["python", "manage.py", words[2]] and words[2].startswith("kero_")
         call_command(*words[2:])
     out = capsys.readouterr().out
-    assert "Kero: today" in out and "Removed 0 events" in out and '"name": "docs"' in out
+    assert "Kero: Past 24 hours" in out and "Removed 0 events" in out and '"name": "docs"' in out
     assert (tmp_path / "events.csv").read_text().startswith("ts,name,")
 
 
