@@ -187,7 +187,8 @@ def _top_property(con: duckdb.DuckDBPyConnection, dimension: str, w: Where, metr
 
 
 def bucket_unit(start: datetime, end: datetime) -> str:
-    """Kero's bucket size: up to 3 days hours, up to 31 days days, up to 93 weeks, else months."""
+    """Kero's bucket size: up to 3 days hours, up to 31 days days, up to 93 weeks, up to ten
+    years months (at most 121 buckets), else years (a history imported from old logs)."""
     span = end - start
     if span <= timedelta(days=3):
         return "hour"
@@ -195,7 +196,9 @@ def bucket_unit(start: datetime, end: datetime) -> str:
         return "day"
     if span <= timedelta(days=93):
         return "week"
-    return "month"
+    if span <= timedelta(days=3660):
+        return "month"
+    return "year"
 
 
 def _truncate(moment: datetime, unit: str) -> datetime:
@@ -206,10 +209,14 @@ def _truncate(moment: datetime, unit: str) -> datetime:
         return day
     if unit == "week":
         return day - timedelta(days=day.weekday())
+    if unit == "year":
+        return day.replace(month=1, day=1)
     return day.replace(day=1)
 
 
 def _next(moment: datetime, unit: str) -> datetime:
+    if unit == "year":
+        return moment.replace(year=moment.year + 1)
     if unit == "month":
         return moment.replace(year=moment.year + moment.month // 12, month=moment.month % 12 + 1)
     return moment + {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}[unit]
