@@ -56,7 +56,7 @@ def test_settings(settings: Any, tmp_path: Path, client: Client) -> None:
     ns = run_block("settings", BASE_DIR=tmp_path)
     assert "kero_django" in ns["INSTALLED_APPS"]
     middleware = ns["MIDDLEWARE"]
-    assert middleware.index("kero_django.middleware.KeroMiddleware") > middleware.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+    assert middleware.index("kero_django.middleware.KeroMiddleware") == 0  # see test_middleware_position.py
     settings.KERO = ns["KERO"]
     assert kero_messages() == []
     client.get("/hello/docs", headers={"User-Agent": CHROME_UA})  # a browser: IGNORE_BOTS is on
