@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import duckdb
 
 from kero_core.goals import Funnel, Step
-from kero_core.queries import METRICS, VISIT_GAP, BreakdownRow, Scope, Where, ranked, where
+from kero_core.queries import METRICS, REQUEST_SQL, VISIT_GAP, BreakdownRow, Scope, Where, ranked, where
 
 
 def step_sql(step: Step) -> Where:
@@ -160,7 +160,7 @@ def properties(con: duckdb.DuckDBPyConnection, scope: Scope, limit: int) -> tupl
     filters = {**scope.filters, "is_bot": False} if scope.humans_only else scope.filters
     base = scope.with_goal(where(name, filters, scope.start, scope.end))
     ctes = [
-        f"custom AS (SELECT name, visitor_id, labels FROM events WHERE {base.sql} AND name <> 'http_req' AND labels <> '')",
+        f"custom AS (SELECT name, visitor_id, labels FROM events WHERE {base.sql} AND name NOT IN ({REQUEST_SQL}) AND labels <> '')",
         """kv AS (SELECT name, visitor_id, k, json_extract_string(labels, '$."' || k || '"') AS v
                   FROM (SELECT name, visitor_id, labels, unnest(json_keys(labels)) AS k FROM custom)
                   WHERE NOT contains(k, '"'))""",

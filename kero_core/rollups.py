@@ -20,7 +20,7 @@ up yet) from the events, and add them up. Views with other filters read the even
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -28,6 +28,7 @@ from typing import Any, Callable, Sequence
 import duckdb
 
 from kero_core import queries
+from kero_core.capture import REQUEST_NAMES
 from kero_core.queries import BreakdownRow, Bucket, Figures, Scope
 
 GROUP = ("name", "is_bot", "country")
@@ -148,7 +149,7 @@ def compute(con: duckdb.DuckDBPyConnection, day: date) -> None:
     ctes, parts = queries.dimension_sql(list(queries.DIMENSION_BREAKDOWNS), GROUP)
     columns = ", ".join(dict.fromkeys([*GROUP, *queries.BREAKDOWN_COLUMNS]))
     con.execute(f"""INSERT INTO day_cards
-        WITH pv AS (SELECT {columns} {events}), {', '.join(ctes)}
+        WITH pv AS (SELECT {columns} {events}), requests AS (SELECT * FROM pv), {', '.join(ctes)}
         SELECT ?, * EXCLUDE (v3) FROM ({' UNION ALL '.join(parts)}) AS p ({group}, card, k, v1, v2, v3)""",
                 [*span, day])
     _sum_countries(con, "day = ?", [day])
@@ -203,13 +204,18 @@ def _raw_params(plan_: Plan) -> list[Any]:
     return [bound for interval in plan_.raw for bound in interval]
 
 
-def _rolled(scope: Scope, days: Sequence[date], *, name: bool = True, humans: bool = True) -> queries.Where:
-    """The rollup rows of ``days`` in the scope (its event name and humans-only unless told not)."""
+def _rolled(scope: Scope, days: Sequence[date], *, name: bool = True, humans: bool = True,
+            names: Sequence[str] | None = None) -> queries.Where:
+    """The rollup rows of ``days`` in the scope (its event name, or ``names``, and humans-only
+    unless told not)."""
     if days and (days[-1] - days[0]).days == len(days) - 1 and list(days) == sorted(days):  # a range: zone maps
         clauses, params = ["day BETWEEN ? AND ?"], [days[0], days[-1]]
     else:
         clauses, params = ["list_contains(?::DATE[], day)"], [list(days)]
-    if name:
+    if names is not None:
+        clauses.append("list_contains(?, name)")
+        params.append(list(names))
+    elif name:
         clauses.append("name = ?")
         params.append(scope.name)
     if humans and scope.humans_only:
@@ -348,39 +354,43 @@ def breakdowns(
         raise ValueError(f"unknown breakdown {unknown[0]!r}; known: {', '.join(queries.BREAKDOWNS)}")
     raw = _events(scope, [current], name=False, humans=False)
     pages = _rolled(scope, current.days)
-    bots = _rolled(replace(scope, name="http_req"), current.days, humans=False)
+    requests = _rolled(scope, current.days, names=queries.request_names(scope.name))
+    bots = _rolled(scope, current.days, humans=False, names=REQUEST_NAMES)
     custom = _rolled(scope, current.days, name=False, humans=False)
     human = "AND NOT is_bot" if scope.humans_only else ""
     columns = ", ".join(queries.BREAKDOWN_COLUMNS)
     ctes = [
         f"b AS NOT MATERIALIZED (SELECT {columns} FROM events WHERE {raw.sql})",
         f"pv AS (SELECT * FROM b WHERE name = ? {human})",
-        "bots AS (SELECT * FROM b WHERE name = 'http_req' AND is_bot)",
-        "custom AS (SELECT * FROM b WHERE name <> 'http_req')",
+        f"requests AS (SELECT * FROM b WHERE list_contains(?, name) {human})",
+        f"bots AS (SELECT * FROM b WHERE name IN ({queries.REQUEST_SQL}) AND is_bot)",
+        f"custom AS (SELECT * FROM b WHERE name NOT IN ({queries.REQUEST_SQL}))",
     ]
-    params = [*raw.params, scope.name]
+    params = [*raw.params, scope.name, queries.request_names(scope.name)]
     dims = [i for i in ids if i in queries.DIMENSION_BREAKDOWNS]
     dimension_ctes, parts = queries.dimension_sql(dims)
     ctes += dimension_ctes
     table, routes = ("day_cards", "day_routes") if scope.filters else ("day_cards_all", "day_routes_all")
-    if dims:
-        parts.append(f"SELECT card, k, v1, v2, NULL FROM {table} WHERE {pages.sql} AND list_contains(?, card)")
-        params += [*pages.params, dims]
+    for rows, chosen in ((pages, [i for i in dims if not queries.DIMENSION_BREAKDOWNS[i].requests]),
+                         (requests, [i for i in dims if queries.DIMENSION_BREAKDOWNS[i].requests])):
+        if chosen:
+            parts.append(f"SELECT card, k, v1, v2, NULL FROM {table} WHERE {rows.sql} AND list_contains(?, card)")
+            params += [*rows.params, chosen]
     if "bots" in ids:
         parts += [queries.other_sql("bots"), f"SELECT 'bots', k, v2, v1, NULL FROM {table} "
                   f"WHERE {bots.sql} AND is_bot AND card = 'browsers'"]
         params += bots.params
     if "custom_events" in ids:
         parts += [queries.other_sql("custom_events"), "SELECT 'custom_events', name, views, visitors, NULL "
-                  f"FROM day_figures WHERE {custom.sql} AND name <> 'http_req'"]
+                  f"FROM day_figures WHERE {custom.sql} AND name NOT IN ({queries.REQUEST_SQL})"]
         params += custom.params
     if "slowest_routes" in ids:
         times = f"""(SELECT {queries.ROUTE_LABEL} AS label, method, route <> '' AS routed, {BUCKET} AS bucket,
-                            count(*) AS n FROM pv WHERE duration_ms IS NOT NULL GROUP BY ALL
+                            count(*) AS n FROM requests WHERE duration_ms IS NOT NULL GROUP BY ALL
                      UNION ALL
-                     SELECT label, method, routed, bucket, n FROM {routes} WHERE {pages.sql})"""
+                     SELECT label, method, routed, bucket, n FROM {routes} WHERE {requests.sql})"""
         quantiles = _histogram_quantiles(times, ("label", "method", "routed"))
         parts.append(f"SELECT 'slowest_routes', {queries.ROUTE_KEY}, p95, mean, n FROM ({quantiles})")
-        params += pages.params
+        params += requests.params
     # The rollup rows go into ranked()'s one sum by card and key as they are (days and countries).
     return queries.ranked(con, ctes, parts, params, ids, limit, merge=True)

@@ -18,16 +18,10 @@ from django.test import Client
 from kero_core import Kero
 from kero_core.http import PIXEL_GIF
 from tests.conftest import CHROME_UA
+from tests.django.project.settings import MIDDLEWARE
 
 KERO = "kero_django.middleware.KeroMiddleware"
-STACK = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-]
+STACK = [m for m in MIDDLEWARE if m != KERO]  # Security, Session, Common, Csrf, Authentication, Message
 POSITIONS = {"first": 0, "after auth": 5, "last": len(STACK)}
 
 
