@@ -270,10 +270,10 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
     durations = kero.config.measure_requests
     panels = {card.id: panels_of(view, card, durations) for card in CARDS}
     ids = [p.id for card_panels in panels.values() for p in card_panels]
-    with kero.read() as con:
+    with kero.read() as session, queries.snapshot(session) as con:
         (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals)
         found = rollups.breakdowns(con, scope, ids, rows)
-        found[PROPERTIES.id] = goal_queries.properties(con, scope, rows)
+        found[PROPERTIES.id] = rollups.properties(con, scope, rows)
         modal = _breakdowns(con, scope, view.show, MODAL_ROWS) if view.show else {}
         live = queries.count_visitors(con, realtime_where(view.now, view.locked))
         has_data = bool(current.views or previous.views) or queries.has_events(con)
@@ -314,9 +314,9 @@ def build_modal(kero: "Kero", view: View, card: str) -> PanelView:
 
 
 def _breakdowns(con: "duckdb.DuckDBPyConnection", scope: queries.Scope, card: str, rows: int) -> dict[str, tuple[int, list[BreakdownRow]]]:
-    """One card's rows: the properties from the events, any other from the rollups where they can."""
+    """One card's rows, from the rollups where they can answer."""
     if card == PROPERTIES.id:
-        return {card: goal_queries.properties(con, scope, rows)}
+        return {card: rollups.properties(con, scope, rows)}
     return rollups.breakdowns(con, scope, [card], rows)
 
 

@@ -42,7 +42,7 @@ from kero_core.store import MIGRATIONS, PRUNE_EVERY, SCHEMA_VERSION, Store, Stor
 
 log = logging.getLogger("kero")
 
-LAKE_SCHEMA_VERSION = 2  # 2: the annotations and shared_links tables
+LAKE_SCHEMA_VERSION = 3  # 2: the annotations and shared_links tables; 3: day_properties
 HOST_ID_FILE = "host-id"
 LOCAL_SALTS = private.LAKE_SALTS
 MAINTAIN_EVERY = 5.0  # seconds between two attempts of a host at maintenance
@@ -168,6 +168,8 @@ class LakeStore(Store):
                 con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
             if version is None:
                 con.execute(_ROLLUP_DAYS_VIEW)
+            elif version < 3:  # the days rolled up before day_properties existed
+                rollups.fill_properties(con)
             con.execute("DELETE FROM meta WHERE key = 'schema_version'")
             con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(LAKE_SCHEMA_VERSION)])
             con.execute("COMMIT")
