@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# The demos' port: make demo PORT=8001 when 8000 is taken.
+PORT ?= 8000
 
 .PHONY: demo demo-django demo-fastapi test test-slow bench system-deps clean
 
@@ -18,13 +20,13 @@ system-deps:
 	./scripts/install-system-deps.sh
 
 demo: $(STAMP)
-	$(PY) example_sites/flask_site/run.py
+	$(PY) example_sites/flask_site/run.py --port $(PORT)
 
 demo-django: $(STAMP)
-	$(PY) example_sites/django_site/manage.py demo
+	$(PY) example_sites/django_site/manage.py demo --port $(PORT)
 
 demo-fastapi: $(STAMP)
-	$(PY) example_sites/fastapi_site/run.py
+	$(PY) example_sites/fastapi_site/run.py --port $(PORT)
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import pyarrow as pa
 
-from kero_core.capture import MAX_LABEL, MAX_LABELS, MAX_NAME, MAX_PATH, Hit
+from kero_core.capture import MAX_LABEL, MAX_LABELS, MAX_NAME, MAX_PATH, Hit, request_name
 from kero_core.config import Config
 from kero_core.enrich import (
     EMPTY_CAMPAIGN,
@@ -184,7 +184,7 @@ class EventBuilder:
         measure = self.measure_requests
         columns = (
             [_timestamp_us(t) for t in ts],
-            _each(names, lambda v: _bounded_text(v, MAX_NAME)),
+            _each(tuple(map(request_name, names, methods)), lambda v: _bounded_text(v, MAX_NAME)),
             _each(methods, lambda v: _bounded_text(v, MAX_NAME)),
             _each(paths, _decode),
             _each(routes, lambda v: _bounded_text(v, MAX_PATH)),
@@ -223,7 +223,7 @@ class EventBuilder:
         if self.measure_requests and hit.duration_ms is not None:
             duration = max(0.0, _finite(hit.duration_ms, 0.0))
         return (
-            ts_us, name, _bounded_text(hit.method, MAX_NAME), _decode(hit.path), _bounded_text(hit.route, MAX_PATH),
+            ts_us, request_name(name, hit.method), _bounded_text(hit.method, MAX_NAME), _decode(hit.path), _bounded_text(hit.route, MAX_PATH),
             _status(hit.status), duration,
             visitor, agent.browser, agent.browser_version, agent.os, agent.os_version, agent.device,
             agent.form_factor, agent.is_bot, referrer, domain, utm.utm_source, utm.utm_medium,

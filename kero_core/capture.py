@@ -58,6 +58,22 @@ def captured_labels(labels: Any) -> dict[str, str] | None:
     items = itertools.islice(labels.items(), MAX_LABELS)
     return {captured_text(key, MAX_LABEL): captured_text(value, MAX_LABEL) for key, value in items} or None
 
+# What a page view is: a GET or HEAD request (whatever its status: a 404 is a page someone saw).
+# Other requests (a form's POST, an API's PUT or DELETE, a CORS OPTIONS) are stored as
+# OTHER_REQUEST: they count in the routes, status and not-found cards, never as page views,
+# visitors or visits. The writer names each request (request_name), so live requests, imported
+# log lines and synthetic traffic follow the same rule.
+PAGE_VIEW = "http_req"
+OTHER_REQUEST = "http_other"
+REQUEST_NAMES = (PAGE_VIEW, OTHER_REQUEST)
+PAGE_VIEW_METHODS = frozenset({"GET", "HEAD"})
+
+
+def request_name(name: str, method: str) -> str:
+    """The stored event name of a captured request named ``name`` (custom events keep theirs)."""
+    return OTHER_REQUEST if name == PAGE_VIEW and method not in PAGE_VIEW_METHODS else name
+
+
 DEFAULT_IGNORED_PREFIXES = ("/.", "/_", "//", "/wp", "/public", "/wordpress", "/favicon.ico")
 DEFAULT_IGNORED_SUFFIXES = (
     ".css", ".js", ".mjs", ".map", ".json", ".xml", ".txt",
@@ -74,7 +90,7 @@ class Hit(NamedTuple):
     writer turns it into a stored event without them."""
 
     ts: float  # unix seconds, UTC
-    name: str  # "http_req" for page views, else the custom event name
+    name: str  # PAGE_VIEW for requests (the writer renames those that are no page view), else the custom event name
     method: str
     path: str  # as in the WSGI environ (latin-1 decoded bytes) or already decoded
     query: str

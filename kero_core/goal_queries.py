@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import duckdb
 
 from kero_core.goals import Funnel, Step
-from kero_core.queries import METRICS, VISIT_GAP, BreakdownRow, Scope, Where, ranked, where
+from kero_core.queries import METRICS, REQUEST_SQL, VISIT_GAP, BreakdownRow, Scope, Where, ranked, where
 
 
 def step_sql(step: Step) -> Where:
@@ -159,7 +159,7 @@ def property_sql(source: str) -> tuple[list[str], str]:
     out: they cannot be named in a JSON path. Shared by the card's raw read and the rollups."""
     ctes = [f"""kv AS (SELECT * EXCLUDE (labels), json_extract_string(labels, '$."' || k || '"') AS v
                        FROM (SELECT *, unnest(json_keys(labels)) AS k FROM {source}
-                             WHERE name <> 'http_req' AND labels <> '')
+                             WHERE name NOT IN ({REQUEST_SQL}) AND labels <> '')
                        WHERE NOT contains(k, '"'))"""]
     return ctes, f"SELECT 'properties', {PROPERTY_KEY}, count(*), {METRICS['visitors']}, NULL FROM kv GROUP BY ALL"
 

@@ -1,12 +1,13 @@
-"""HTTP pieces every adapter shares: the tracking pixel, and the dashboard's Basic auth (its
+"""HTTP pieces every adapter shares: the tracking pixel, the dashboard's Basic auth (its
 check of the configured credentials too, so every way of serving the dashboard refuses the
-same ones)."""
+same ones), and the check that a port is free before a server is started."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
+import socket
 from typing import Any, Mapping
 
 from kero_core.config import KeroConfigError
@@ -76,3 +77,22 @@ def checked_users(users: Mapping[str, str] | None, option: str = "users") -> dic
         if problem:
             raise KeroConfigError(f"{option}: {problem}.")
     return dict(users)
+
+
+def url_host(host: str) -> str:
+    """``host`` as it stands in a URL (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why a server cannot listen on ``host``:``port`` ("cannot listen on 127.0.0.1:8000 (Address
+    already in use)"), or None when it can. Servers (werkzeug, gunicorn, runserver) reuse
+    addresses, so a port left in TIME_WAIT is free; a listening socket is not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            return f"cannot listen on {url_host(host)}:{port} ({exc.strerror or exc})"
+    return None

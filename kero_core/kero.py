@@ -329,7 +329,7 @@ class Kero:
             return queries.top(con, dimension, w, metric, limit)
 
     def histogram(self, name: str | None = "http_req", start: TimeArg = None, end: TimeArg = None, metric: str = "events", filters: Filters | None = None) -> list[tuple[datetime, int]]:
-        """Counts per bucket (hours up to 3 days, days up to 31, weeks up to 93, else months), zeros included."""
+        """Counts per bucket (hours up to 3 days, days up to 31, weeks up to 93, months up to ten years, else years), zeros included."""
         end_dt = queries.to_utc(end) or self.now() + timedelta(microseconds=1)
         with self.read() as con:
             start_dt = queries.to_utc(start) or queries.first_event_time(con, name) or (end_dt - timedelta(days=1))

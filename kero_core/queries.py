@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 import duckdb
 
+from kero_core.capture import PAGE_VIEW, REQUEST_NAMES
 from kero_core.schema import COLUMN_NAMES, Event
 
 Filters = Mapping[str, Any]
@@ -188,7 +189,8 @@ def _top_property(con: duckdb.DuckDBPyConnection, dimension: str, w: Where, metr
 
 
 def bucket_unit(start: datetime, end: datetime) -> str:
-    """Kero's bucket size: up to 3 days hours, up to 31 days days, up to 93 weeks, else months."""
+    """Kero's bucket size: up to 3 days hours, up to 31 days days, up to 93 weeks, up to ten
+    years months (at most 121 buckets), else years (a history imported from old logs)."""
     span = end - start
     if span <= timedelta(days=3):
         return "hour"
@@ -196,7 +198,9 @@ def bucket_unit(start: datetime, end: datetime) -> str:
         return "day"
     if span <= timedelta(days=93):
         return "week"
-    return "month"
+    if span <= timedelta(days=3660):
+        return "month"
+    return "year"
 
 
 def _truncate(moment: datetime, unit: str) -> datetime:
@@ -207,10 +211,14 @@ def _truncate(moment: datetime, unit: str) -> datetime:
         return day
     if unit == "week":
         return day - timedelta(days=day.weekday())
+    if unit == "year":
+        return day.replace(month=1, day=1)
     return day.replace(day=1)
 
 
 def _next(moment: datetime, unit: str) -> datetime:
+    if unit == "year":
+        return moment.replace(year=moment.year + 1)
     if unit == "month":
         return moment.replace(year=moment.year + moment.month // 12, month=moment.month % 12 + 1)
     return moment + {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}[unit]
@@ -413,6 +421,17 @@ class Dimension:
     where: str = "TRUE"
     visitors: bool = True  # values: distinct visitors, then page views; else page views only
     of_visitor: bool = False  # derived from the IP or the User-Agent, which the visitor id hashes
+    requests: bool = False  # counts every request (a form's POST too), not only page views
+
+
+# SQL lists of event names (constants, never user input): the requests that are no custom event.
+REQUEST_SQL = ", ".join(f"'{name}'" for name in REQUEST_NAMES)
+
+
+def request_names(name: str) -> list[str]:
+    """The event names a scope of ``name`` counts in its request cards (routes, statuses):
+    every request for page views, the events themselves otherwise."""
+    return list(REQUEST_NAMES) if name == PAGE_VIEW else [name]
 
 
 _VISITOR_COLUMNS = ("country", "region", "city", "browser", "os", "form_factor")
@@ -431,9 +450,9 @@ DIMENSION_BREAKDOWNS: dict[str, Dimension] = {
     "browsers": Dimension(("browser",), of_visitor=True),
     "operating_systems": Dimension(("os",), of_visitor=True),
     "form_factors": Dimension(("form_factor",), of_visitor=True),
-    "routes": Dimension(_ROUTE_KEY, visitors=False),
-    "status_codes": Dimension(("CAST(status AS VARCHAR)",), visitors=False),
-    "not_found": Dimension(("path",), "status = 404", visitors=False),
+    "routes": Dimension(_ROUTE_KEY, visitors=False, requests=True),
+    "status_codes": Dimension(("CAST(status AS VARCHAR)",), visitors=False, requests=True),
+    "not_found": Dimension(("path",), "status = 404", visitors=False, requests=True),
 }
 VISIT_BREAKDOWNS = ("entry_pages", "exit_pages", "referrers")  # these need the visit marks
 # Cards with their own aggregate: card id -> SELECT of (key, v1 (sorts), v2, v3).
@@ -442,7 +461,7 @@ VISIT_BREAKDOWNS = ("entry_pages", "exit_pages", "referrers")  # these need the 
 OTHER_BREAKDOWNS: dict[str, str] = {
     "slowest_routes": """SELECT {key}, * EXCLUDE (label, method, routed) FROM (
                              SELECT {route} AS label, method, route <> '' AS routed, quantile_cont(duration_ms, 0.95),
-                                    avg(duration_ms), count(*) FROM pv WHERE duration_ms IS NOT NULL GROUP BY ALL)""",
+                                    avg(duration_ms), count(*) FROM requests WHERE duration_ms IS NOT NULL GROUP BY ALL)""",
     "bots": f"SELECT browser, count(*), {METRICS['visitors']}, NULL FROM bots GROUP BY ALL",
     "custom_events": f"SELECT name, count(*), {METRICS['visitors']}, NULL FROM custom GROUP BY ALL",
 }
@@ -502,10 +521,11 @@ class BreakdownRow(NamedTuple):
 
 def dimension_sql(ids: Sequence[str], group: Sequence[str] = (), fold: str | None = None) -> tuple[list[str], list[str]]:
     """CTEs and parts (SELECTs of ``group`` columns, card, k, v1, v2, v3) for the dimension
-    cards ``ids``, over the page views in ``pv``. ``group`` (columns of pv) keeps groups apart:
-    the rollups count every (name, bot or not, country) of a day separately. ``fold``: see
-    :func:`_keyed` (``group`` must then hold name and is_bot); keys are folded before visitors
-    are counted, so the visitors of :data:`OTHER` are exact too.
+    cards ``ids``, over the page views in ``pv`` (and the requests in ``requests`` for the cards
+    counting every request). ``group`` (columns of pv) keeps groups apart: the rollups count
+    every (name, bot or not, country) of a day separately. ``fold``: see :func:`_keyed`
+    (``group`` must then hold name and is_bot); keys are folded before visitors are counted, so
+    the visitors of :data:`OTHER` are exact too.
 
     Exact distinct visitors without a COUNT(DISTINCT) per card (several times slower on
     DuckDB): rows are deduplicated per (card, key, visitor), then counted. Properties of the
@@ -515,7 +535,9 @@ def dimension_sql(ids: Sequence[str], group: Sequence[str] = (), fold: str | Non
     ctes, parts, counted = [], [], []
     g = "".join(f"{c}, " for c in group)
     visit_ids = [i for i in ids if i in VISIT_BREAKDOWNS]
-    page_ids = [i for i in ids if i not in VISIT_BREAKDOWNS and not DIMENSION_BREAKDOWNS[i].of_visitor]
+    page_ids = [i for i in ids if i not in VISIT_BREAKDOWNS and not DIMENSION_BREAKDOWNS[i].of_visitor
+                and not DIMENSION_BREAKDOWNS[i].requests]
+    request_ids = [i for i in ids if DIMENSION_BREAKDOWNS[i].requests]
     visitor_ids = [i for i in ids if DIMENSION_BREAKDOWNS[i].of_visitor]
     if visit_ids:
         narrow = f"(SELECT {g}{', '.join(_VISIT_COLUMNS)} FROM pv)"
@@ -523,7 +545,7 @@ def dimension_sql(ids: Sequence[str], group: Sequence[str] = (), fold: str | Non
     # Cards counting page views (or visits) and cards counting visitors are keyed apart: one
     # keyed table filtered by card names afterwards cost a join per filter.
     hits, seen = [], []
-    for source, cards in (("marked", visit_ids), ("pv", page_ids)):
+    for source, cards in (("marked", visit_ids), ("pv", page_ids), ("requests", request_ids)):
         for counts_visitors, keyed in ((False, hits), (True, seen)):
             chosen = [i for i in cards if DIMENSION_BREAKDOWNS[i].visitors == counts_visitors]
             if chosen:
@@ -560,13 +582,14 @@ def breakdowns(
     ctes = [
         f"b AS NOT MATERIALIZED (SELECT {', '.join(BREAKDOWN_COLUMNS)} FROM events WHERE {base.sql})",
         f"pv AS (SELECT * FROM b WHERE name = ? {human})",
-        "bots AS (SELECT * FROM b WHERE name = 'http_req' AND is_bot)",
-        "custom AS (SELECT * FROM b WHERE name <> 'http_req')",
+        f"requests AS (SELECT * FROM b WHERE list_contains(?, name) {human})",
+        f"bots AS (SELECT * FROM b WHERE name IN ({REQUEST_SQL}) AND is_bot)",
+        f"custom AS (SELECT * FROM b WHERE name NOT IN ({REQUEST_SQL}))",
     ]
     dimension_ctes, parts = dimension_sql([i for i in ids if i in DIMENSION_BREAKDOWNS])
     ctes += dimension_ctes
     parts += [other_sql(i) for i in ids if i in OTHER_BREAKDOWNS]
-    return ranked(con, ctes, parts, [*base.params, scope.name], ids, limit)
+    return ranked(con, ctes, parts, [*base.params, scope.name, request_names(scope.name)], ids, limit)
 
 
 ROUTE_KEY = _key_sql(("label", "method", "routed::VARCHAR"))  # the slowest routes' key, from those columns
@@ -577,7 +600,7 @@ def other_sql(card: str, source: str | None = None) -> str:
     of its own CTE when given."""
     sql = OTHER_BREAKDOWNS[card].format(key=ROUTE_KEY, route=ROUTE_LABEL)
     if source is not None:
-        sql = sql.replace(" FROM pv ", f" FROM {source} ")
+        sql = sql.replace(" FROM requests ", f" FROM {source} ")
     return f"SELECT '{card}', * FROM ({sql})"
 
 

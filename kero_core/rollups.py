@@ -20,7 +20,7 @@ up yet) from the events, and add them up. Views with other filters read the even
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -202,7 +202,8 @@ def _cards(con: duckdb.DuckDBPyConnection, day: date, span: list[datetime], fold
     ctes, parts = queries.dimension_sql(list(queries.DIMENSION_BREAKDOWNS), GROUP, fold)
     columns = ", ".join(dict.fromkeys([*GROUP, *queries.BREAKDOWN_COLUMNS]))
     con.execute(f"""INSERT INTO day_cards
-        WITH pv AS (SELECT {columns} FROM events WHERE ts >= ? AND ts < ?), {', '.join(ctes)}
+        WITH pv AS (SELECT {columns} FROM events WHERE ts >= ? AND ts < ?), requests AS (SELECT * FROM pv),
+             {', '.join(ctes)}
         SELECT ?, * EXCLUDE (v3) FROM ({' UNION ALL '.join(parts)}) AS p ({', '.join(GROUP)}, card, k, v1, v2, v3)""",
                 [*span, day])
 
@@ -257,13 +258,18 @@ def usable(scope: Scope) -> bool:
     return scope.goal is None and all(key == "country" for key in scope.filters)
 
 
-def _rolled(scope: Scope, days: Sequence[date], *, name: bool = True, humans: bool = True) -> queries.Where:
-    """The rollup rows of ``days`` in the scope (its event name and humans-only unless told not)."""
+def _rolled(scope: Scope, days: Sequence[date], *, name: bool = True, humans: bool = True,
+            names: Sequence[str] | None = None) -> queries.Where:
+    """The rollup rows of ``days`` in the scope (its event name, or ``names``, and humans-only
+    unless told not)."""
     if days and (days[-1] - days[0]).days == len(days) - 1 and list(days) == sorted(days):  # a range: zone maps
         clauses, params = ["day BETWEEN ? AND ?"], [days[0], days[-1]]
     else:
         clauses, params = ["list_contains(?::DATE[], day)"], [list(days)]
-    if name:
+    if names is not None:
+        clauses.append("list_contains(?, name)")
+        params.append(list(names))
+    elif name:
         clauses.append("name = ?")
         params.append(scope.name)
     if humans and scope.humans_only:
@@ -412,16 +418,17 @@ def breakdowns(
     if unknown:
         raise ValueError(f"unknown breakdown {unknown[0]!r}; known: {', '.join(queries.BREAKDOWNS)}")
     raw, raw_params = _raw_events(scope, [current], ", ".join(queries.BREAKDOWN_COLUMNS), name=False, humans=False)
-    pages = _rolled(scope, current.days)
+    requests = _rolled(scope, current.days, names=queries.request_names(scope.name))
     in_scope = _rolled(scope, current.days, name=False, humans=False)  # the days and the filters only
     human = "AND NOT is_bot" if scope.humans_only else ""
     ctes = [
         f"b AS NOT MATERIALIZED {raw}",
         f"pv AS (SELECT * FROM b WHERE name = ? {human})",
-        "bots AS (SELECT * FROM b WHERE name = 'http_req' AND is_bot)",
-        "custom AS (SELECT * FROM b WHERE name <> 'http_req')",
+        f"requests AS (SELECT * FROM b WHERE list_contains(?, name) {human})",
+        f"bots AS (SELECT * FROM b WHERE name IN ({queries.REQUEST_SQL}) AND is_bot)",
+        f"custom AS (SELECT * FROM b WHERE name NOT IN ({queries.REQUEST_SQL}))",
     ]
-    params = [*raw_params, scope.name]
+    params = [*raw_params, scope.name, queries.request_names(scope.name)]
     dims = [i for i in ids if i in queries.DIMENSION_BREAKDOWNS]
     dimension_ctes, parts = queries.dimension_sql(dims)
     ctes += dimension_ctes
@@ -432,24 +439,31 @@ def breakdowns(
     if cards:
         ctes.append(f"rolled_cards AS MATERIALIZED (SELECT * FROM {table} WHERE {in_scope.sql} AND list_contains(?, card))")
         params += [*in_scope.params, cards]
-    if dims:
+    page_dims = [i for i in dims if not queries.DIMENSION_BREAKDOWNS[i].requests]
+    if page_dims:
         parts.append(f"SELECT card, k, v1, v2, NULL FROM rolled_cards WHERE name = ? {human} AND list_contains(?, card)")
-        params += [scope.name, dims]
+        params += [scope.name, page_dims]
+    request_dims = [i for i in dims if queries.DIMENSION_BREAKDOWNS[i].requests]
+    if request_dims:  # the routes and statuses of every request (a POST too)
+        parts.append(f"SELECT card, k, v1, v2, NULL FROM rolled_cards WHERE list_contains(?, name) {human} "
+                     "AND list_contains(?, card)")
+        params += [queries.request_names(scope.name), request_dims]
     if "bots" in ids:
         parts += [queries.other_sql("bots"),
-                  "SELECT 'bots', k, v2, v1, NULL FROM rolled_cards WHERE name = 'http_req' AND is_bot AND card = 'browsers'"]
+                  f"SELECT 'bots', k, v2, v1, NULL FROM rolled_cards WHERE name IN ({queries.REQUEST_SQL}) AND is_bot "
+                  "AND card = 'browsers'"]
     if "custom_events" in ids:
         parts += [queries.other_sql("custom_events"), "SELECT 'custom_events', name, views, visitors, NULL "
-                  f"FROM day_figures WHERE {in_scope.sql} AND name <> 'http_req'"]
+                  f"FROM day_figures WHERE {in_scope.sql} AND name NOT IN ({queries.REQUEST_SQL})"]
         params += in_scope.params
     if "slowest_routes" in ids:
         times = f"""(SELECT {queries.ROUTE_LABEL} AS label, method, route <> '' AS routed, {BUCKET} AS bucket,
-                            count(*) AS n FROM pv WHERE duration_ms IS NOT NULL GROUP BY ALL
+                            count(*) AS n FROM requests WHERE duration_ms IS NOT NULL GROUP BY ALL
                      UNION ALL
-                     SELECT label, method, routed, bucket, n FROM {routes} WHERE {pages.sql})"""
+                     SELECT label, method, routed, bucket, n FROM {routes} WHERE {requests.sql})"""
         quantiles = _histogram_quantiles(times, ("label", "method", "routed"))
         parts.append(f"SELECT 'slowest_routes', {queries.ROUTE_KEY}, p95, mean, n FROM ({quantiles})")
-        params += pages.params
+        params += requests.params
     # The rollup rows go into ranked()'s one sum by card and key as they are (days and countries).
     return queries.ranked(con, ctes, parts, params, ids, limit, merge=True)
 

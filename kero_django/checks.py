@@ -146,7 +146,7 @@ def _setup(raw: dict[str, Any]) -> list[CheckMessage]:
     if MIDDLEWARE not in middleware:
         messages.append(Warning(
             f"{MIDDLEWARE} is not in MIDDLEWARE, so no request is tracked and the pixel is not served.",
-            hint="Add it to MIDDLEWARE, after SessionMiddleware and AuthenticationMiddleware.",
+            hint="Add it to MIDDLEWARE, first (then it records the status each client received).",
             id="kero.W002",
         ))
     has_users = apps.is_installed("django.contrib.auth") and AUTH_MIDDLEWARE in middleware

@@ -5,7 +5,9 @@ Django does not push the request through a thread. Recording is a tuple appended
 in-memory buffer (O(1), no I/O, no lock), so it runs directly on the event loop; only the
 one-time build of the Kero instance (it creates folders) is sent to a thread.
 
-Place it after SessionMiddleware and AuthenticationMiddleware in ``MIDDLEWARE``."""
+Place it first in ``MIDDLEWARE``: it records the requests that reach it with the status the
+middleware after it return, so first it records what each client received (it works anywhere:
+the dashboard is a view, and the pixel needs no other middleware)."""
 
 from __future__ import annotations
 

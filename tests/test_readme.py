@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from kero_core.config import OPTION_NAMES
+from tests.doc_errors import DOCS, error_examples, quoted_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -108,3 +109,12 @@ def test_kero_commands_of_the_readme_run(tmp_path: Path) -> None:
         result = subprocess.run([str(KERO), *args], capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, (command, result.stderr)
     assert (tmp_path / "events.parquet").stat().st_size > 0
+
+
+def test_every_quoted_error_message_is_a_tested_example() -> None:
+    """A message quoted anywhere in the docs is the MESSAGE of an "`INPUT` gives the error `MESSAGE`"
+    example, which tests/flask/test_docs.py and tests/django/test_docs.py run."""
+    for doc in DOCS:
+        examples = {message for _, message in error_examples(doc)}
+        assert [m for m in quoted_messages(doc) if m not in examples] == [], doc.name
+    assert {doc.name for doc in DOCS if error_examples(doc)} == {"flask.md", "django.md"}

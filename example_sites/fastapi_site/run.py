@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from kero_core.http import listen_problem
+
 HERE = Path(__file__).resolve().parent
 SEED_EVENTS = 20_000
 
@@ -29,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    problem = listen_problem(args.host, args.port)
+    if problem:  # before minutes of seeding, and before printing credentials that would not work
+        sys.exit(f"{problem}; choose another port: make demo-fastapi PORT={args.port + 1} (or --port {args.port + 1})")
     try:
         import uvicorn
     except ImportError:

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from app import HERE, PLANS, create_app, kero
+from kero_core.http import listen_problem
 from kero_core.synthetic import SiteProfile, generate
 
 try:
@@ -40,6 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    problem = listen_problem(args.host, args.port)
+    if problem:  # before minutes of seeding, and before printing credentials that would not work
+        sys.exit(f"{problem}; choose another port: make demo PORT={args.port + 1} (or --port {args.port + 1})")
     user = os.environ.get("KERO_ADMIN_USER") or "admin"
     password = os.environ.get("KERO_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
     app = create_app({

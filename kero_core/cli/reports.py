@@ -14,10 +14,12 @@ import maxminddb
 from kero_core import private, queries
 from kero_core.app_identity import claimed_by
 from kero_core.cli import short_help
-from kero_core.cli.common import db_option, describe_span, lake_options, open_kero, period_view, table, writable
+from kero_core.cli.common import (
+    days_view, db_option, describe_span, lake_options, open_kero, period_view, table, writable,
+)
 from kero_core.dashboard import model
 from kero_core.dashboard.model import MODAL_ROWS
-from kero_core.dashboard.view import TIMEFRAMES
+from kero_core.dashboard.view import DEFAULT_TIMEFRAME, TIMEFRAMES
 from kero_core.importer import STATE_FILE, ImportState, LogImportError
 from kero_core.lake.connection import CATALOG, described, redact
 from kero_core.lake.store import LAKE_SCHEMA_VERSION
@@ -30,14 +32,23 @@ _SHOWN_PANELS = ("pages", "referrers")
 
 @click.command("stats", short_help=short_help("stats"))
 @db_option(existing=True)
-@click.option("--timeframe", type=click.Choice((*TIMEFRAMES, "all")), default="7d", show_default=True,
-              help="The dashboard's period: today, the past 24 hours, 7 or 30 days, 12 months, month or year to "
-                   "date, or every stored day.")
+@click.option("--timeframe", type=click.Choice((*TIMEFRAMES, "all")), default=DEFAULT_TIMEFRAME, show_default=True,
+              help="The dashboard's period: today, the past 24 hours (the dashboard's default too), 7 or 30 days, "
+                   "12 months, month or year to date, or every stored day.")
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First day (UTC, YYYY-MM-DD) of a period of whole days, instead of --timeframe; default: the first event.")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Last day (UTC, YYYY-MM-DD), included, of a period of whole days; default: today.")
 @click.option("--limit", type=click.IntRange(1, MODAL_ROWS), default=10, show_default=True, help="Rows of each top list.")
-def stats(db_path: Path, timeframe: str, limit: int) -> None:
+@click.pass_context
+def stats(ctx: click.Context, db_path: Path, timeframe: str, first: datetime | None, last: datetime | None, limit: int) -> None:
     """Print the dashboard's key figures and its top pages and referrers (humans' page views)."""
+    days = first is not None or last is not None
+    if days and ctx.get_parameter_source("timeframe") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("give either --timeframe or --from/--to, not both")
     with open_kero(db_path, reading=True) as kero:
-        dashboard = model.build(kero, period_view(kero, timeframe), rows=limit)
+        view = days_view(kero, first and first.date(), last and last.date()) if days else period_view(kero, timeframe)
+        dashboard = model.build(kero, view, rows=limit)
     view = dashboard.view
     click.echo(f"{dashboard.title}: {view.label}, {view.start:%Y-%m-%d %H:%M} to {view.end:%Y-%m-%d %H:%M} UTC\n")
     figures = [(f.label, f.text, f.previous_text, f.change.text) for f in dashboard.figures]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import secrets
-import socket
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from kero_core.cli.common import (
 )
 from kero_core.cli.data import seed_database
 from kero_core.demo_site import PIXEL_PATH, demo_site
-from kero_core.http import credentials_problem
+from kero_core.http import credentials_problem, listen_problem, url_host
 from kero_core.wsgi import KeroMiddleware, WSGIApp
 
 
@@ -31,10 +30,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def _front_door(dashboard_path: str) -> WSGIApp:
@@ -52,12 +47,9 @@ def _front_door(dashboard_path: str) -> WSGIApp:
 
 def _check_port_free(host: str, port: int) -> None:
     """Fail before seeding for minutes rather than after, when the port is taken."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as probe:
-        try:
-            probe.bind((host.strip("[]"), port))
-        except OSError as exc:
-            raise click.ClickException(f"cannot listen on {_url_host(host)}:{port} ({exc.strerror}); pass another --port") from None
+    problem = listen_problem(host, port)
+    if problem:
+        raise click.ClickException(f"{problem}; pass another --port")
 
 
 def _werkzeug(app: WSGIApp, host: str, port: int) -> None:
@@ -76,7 +68,7 @@ def _gunicorn(app: WSGIApp, host: str, port: int, workers: int) -> None:
     class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
         def load_config(self) -> None:
             # No access log: it would record every visitor's IP address.
-            settings = {"bind": [f"{_url_host(host)}:{port}"], "workers": workers, "accesslog": None,
+            settings = {"bind": [f"{url_host(host)}:{port}"], "workers": workers, "accesslog": None,
                         "errorlog": "-", "loglevel": "warning", "proc_name": "kero"}
             for name, value in settings.items():
                 self.cfg.set(name, value)
@@ -126,7 +118,7 @@ def serve(db_path: Path, host: str, port: int, user: str, password: str | None, 
     kero.ignored_prefixes.append("/")  # read-only: no request to this server is recorded
     app = KeroMiddleware(_front_door(kero.config.dashboard_path), kero, users={user: password}, claim=False)
     credentials = f"user {user!r}, password {password!r}" if shown else f"user {user!r}"
-    click.echo(f"Dashboard: http://{_url_host(host)}:{port}{kero.config.dashboard_path}/  ({credentials})")
+    click.echo(f"Dashboard: http://{url_host(host)}:{port}{kero.config.dashboard_path}/  ({credentials})")
     run_server(app, host, port, workers)
 
 

@@ -82,6 +82,8 @@ def bucket_label(start: datetime, unit: str, *, long: bool = False) -> str:
         return f"{start:%a %d %b %Y}" if long else f"{start:%d %b}"
     if unit == "week":
         return f"Week of {start:%d %b %Y}" if long else f"{start:%d %b}"
+    if unit == "year":
+        return f"{start:%Y}"
     return f"{start:%B %Y}" if long else f"{start:%b %Y}"
 
 

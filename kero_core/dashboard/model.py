@@ -236,7 +236,7 @@ class Dashboard:
     title: str
     view: View
     figures: tuple[Figure, ...]
-    unit: str  # the chart's bucket: hour, day, week or month
+    unit: str  # the chart's bucket: hour, day, week, month or year
     buckets: tuple[Bucket, ...]
     chart: chart.Chart
     cards: tuple[CardView, ...]

@@ -19,12 +19,12 @@ import pytest
 
 from kero_core.batch import EventBuilder
 from kero_core.capture import hit_from_environ
-from kero_core.cli.common import open_kero
+from kero_core.cli.common import days_view, open_kero
 from kero_core.config import make_config
 from kero_core.enrich import SaltStore
 from kero_core.dashboard import model
 from kero_core.dashboard.export import to_csv
-from kero_core.dashboard.view import parse_view
+from kero_core.dashboard.view import DEFAULT_TIMEFRAME, TIMEFRAMES, parse_view
 from kero_core.schema import COLUMN_NAMES
 from kero_core.store import DB_FILE, SCHEMA_VERSION, Store
 from tests.cli.conftest import invoke, stored
@@ -147,6 +147,41 @@ def test_stats_prints_the_dashboards_figures_and_top_lists(seeded: Path) -> None
     top = Counter(e.path for e in humans).most_common(1)[0][0]
     assert pages[0].split()[0] == top and len(pages) == 3
     assert any(line.startswith("Referrers (") for line in lines)
+
+
+def test_stats_by_default_shows_the_dashboards_default_period(seeded: Path) -> None:
+    result = invoke("stats", "--db", seeded)
+    assert result.exit_code == 0
+    assert result.stdout.split(":")[1].split(",")[0].strip() == TIMEFRAMES[DEFAULT_TIMEFRAME] == "Past 24 hours"
+
+
+def test_stats_of_a_history_older_than_ten_years(db: Path) -> None:
+    """Logs of 2009 imported beside today's: every stored day, and days picked with --from/--to
+    (issue 17: "all" failed, "a custom period can span at most 3660 days")."""
+    now = time.time()
+    moments = [datetime(2009, 6, 1, 12, tzinfo=timezone.utc).timestamp(), datetime(2015, 6, 1, 12, tzinfo=timezone.utc).timestamp(), now - 60]
+    with open_kero(db) as kero:
+        kero.ingest([hit_from_environ(environ(f"/p{i}"), ts, status=200) for i, ts in enumerate(moments)])
+
+    def views(*args: str) -> tuple[str, str]:
+        result = invoke("stats", "--db", db, *args)
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        return lines[0].split(": ")[1].split(",")[0], next(line for line in lines if line.strip().startswith("Page views")).split()[2]
+
+    today = datetime.now(timezone.utc)
+    assert views("--timeframe", "all") == (f"01 Jun 2009 – {today:%d %b %Y}", "3")
+    assert views("--from", "2015-01-01", "--to", "2015-12-31") == ("01 Jan 2015 – 31 Dec 2015", "1")
+    assert views("--from", "2010-01-01") == (f"01 Jan 2010 – {today:%d %b %Y}", "2")
+    assert views("--to", "2014-12-31") == ("01 Jun 2009 – 31 Dec 2014", "1")
+    with open_kero(db) as kero:
+        dashboard = model.build(kero, days_view(kero))
+    assert dashboard.unit == "year" and [b.start.year for b in dashboard.buckets] == list(range(2009, today.year + 1))
+    assert sum(b.views for b in dashboard.buckets) == 3
+    both = invoke("stats", "--db", db, "--timeframe", "7d", "--from", "2015-01-01")
+    assert both.exit_code == 2 and "give either --timeframe or --from/--to, not both" in both.stderr
+    bad = invoke("stats", "--db", db, "--from", "2015-13-01")
+    assert bad.exit_code == 2 and "'2015-13-01' does not match the format '%Y-%m-%d'" in bad.stderr
 
 
 def test_stats_of_a_period_without_events(seeded: Path) -> None:

@@ -74,7 +74,7 @@ def on_this_machine(line: str, lake: str, tmp_path: Path) -> str:
 def test_every_example_of_the_docs(tmp_path: Path, geoip_db: str, lake: str) -> None:
     lay_out_logs(tmp_path, geoip_db)
     lines = examples()
-    assert len(lines) == 20
+    assert len(lines) == 21
     for line in (on_this_machine(line, lake, tmp_path) for line in lines):
         if " demo " in line or " serve " in line:
             serve_example(line, tmp_path)
@@ -93,6 +93,8 @@ def test_every_example_of_the_docs(tmp_path: Path, geoip_db: str, lake: str) -> 
             assert "path=/pricing" in result.stdout, result.stdout
         if " lake push " in line:
             assert re.search(r"Pushed [1-9][\d,]* events of [1-9]", result.stdout), result.stdout
+        if " stats " in line and "--from" in line:
+            assert "01 Oct 2025 – 31 Oct 2025" in result.stdout and re.search(r"Page views\s+[1-9]", result.stdout), result.stdout
         if " stats " in line and "--lake" in line:  # the pushed history, read from the lake
             assert re.search(r"Page views\s+[1-9]", result.stdout), result.stdout
     assert (tmp_path / "events.csv").read_text().startswith("ts,name,method,path")

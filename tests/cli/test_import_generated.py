@@ -74,7 +74,8 @@ def check_import_in_two_parts(tmp_path: Path, count: int) -> float:
 
     tracked = tracked_by_default(hits)
     assert 0 < len(tracked) < count  # the generator's scanners probe for .php, /.env, ...
-    events = stored(db, "http_req")
+    events = stored(db)  # every request: page views (GET, HEAD) and the others (the forms' POSTs)
+    assert {e.name for e in events} == {"http_req", "http_other"}
     assert len(events) == len(tracked)
     assert Counter(e.path for e in events) == Counter(h.path for h in tracked)
     assert Counter(e.status for e in events) == Counter(h.status for h in tracked)

@@ -58,7 +58,7 @@ def test_custom_range_includes_both_days() -> None:
     ("from=yesterday&to=2026-11-02", "'from' must be a date like 2026-11-01"),
     ("from=2026-11-05&to=2026-11-02", "must not be after"),
     ("from=0001-01-01&to=2026-11-02", "between 1970 and 9998"),
-    ("from=1970-01-01&to=2026-11-02", "at most 3660 days"),
+    ("from=1970-01-01&to=2071-11-02", "at most 36525 days"),
     ("country=CH&country=DE", "'country' is given 2 times"),
     ("colour=red", "unknown filter 'colour'"),
     ("colour!=red", "unknown filter 'colour!'"),

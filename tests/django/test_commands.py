@@ -35,11 +35,11 @@ def section(lines: list[str], title: str) -> list[list[str]]:
     return [line.split() for line in rows[: rows.index("") if "" in rows else None]]
 
 
-def test_stats_shows_todays_figures(browser: Client, kero: Kero) -> None:
+def test_stats_shows_the_figures_of_the_dashboards_default_period(browser: Client, kero: Kero) -> None:
     for path in ["/", "/hello/world", "/hello/world?utm_source=x", "/hello/earth"]:
         browser.get(path, HTTP_REFERER="https://news.ycombinator.com/")
     lines = run("kero_stats").splitlines()
-    assert lines[0].startswith("Kero: today (")
+    assert lines[0].startswith("Kero: Past 24 hours (")
     figures = {line[:50].strip(): line[50:].strip() for line in lines[1:4]}
     assert figures == {"Page views": "4", "Visitors": "1", "Views per visitor": "4.0"}
     assert section(lines, "Top pages (visitors)") == [["/", "1"], ["/hello/earth", "1"], ["/hello/world", "1"]]
@@ -50,8 +50,22 @@ def test_stats_shows_todays_figures(browser: Client, kero: Kero) -> None:
 
 
 def test_stats_on_an_empty_database(kero: Kero) -> None:
-    out = run("kero_stats", "--days", "7")
-    assert out.startswith("Kero: last 7 days") and "(none yet)" in out
+    out = run("kero_stats", "--timeframe", "7d")
+    assert out.startswith("Kero: Past 7 days") and "(none yet)" in out
+
+
+def test_stats_periods_are_the_dashboards(kero: Kero) -> None:
+    """One default for the dashboard, kero stats and kero_stats: the past 24 hours (issue 17)."""
+    now = time.time()
+    kero.ingest([hit_from_environ(environ(f"/{hours}h-ago"), now - hours * 3600, status=200) for hours in (23, 30, 24 * 12)])
+    figures = {}
+    for args in ((), ("--timeframe", "24h"), ("--timeframe", "7d"), ("--timeframe", "30d")):
+        lines = run("kero_stats", *args).splitlines()
+        figures[args] = (lines[0].split(" (")[0], lines[1].split()[-1])
+    assert figures == {(): ("Kero: Past 24 hours", "1"), ("--timeframe", "24h"): ("Kero: Past 24 hours", "1"),
+                       ("--timeframe", "7d"): ("Kero: Past 7 days", "2"), ("--timeframe", "30d"): ("Kero: Past 30 days", "3")}
+    with pytest.raises(CommandError, match="invalid choice: '2d'"):
+        run("kero_stats", "--timeframe", "2d")
 
 
 def test_prune_applies_the_retention_now(settings: Any, kero_settings: dict[str, Any]) -> None:

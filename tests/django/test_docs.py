@@ -3,6 +3,7 @@ the one derived from the core's option table (so a new option cannot go undocume
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 import sys
@@ -23,6 +24,7 @@ from kero_core import Kero
 from kero_core.config import OPTIONS
 from kero_django.conf import CORE_KEYS, DJANGO_DEFAULTS
 from tests.conftest import CHROME_UA
+from tests.doc_errors import error_examples
 from tests.django.test_admin_and_tag import tags
 from tests.django.conftest import run_async
 from tests.django.test_dashboard import basic
@@ -54,7 +56,7 @@ def test_settings(settings: Any, tmp_path: Path, client: Client) -> None:
     ns = run_block("settings", BASE_DIR=tmp_path)
     assert "kero_django" in ns["INSTALLED_APPS"]
     middleware = ns["MIDDLEWARE"]
-    assert middleware.index("kero_django.middleware.KeroMiddleware") > middleware.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+    assert middleware.index("kero_django.middleware.KeroMiddleware") == 0  # see test_middleware_position.py
     settings.KERO = ns["KERO"]
     assert kero_messages() == []
     client.get("/hello/docs", headers={"User-Agent": CHROME_UA})  # a browser: IGNORE_BOTS is on
@@ -128,7 +130,7 @@ def test_commands(kero: Kero, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, c
         assert words[:3] == ["python", "manage.py", words[2]] and words[2].startswith("kero_")
         call_command(*words[2:])
     out = capsys.readouterr().out
-    assert "Kero: today" in out and "Removed 0 events" in out and '"name": "docs"' in out
+    assert "Kero: Past 24 hours" in out and "Removed 0 events" in out and '"name": "docs"' in out
     assert (tmp_path / "events.csv").read_text().startswith("ts,name,")
 
 
@@ -174,3 +176,11 @@ def test_settings_table_is_the_option_table() -> None:
     for key, default, meaning in rows[: len(CORE_KEYS)]:
         option = core[key.strip("`")]
         assert (default, meaning) == (_default(option), option.help)
+
+
+def test_every_quoted_error_message_is_the_real_one(settings: Any, kero_settings: dict[str, Any]) -> None:
+    examples = error_examples(DOC)
+    assert examples
+    for setting, message in examples:
+        settings.KERO = {**kero_settings, **ast.literal_eval("{" + setting + "}")}
+        assert message in [m.msg for m in run_checks(include_deployment_checks=False)]

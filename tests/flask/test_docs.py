@@ -3,6 +3,7 @@ the one derived from the core's option table (so a new option cannot go undocume
 
 from __future__ import annotations
 
+import ast
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -11,9 +12,10 @@ from typing import Any, Callable
 import pytest
 from flask import Flask
 
-from kero_core.config import OPTIONS
+from kero_core.config import OPTIONS, KeroConfigError
 from kero_flask.settings import KEYS, _flask_default, key_of
 from tests.conftest import CHROME_UA
+from tests.doc_errors import error_examples
 from tests.flask.scenario import basic
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "flask.md"
@@ -149,6 +151,16 @@ def test_every_example_is_checked(close_cores: list[Flask], tmp_path: Path, caps
         monkeypatch.chdir(tmp_path / name)  # each example gets its own ./kero
         capsys.readouterr()
         check()
+
+
+def test_every_quoted_error_message_is_the_real_one(make_app: Callable[..., Flask]) -> None:
+    examples = error_examples(DOC)
+    assert examples
+    for setting, message in examples:
+        key, _, value = (part.strip() for part in setting.partition("="))
+        with pytest.raises(KeroConfigError) as raised:
+            make_app(**{key: ast.literal_eval(value)})
+        assert str(raised.value) == message
 
 
 def settings_table() -> str:

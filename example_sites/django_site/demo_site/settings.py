@@ -24,13 +24,13 @@ INSTALLED_APPS = [
     "kero_django",
 ]
 MIDDLEWARE = [
+    "kero_django.middleware.KeroMiddleware",  # first: it records what each client received
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "kero_django.middleware.KeroMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

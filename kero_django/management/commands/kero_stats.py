@@ -1,33 +1,32 @@
-"""``manage.py kero_stats``: today's key figures (or the last N days') in the terminal."""
+"""``manage.py kero_stats``: the key figures of one of the dashboard's periods in the terminal."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from kero_core.dashboard.view import DEFAULT_TIMEFRAME, TIMEFRAMES, parse_view
 from kero_django.management import command_kero
 
 TOP = (("Top pages", "path"), ("Top referrers", "referrer_domain"), ("Top countries", "country"), ("Top browsers", "browser"))
 
 
 class Command(BaseCommand):
-    help = "Show Kero's key figures for today (UTC), or for the last --days days."
+    help = "Show Kero's key figures for one of the dashboard's periods (by default the dashboard's own)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--days", type=int, default=0, help="the last N days instead of today (since 00:00 UTC)")
+        parser.add_argument("--timeframe", choices=list(TIMEFRAMES), default=DEFAULT_TIMEFRAME,
+                            help=f"the dashboard's period: {', '.join(TIMEFRAMES)} (default: {DEFAULT_TIMEFRAME}, as the dashboard)")
         parser.add_argument("--limit", type=int, default=5, help="rows in each top list (default: 5)")
 
-    def handle(self, *args: Any, days: int, limit: int, **options: Any) -> None:
+    def handle(self, *args: Any, timeframe: str, limit: int, **options: Any) -> None:
         kero = command_kero()
-        now = kero.now()
-        start = now - timedelta(days=days) if days > 0 else now.replace(hour=0, minute=0, second=0, microsecond=0)
-        end = now + timedelta(seconds=1)  # include what was recorded this very second
+        view = parse_view({"period": [timeframe]}, kero.now())
+        start, end = view.start, view.end
         views = kero.count(start=start, end=end)
         visitors = kero.count_visitors(start=start, end=end)
-        period = f"last {days} days" if days > 0 else "today"
-        self.stdout.write(self.style.MIGRATE_HEADING(f"Kero: {period} ({start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC)"))
+        self.stdout.write(self.style.MIGRATE_HEADING(f"Kero: {view.label} ({start:%Y-%m-%d %H:%M} to {view.now:%Y-%m-%d %H:%M} UTC)"))
         self._row("Page views", views)
         self._row("Visitors", visitors)
         self._row("Views per visitor", f"{views / visitors:.1f}" if visitors else "-")

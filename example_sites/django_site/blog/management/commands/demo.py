@@ -13,10 +13,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
 
 from kero_core.synthetic import SiteProfile, generate
+from kero_core.http import listen_problem
 from kero_django import get_kero
 
 SEED_EVENTS = 20_000
@@ -33,6 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--events", type=int, default=SEED_EVENTS, help=f"synthetic events for an empty database (default: {SEED_EVENTS:,}; 0: none)")
 
     def handle(self, *args: Any, host: str, port: int, events: int, **options: Any) -> None:
+        problem = listen_problem(host, port)
+        if problem:  # before seeding, and before printing credentials that would not work
+            raise CommandError(f"{problem}; choose another port: make demo-django PORT={port + 1} (or --port {port + 1})")
         call_command("migrate", verbosity=0, interactive=False)
         user, password = self._staff_user()
         if events and get_kero().count(name=None) == 0:
