@@ -136,17 +136,17 @@ def compared(con: "duckdb.DuckDBPyConnection", view: View, goals: Sequence[Step]
     scope = view.scope()
     if view.compare == "previous":
         return (rollups.figures(con, scope, view.previous_start), rollups.series(con, scope, view.previous_start),
-                goal_queries.goals(con, scope, goals, view.previous_start))
+                rollups.goals(con, scope, goals, view.previous_start))
     current = rollups.figures(con, scope, scope.start)[0]
     unit, buckets = rollups.series(con, scope, scope.start)
-    goal_now = [counts for counts, _ in goal_queries.goals(con, scope, goals, scope.start)]
+    goal_now = [counts for counts, _ in rollups.goals(con, scope, goals, scope.start)]
     if view.comparison is None:
         return (current, Figures()), (unit, buckets), [(c, goal_queries.GoalCounts()) for c in goal_now]
     other = replace(scope, start=view.comparison[0], end=view.comparison[1])
     previous = rollups.figures(con, other, other.start)[0]
     _, earlier = rollups.series(con, other, other.start)
     laid = [replace(b, previous_visitors=e.visitors, previous_views=e.views) for b, e in zip(buckets, earlier)]
-    goal_then = [counts for counts, _ in goal_queries.goals(con, other, goals, other.start)]
+    goal_then = [counts for counts, _ in rollups.goals(con, other, goals, other.start)]
     return (current, previous), (unit, laid + buckets[len(laid):]), list(zip(goal_now, goal_then))
 
 
@@ -277,7 +277,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         modal = _breakdowns(con, scope, view.show, MODAL_ROWS) if view.show else {}
         live = queries.count_visitors(con, realtime_where(view.now, view.locked))
         has_data = bool(current.views or previous.views) or queries.has_events(con)
-        funnel_counts = goal_queries.funnel(con, scope, view.funnel) if view.funnel else None
+        funnel_counts = rollups.funnel(con, scope, view.funnel) if view.funnel else None
         annotations = tuple(notes.between(con, view.start, view.end))
     cards = tuple(
         CardView(card, tuple(panel_view(view, p, *found[p.id]) for p in panels[card.id])) for card in CARDS

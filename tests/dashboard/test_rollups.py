@@ -114,6 +114,8 @@ def test_schema_5_upgrade_rolls_every_day_up_again(kero: Kero) -> None:
     with kero.read() as con:  # back to schema 4: exact visit lengths, no route histograms
         con.execute("DROP TABLE day_routes")
         con.execute("DROP TABLE day_routes_all")
+        con.execute("DROP TABLE day_goals")  # (schema 9)
+        con.execute("DROP TABLE day_funnels")
         con.execute("UPDATE day_lengths SET seconds = seconds + 0.25 WHERE seconds > 0")
         con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     with kero.read() as con:

@@ -340,3 +340,34 @@ def test_two_rows_for_one_rolled_day_neither_double_it_nor_stop_the_prune(make_h
         assert con.execute("SELECT count(*) FROM rollup_days WHERE day = ?", [T0.date()]).fetchone()[0] == 1
         kero.store.prune(con)
     assert figures(kero, "7d") == (3, 3)
+
+
+def test_goal_and_funnel_rollups_follow_the_maintainers_options(make_host: Callable[..., Kero]) -> None:
+    """The maintainer rolls up the goals and funnels of its own options; a host defining others
+    gets the days rolled up again for its own, and reads the right figures meanwhile."""
+    clock = FakeClock(T0)
+    writer = make_host("writer", clock=clock, goals=["/thanks"], funnels={"F": ["/", "/thanks"]})
+    for n in range(5):
+        visit(writer, "/", REMOTE_ADDR=f"203.0.113.{n}")
+    clock.advance(60)
+    for n in range(3):
+        visit(writer, "/thanks", REMOTE_ADDR=f"203.0.113.{n}")
+    assert writer.flush(timeout=60)
+    clock.set(T0 + timedelta(days=1))
+    with writer.read() as con:
+        writer.store.maintain(con, budget=60)
+        assert con.execute("SELECT day, goal, visitors, conversions FROM day_goals").fetchall() == [
+            (T0.date(), "/thanks", 3, 3)]
+        assert con.execute("SELECT step, visitors FROM day_funnels WHERE funnel = '/\x1f/thanks' ORDER BY step"
+                           ).fetchall() == [(0, 5), (1, 3)]
+    view = parse_view({"period": ["7d"], "funnel": ["F"]}, writer.now(), funnels=writer.config.funnels)
+    dashboard = model.build(writer, view)
+    assert [(g.goal.text, g.visitors, g.conversions) for g in dashboard.goals] == [("/thanks", 3, 3)]
+    assert dashboard.funnel is not None and [s.visitors for s in dashboard.funnel.steps] == [5, 3]
+    other = make_host("other", clock=clock, goals=["/", "/thanks"])
+    dashboard = model.build(other, parse_view({"period": ["7d"]}, other.now()))
+    assert [(g.goal.text, g.visitors) for g in dashboard.goals] == [("/", 5), ("/thanks", 3)]
+    with other.read() as con:
+        other.store.maintain(con, budget=60)  # the day lacked the goal "/": rolled up again
+        assert con.execute("SELECT goal, visitors FROM day_goals ORDER BY goal").fetchall() == [("/", 5), ("/thanks", 3)]
+        assert con.execute("SELECT count(*) FROM day_funnels").fetchone()[0] == 0  # other defines no funnel
