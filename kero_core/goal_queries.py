@@ -78,16 +78,23 @@ def goals(
     conditions = [step_sql(g) for g in goal_list]
     flags = ", ".join(f"{c.sql} AS g{i}" for i, c in enumerate(conditions))
     # Each goal's condition is evaluated once per event, as a flag the counts below read.
-    ctes = [f"""g AS MATERIALIZED (SELECT ts >= ? AS cur, visitor_id, {flags} FROM events
-                WHERE ({within.sql}) {humans} AND {wanted.sql})"""]
-    params: list[Any] = [scope.start, *(p for c in conditions for p in c.params), *within.params, *wanted.params]
+
+    def g(visitors: str = "") -> str:
+        return f"""g AS MATERIALIZED (SELECT ts >= ? AS cur, visitor_id, {flags} FROM events
+                   WHERE ({within.sql}) {humans} AND {wanted.sql} {visitors})"""
+
+    g_params: list[Any] = [scope.start, *(p for c in conditions for p in c.params), *within.params, *wanted.params]
     if narrowed(scope):
         w = scope.where(previous_start)
-        ctes.append(f"v AS (SELECT DISTINCT ts >= ? AS cur, visitor_id FROM events WHERE {w.sql} AND visitor_id <> 0)")
-        params += [scope.start, *w.params]
+        # The view's visitors first: only their goal events are read (a semi-join on the scan),
+        # not every visitor's, most of whom the view leaves out.
+        ctes = [f"v AS MATERIALIZED (SELECT DISTINCT ts >= ? AS cur, visitor_id FROM events WHERE {w.sql} AND visitor_id <> 0)",
+                g("AND visitor_id IN (SELECT visitor_id FROM v)")]
+        params = [scope.start, *w.params, *g_params]
         ctes.append("h AS (SELECT g.*, v.visitor_id IS NOT NULL AS seen FROM g LEFT JOIN v USING (cur, visitor_id))")
         counted = "seen"
     else:
+        ctes, params = [g()], g_params
         ctes.append("h AS (SELECT *, visitor_id <> 0 AS seen FROM g)")
         counted = "TRUE"
     parts = [f"""SELECT {i} AS goal, cur, count(DISTINCT visitor_id) FILTER (WHERE seen),
