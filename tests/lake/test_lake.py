@@ -32,6 +32,12 @@ def visit(kero: Kero, path: str = "/", **headers: str) -> None:
     kero.record_request(environ(path, **headers), status=200)
 
 
+def visitors(kero: Kero, path: str, count: int) -> None:
+    """Page views of ``path`` by ``count`` visitors (203.0.113.0, .1, ...)."""
+    for n in range(count):
+        visit(kero, path, REMOTE_ADDR=f"203.0.113.{n}")
+
+
 def figures(kero: Kero, period: str = "30d") -> tuple[int, int]:
     """(visitors, page views) of the dashboard's key figures for ``period``."""
     dashboard = model.build(kero, parse_view({"period": [period]}, kero.now()))
@@ -123,8 +129,7 @@ def test_rollups_of_several_hosts_match_the_events(make_host: Callable[..., Kero
 def test_a_late_event_into_a_rolled_up_day_is_counted_at_once(make_host: Callable[..., Kero], lake: str) -> None:
     clock = FakeClock(T0)
     writer, late = make_host("writer", clock=clock), make_host("late", clock=clock)
-    for n in range(5):
-        visit(writer, "/", REMOTE_ADDR=f"203.0.113.{n}")
+    visitors(writer, "/", 5)
     assert writer.flush(timeout=60)
     clock.set(T0 + timedelta(days=1))
     with writer.read() as con:
@@ -330,8 +335,7 @@ def test_two_rows_for_one_rolled_day_neither_double_it_nor_stop_the_prune(make_h
     a day as rolled up: views and the retention must take that in their stride."""
     clock = FakeClock(T0)
     kero = make_host(clock=clock)
-    for n in range(3):
-        visit(kero, "/", REMOTE_ADDR=f"203.0.113.{n}")
+    visitors(kero, "/", 3)
     assert kero.flush(timeout=60)
     clock.set(T0 + timedelta(days=1))
     with kero.read() as con:
@@ -347,11 +351,9 @@ def test_goal_and_funnel_rollups_follow_the_maintainers_options(make_host: Calla
     gets the days rolled up again for its own, and reads the right figures meanwhile."""
     clock = FakeClock(T0)
     writer = make_host("writer", clock=clock, goals=["/thanks"], funnels={"F": ["/", "/thanks"]})
-    for n in range(5):
-        visit(writer, "/", REMOTE_ADDR=f"203.0.113.{n}")
+    visitors(writer, "/", 5)
     clock.advance(60)
-    for n in range(3):
-        visit(writer, "/thanks", REMOTE_ADDR=f"203.0.113.{n}")
+    visitors(writer, "/thanks", 3)
     assert writer.flush(timeout=60)
     clock.set(T0 + timedelta(days=1))
     with writer.read() as con:
