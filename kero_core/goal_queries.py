@@ -163,22 +163,34 @@ def funnel(con: duckdb.DuckDBPyConnection, scope: Scope, definition: Funnel) -> 
     return [FunnelStep(found.get(i, 0)) for i in range(len(steps))]
 
 
+def property_sql(source: str) -> tuple[list[str], str]:
+    """The CTEs and the ranked() part of the Properties card over ``source``, a relation of
+    custom events with a ``labels`` column (and ``name``, ``visitor_id``): one row per
+    (event name, label key, value), its events and visitors. Label keys with a quote are left
+    out: they cannot be named in a JSON path. Shared by the card's raw read and the rollups."""
+    ctes = [f"""kv AS (SELECT * EXCLUDE (labels), json_extract_string(labels, '$."' || k || '"') AS v
+                       FROM (SELECT *, unnest(json_keys(labels)) AS k FROM {source}
+                             WHERE name <> 'http_req' AND labels <> '')
+                       WHERE NOT contains(k, '"'))"""]
+    return ctes, f"SELECT 'properties', {PROPERTY_KEY}, count(*), {METRICS['visitors']}, NULL FROM kv GROUP BY ALL"
+
+
+PROPERTY_KEY = "concat_ws(chr(31), name, k, coalesce(v, ''))"  # a Properties card row's key
+
+
 def properties(con: duckdb.DuckDBPyConnection, scope: Scope, limit: int) -> tuple[int, list[BreakdownRow]]:
-    """The Properties card: (event name, label key, value) of the scope's custom events (of its
-    event name when it has one, else of all), by events then visitors. Label keys with a quote
-    are left out: they cannot be named in a JSON path."""
+    """The Properties card from the events: (event name, label key, value) of the scope's
+    custom events (of its event name when it has one, else of all), by events then visitors."""
     name = None if scope.name == "http_req" else scope.name
     filters = {**scope.filters, "is_bot": False} if scope.humans_only else scope.filters
     base = scope.with_goal(where(name, filters, scope.start, scope.end))
-    ctes = [
-        f"custom AS (SELECT name, visitor_id, labels FROM events WHERE {base.sql} AND name <> 'http_req' AND labels <> '')",
-        """kv AS (SELECT name, visitor_id, k, json_extract_string(labels, '$."' || k || '"') AS v
-                  FROM (SELECT name, visitor_id, labels, unnest(json_keys(labels)) AS k FROM custom)
-                  WHERE NOT contains(k, '"'))""",
-    ]
-    part = ("SELECT 'properties', concat_ws(chr(31), name, k, coalesce(v, '')), count(*), "
-            f"{METRICS['visitors']}, NULL FROM kv GROUP BY ALL")
-    total, rows = ranked(con, ctes, [part], base.params, ["properties"], limit)["properties"]
+    ctes, part = property_sql(f"(SELECT name, visitor_id, labels FROM events WHERE {base.sql})")
+    return property_rows(ranked(con, ctes, [part], base.params, ["properties"], limit)["properties"])
+
+
+def property_rows(found: tuple[int, list[BreakdownRow]]) -> tuple[int, list[BreakdownRow]]:
+    """The Properties card's ranked rows with their keys split into (value, event, label key)."""
+    total, rows = found
     out = []
     for row in rows:
         event, key, value = row.key[0].split("\x1f", 2)

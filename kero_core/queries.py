@@ -6,9 +6,10 @@ against :data:`DIMENSIONS` and values are always bound parameters, never spliced
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 import duckdb
 
@@ -342,6 +343,17 @@ def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: dateti
         FROM t LEFT JOIN v USING (cur)"""
     found = {row[0]: Figures(*row[1:]) for row in con.execute(sql, [scope.start, *w.params]).fetchall()}
     return found.get(True, Figures()), found.get(False, Figures())
+
+
+@contextmanager
+def snapshot(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Reads in one transaction: they all see the same data (on the lake, where other hosts
+    commit meanwhile, one snapshot; its catalog is also read once rather than per statement)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    finally:
+        con.execute("ROLLBACK")  # nothing was written; also ends a transaction a failed read aborted
 
 
 def has_events(con: duckdb.DuckDBPyConnection) -> bool:

@@ -66,9 +66,7 @@ def _create_v1(con: duckdb.DuckDBPyConnection) -> None:
 # Migration n brings a database from version n-1 to n. Append, never edit, once released.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _create_v1, 2: rollups.create, 3: rollups.create_v3, 4: rollups.create_v4, 5: rollups.create_v5,
-    6: notes.create, 7: shares.create_table,
-    # 8: reserved for the Properties card's rollup, made on another branch (renumbered at merge).
-    8: lambda con: None, 9: rollups.create_v9,
+    6: notes.create, 7: shares.create_table, 8: rollups.create_v8, 9: rollups.create_v9,
 }
 
 
@@ -356,9 +354,12 @@ class Store:
         version = int(row[0]) if row else 0
         if version != SCHEMA_VERSION:
             con.close()
+            fix = (f"open it once as its app does (any kero command without read-only use does, e.g. "
+                   f"`kero doctor --db {self.folder}`)" if os.access(self.folder, os.W_OK)
+                   else "copy the folder somewhere writable first, then open it there once")
             raise StoreUnavailable(
                 f"{self.db_file} has schema {version} and this Kero reads schema {SCHEMA_VERSION}, which needs "
-                f"an upgrade it cannot write in a read-only folder: copy the folder somewhere writable first"
+                f"an upgrade a read-only reader does not write: {fix}"
             )
         return con
 

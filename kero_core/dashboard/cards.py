@@ -183,7 +183,7 @@ def _property_filters(key: Key) -> tuple[Filter, ...]:
     return (Filter("name", event), Filter(f"prop.{label_key}", value))
 
 
-# Custom events' labels, read from the events (kero_core.goal_queries.properties), not the rollups.
+# Custom events' labels (kero_core.rollups.properties).
 PROPERTIES = _panel("properties", "Properties", "Event · property", (Column("Events", "value"), Column("Visitors", "value2")),
                     _property, _property_filters)
 PROPERTIES_CARD = Card("properties", "Properties", (PROPERTIES,))

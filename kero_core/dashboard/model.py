@@ -274,13 +274,13 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
     """Everything the page shows, read in one session (which also ingests pending events)."""
     scope = view.scope()
     durations = kero.config.measure_requests
-    with kero.read() as con:
+    with kero.read() as session, queries.snapshot(session) as con:
         release = notes.latest_release(con, view.end) if durations else None
         panels = {card.id: panels_of(view, card, durations, release) for card in CARDS}
         ids = [p.id for card_panels in panels.values() for p in card_panels if p.id != RELEASE_ROUTES.id]
         (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals)
         found = rollups.breakdowns(con, scope, ids, rows)
-        found[PROPERTIES.id] = goal_queries.properties(con, scope, rows)
+        found[PROPERTIES.id] = rollups.properties(con, scope, rows)
         if release is not None:
             found[RELEASE_ROUTES.id] = queries.release_routes(con, scope, release.at, rows)
         modal = _breakdowns(con, view, view.show, MODAL_ROWS) if view.show else {}
@@ -323,11 +323,11 @@ def build_modal(kero: "Kero", view: View, card: str) -> PanelView:
 
 
 def _breakdowns(con: "duckdb.DuckDBPyConnection", view: View, card: str, rows: int) -> dict[str, tuple[int, list[BreakdownRow]]]:
-    """One card's rows: the properties and the routes around the latest release from the
-    events (none without a release), any other from the rollups where they can."""
+    """One card's rows: the routes around the latest release from the events (none without a
+    release), any other from the rollups where they can answer."""
     scope = view.scope()
     if card == PROPERTIES.id:
-        return {card: goal_queries.properties(con, scope, rows)}
+        return {card: rollups.properties(con, scope, rows)}
     if card == RELEASE_ROUTES.id:
         release = notes.latest_release(con, view.end)
         return {card: queries.release_routes(con, scope, release.at, rows) if release else (0, [])}

@@ -42,8 +42,7 @@ from kero_core.store import MIGRATIONS, PRUNE_EVERY, SCHEMA_VERSION, Store, Stor
 
 log = logging.getLogger("kero")
 
-# 2: the annotations and shared_links tables; 4: day_goals and day_funnels (3: reserved for the
-# Properties card's rollup, made on another branch and renumbered at merge).
+# 2: the annotations and shared_links tables; 3: day_properties; 4: day_goals and day_funnels
 LAKE_SCHEMA_VERSION = 4
 HOST_ID_FILE = "host-id"
 LOCAL_SALTS = private.LAKE_SALTS
@@ -170,6 +169,8 @@ class LakeStore(Store):
                 con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
             if version is None:
                 con.execute(_ROLLUP_DAYS_VIEW)
+            elif version < 3:  # the days rolled up before day_properties existed
+                rollups.fill_properties(con)
             con.execute("DELETE FROM meta WHERE key = 'schema_version'")
             con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(LAKE_SCHEMA_VERSION)])
             con.execute("COMMIT")

@@ -72,13 +72,35 @@ def test_stats_doctor_and_export_read_a_read_only_copy(read_only_copy: Path) -> 
     assert _snapshot(read_only_copy) == before
 
 
-def test_a_read_only_store_of_an_older_schema_says_to_copy_it(tmp_path: Path) -> None:
+def test_a_read_only_reader_of_an_older_schema_says_how_to_upgrade_it(tmp_path: Path) -> None:
+    """A writable folder (e.g. one `kero lake push` reads read-only) is upgraded by opening it."""
     with Kero(tmp_path / "kero") as kero, kero.read() as con:
         con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     with Kero(tmp_path / "kero", read_only=True) as reader, pytest.raises(StoreUnavailable) as refused:
         reader.count()
     assert f"has schema 4 and this Kero reads schema {SCHEMA_VERSION}" in str(refused.value)
-    assert "copy the folder somewhere writable first" in str(refused.value)
+    assert f"`kero doctor --db {tmp_path / 'kero'}`" in str(refused.value)
+    assert invoke("doctor", "--db", tmp_path / "kero").exit_code == 0  # as the message says
+    with Kero(tmp_path / "kero", read_only=True) as reader:
+        assert reader.count() == 0
+
+
+def test_an_older_schema_in_a_folder_one_cannot_write_says_to_copy_it() -> None:
+    top = Path(tempfile.mkdtemp(prefix="kero-ro-old-"))  # pytest's own folders are private to root
+    old = top / "old"
+    with Kero(old) as kero, kero.read() as con:
+        con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    for path in [old, *old.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    top.chmod(0o755)
+    try:
+        stats = _run_unprivileged("stats", "--db", str(old))
+    finally:
+        for path in [old, *old.rglob("*")]:
+            path.chmod(0o755)
+        shutil.rmtree(top)
+    assert stats.returncode != 0
+    assert "copy the folder somewhere writable first" in stats.stderr, stats.stderr
 
 
 def test_reading_a_missing_folder_read_only_is_a_config_error(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The per-day rollups answer exactly what the raw-event queries answer: key figures, chart and
-every card, unfiltered and for one country; response times p50 and p95 (from histograms, also
+every card (the Properties card too), unfiltered, for one country and for one event name; response times p50 and p95 (from histograms, also
 each route's p95 in the slowest routes) within their documented 1%. The one documented difference: a visit in progress
 at midnight keeps its visitor id (enrich.VisitorIds), and the rollups count it on both days."""
 
@@ -12,7 +12,7 @@ from typing import Callable
 
 import pytest
 
-from kero_core import Kero, queries, rollups
+from kero_core import Kero, goal_queries, queries, rollups
 from kero_core.capture import Hit
 from kero_core.dashboard.cards import PANELS
 from kero_core.dashboard.view import parse_view
@@ -58,25 +58,30 @@ def test_ingest_returns_with_every_past_day_rolled_up(kero: Kero) -> None:
 
 
 @pytest.mark.parametrize("params", [{"period": ["7d"]}, {"period": ["30d"]}, {"period": ["7d"], "country": ["US"]},
+                                    {"period": ["30d"], "name": ["signup"]},
                                     {"from": ["2026-11-12"], "to": ["2026-11-19"]}])
 def test_rollups_equal_raw_queries(kero: Kero, params: dict[str, list[str]]) -> None:
     view = parse_view(params, NOW.replace(tzinfo=None))
     scope = view.scope()
-    ids = [i for i in PANELS if i in queries.BREAKDOWNS]  # the Properties card always reads the events
+    ids = [i for i in PANELS if i in queries.BREAKDOWNS]
     with kero.read() as con:
         assert con.execute("SELECT count(*) FROM rollup_days WHERE rolled").fetchone()[0] >= 10
         rolled = rollups.figures(con, scope, view.previous_start)
         raw = queries.figures(con, scope, view.previous_start)
         assert [exact(f) for f in rolled] == [exact(f) for f in raw]
-        assert raw[0].p50_ms and raw[0].p95_ms  # measured: there is something to compare
+        timed = scope.name == "http_req"  # page views have response times, custom events none
+        assert bool(raw[0].p50_ms and raw[0].p95_ms) == timed
         for approximate, right in zip(rolled, raw):  # the period and the one before (None when empty)
             assert close(approximate.p50_ms, right.p50_ms) and close(approximate.p95_ms, right.p95_ms)
         assert rollups.series(con, scope, view.previous_start) == queries.series(con, scope, view.previous_start)
+        properties = rollups.properties(con, scope, 50)
+        assert properties == goal_queries.properties(con, scope, 50)
+        assert properties[0] >= 2 and {row.key[1] for row in properties[1]} <= {"signup", "purchase"}
         others = [i for i in ids if i != "slowest_routes"]
         assert rollups.breakdowns(con, scope, others, 50) == queries.breakdowns(con, scope, others, 50)
         (total, rows), = rollups.breakdowns(con, scope, ["slowest_routes"], 10_000).values()
         (raw_total, raw_rows), = queries.breakdowns(con, scope, ["slowest_routes"], 10_000).values()
-        assert total == raw_total > 10
+        assert total == raw_total and (total > 10) == timed
         right = {row.key: row for row in raw_rows}
         assert [row.key for row in rows if row.key not in right] == []
         for row in rows:  # p95 and mean from the histograms, the count exact
@@ -111,7 +116,8 @@ def test_schema_5_upgrade_rolls_every_day_up_again(kero: Kero) -> None:
                     rollups.breakdowns(con, scope, [i for i in PANELS if i in queries.BREAKDOWNS], 1000))
 
     before = answers()
-    with kero.read() as con:  # back to schema 4: exact visit lengths, no route histograms
+    with kero.read() as con:  # back to schema 4: exact visit lengths, no route histograms (nor later tables)
+        con.execute("DROP TABLE day_properties")
         con.execute("DROP TABLE day_routes")
         con.execute("DROP TABLE day_routes_all")
         con.execute("DROP TABLE day_goals")  # (schema 9)
@@ -126,3 +132,22 @@ def test_schema_5_upgrade_rolls_every_day_up_again(kero: Kero) -> None:
         assert con.execute("SELECT count(DISTINCT day) FROM day_routes").fetchone()[0] >= 10
     assert answers() == before
     assert before[1]["slowest_routes"][0] > 10
+
+
+def test_schema_8_upgrade_keeps_the_properties_of_the_days_already_rolled_up(kero: Kero) -> None:
+    scope = parse_view({"period": ["7d"]}, NOW.replace(tzinfo=None)).scope()
+    with kero.read() as con:
+        before = rollups.properties(con, scope, 1000)
+        con.execute("DROP TABLE day_properties")  # back to schema 7
+        con.execute("DROP TABLE day_goals")  # (schema 9)
+        con.execute("DROP TABLE day_funnels")
+        con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    with kero.read() as con:
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+        rolled_days = con.execute("SELECT count(*) FROM rollup_days WHERE rolled").fetchone()[0]
+        assert con.execute("SELECT count(DISTINCT day) FROM day_properties").fetchone()[0] == rolled_days >= 10
+        assert rollups.properties(con, scope, 1000) == before == goal_queries.properties(con, scope, 1000)
+        # The rolled-up days are answered by their rollups: without their events they read the same.
+        con.execute("DELETE FROM events WHERE name <> 'http_req' AND ts < ?", [NOW.replace(hour=0, tzinfo=None)])
+        assert rollups.properties(con, scope, 1000) == before != goal_queries.properties(con, scope, 1000)
+    assert before[0] >= 2  # there was something to keep

@@ -1,12 +1,14 @@
 """Annotations and shared links in the lake: a lake made by an older Kero gets their tables when a newer host opens
-it, and a release started on several hosts is noted once."""
+it (and the rollups of its custom events' properties), and a release started on several hosts is noted once."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
 from typing import Callable
 
 from kero_core import Kero
 from kero_core.lake.store import LAKE_SCHEMA_VERSION
+from tests.conftest import FakeClock
 
 
 def test_a_lake_of_schema_1_gets_the_annotations_table_and_keeps_its_events(make_host: Callable[..., Kero]) -> None:
@@ -35,3 +37,22 @@ def test_a_release_started_on_two_hosts_is_noted_once(make_host: Callable[..., K
         host.count()
     for host in hosts:
         assert [(a.text, a.release) for a in host.annotations()] == [("Release v2.0", "v2.0")]
+
+
+def test_a_lake_of_schema_2_gets_the_properties_of_its_rolled_up_days(make_host: Callable[..., Kero]) -> None:
+    clock = FakeClock(datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc))
+    old = make_host("old", clock=clock)
+    old.track("signup", {"plan": "pro"})
+    assert old.flush(timeout=60)
+    clock.advance(86_400)
+    with old.read() as con:
+        old.store.maintain(con, budget=60)  # yesterday is rolled up
+        con.execute("DROP TABLE day_properties")  # what a lake made by Kero before day_properties looks like
+        con.execute("DELETE FROM meta WHERE key = 'schema_version'")
+        con.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+    old.close()
+    new = make_host("new", clock=clock)
+    with new.read() as con:
+        assert con.execute("SELECT day, name, k, events FROM day_properties").fetchall() == [
+            (date(2026, 11, 20), "signup", "signup\x1fplan\x1fpro", 1)]
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [(str(LAKE_SCHEMA_VERSION),)]

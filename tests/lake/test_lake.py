@@ -14,7 +14,7 @@ import duckdb
 import psycopg
 import pytest
 
-from kero_core import Kero, KeroConfigError
+from kero_core import Kero, KeroConfigError, goal_queries, rollups
 from kero_core.dashboard import model
 from kero_core.dashboard.view import parse_view
 from kero_core.lake import LakeStore
@@ -114,14 +114,20 @@ def test_rollups_of_several_hosts_match_the_events(make_host: Callable[..., Kero
         for i, kero in enumerate(hosts):
             for n in range(4 + day):
                 visit(kero, f"/d{day}", REMOTE_ADDR=f"203.0.113.{n + 10 * i}")
+            kero.track("signup", {"plan": f"p{day % 2}"})
         assert all(kero.flush(timeout=60) for kero in hosts)
     clock.set(T0 + timedelta(days=3))
     reader = hosts[1]
     expected = (2 * (4 + 5 + 6), 2 * (4 + 5 + 6))
     assert figures(reader, "7d") == expected
+    scope = parse_view({"period": ["7d"]}, (T0 + timedelta(days=3)).replace(tzinfo=None)).scope()
     with reader.read() as con:
         reader.store.maintain(con, budget=60)  # whichever host is elected: the days are rolled up
         rolled = con.execute("SELECT day FROM rollup_days WHERE rolled ORDER BY day").fetchall()
+        properties = rollups.properties(con, scope, 10)
+        assert properties == goal_queries.properties(con, scope, 10)
+        assert con.execute("SELECT sum(events) FROM day_properties").fetchone()[0] == 6  # read from the rollups
+    assert [(row.key, row.value) for row in properties[1]] == [(("p0", "signup", "plan"), 4), (("p1", "signup", "plan"), 2)]
     assert rolled == [((T0 + timedelta(days=d)).date(),) for d in range(3)]
     assert figures(reader, "7d") == expected == figures(hosts[0], "7d")
 
