@@ -392,12 +392,14 @@ class Store:
                 f"{self.db_file} was written by a newer Kero (schema {version}, this one knows {SCHEMA_VERSION})"
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            con.execute("BEGIN")
-            MIGRATIONS[target](con)
-            con.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(target)]
-            )
-            con.execute("COMMIT")
+            try:
+                con.execute("BEGIN")
+                MIGRATIONS[target](con)
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(target)])
+                con.execute("COMMIT")
+            except duckdb.Error as exc:  # not corruption: the file opened, so it is not moved aside
+                raise StoreUnavailable(f"{self.db_file} cannot be upgraded to schema {target} ({exc}); "
+                                       f"it is left as it is, and events wait in the spool") from None
 
     def _ingest(self, con: duckdb.DuckDBPyConnection) -> None:
         files = [f for f in self.pending() if self._own(f)]

@@ -102,6 +102,23 @@ def test_database_of_a_newer_kero_is_refused(store: Store) -> None:
             pass
 
 
+def test_a_failed_upgrade_leaves_the_database_in_place(store: Store) -> None:
+    store.spool(one_event_table("/a"))
+    assert stored_paths(store) == ["/a"]
+    with store.session() as con:  # schema 7, with a table in the way of schema 8's
+        con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+        con.execute("DELETE FROM day_properties")
+    store.spool(one_event_table("/b"))
+    with pytest.raises(StoreUnavailable, match="cannot be upgraded to schema 8 .*events wait in the spool"):
+        with store.session():
+            pass
+    assert not list(store.folder.glob("kero.duckdb.corrupt-*"))
+    assert len(store.pending()) == 1  # /b waits
+    with duckdb.connect(str(store.db_file)) as con:  # what a fixed Kero's migration would do
+        con.execute("DROP TABLE day_properties")
+    assert stored_paths(store) == ["/a", "/b"]
+
+
 def test_corrupt_database_is_moved_aside(store: Store, caplog: pytest.LogCaptureFixture) -> None:
     store.db_file.write_bytes(b"\x00garbage" * 4096)
     with caplog.at_level(logging.ERROR, logger="kero"):
