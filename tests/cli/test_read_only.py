@@ -12,10 +12,11 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+import duckdb
 import pytest
 
 from kero_core import Kero
-from kero_core.store import SCHEMA_VERSION, StoreUnavailable
+from kero_core.store import DB_FILE, MIGRATIONS, SCHEMA_VERSION, StoreUnavailable
 from tests.cli.conftest import KERO, invoke
 
 EVENTS = 400
@@ -49,6 +50,18 @@ def read_only_copy() -> Iterator[Path]:
         shutil.rmtree(top)
 
 
+def database_of_schema(folder: Path, version: int) -> None:
+    """A Kero folder whose (empty) database an older Kero made, of schema ``version``."""
+    with Kero(folder) as kero:
+        kero.count()  # the folder as Kero makes it
+    (folder / DB_FILE).unlink()
+    with duckdb.connect(str(folder / DB_FILE)) as con:
+        con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        for step in range(1, version + 1):
+            MIGRATIONS[step](con)
+        con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(version)])
+
+
 def _run_unprivileged(*args: str) -> subprocess.CompletedProcess[str]:
     """``kero ARGS`` as a user who cannot write the copy: ``nobody`` when the tests run as root
     (root writes anywhere), else the current user."""
@@ -74,11 +87,10 @@ def test_stats_doctor_and_export_read_a_read_only_copy(read_only_copy: Path) -> 
 
 def test_a_read_only_reader_of_an_older_schema_says_how_to_upgrade_it(tmp_path: Path) -> None:
     """A writable folder (e.g. one `kero lake push` reads read-only) is upgraded by opening it."""
-    with Kero(tmp_path / "kero") as kero, kero.read() as con:
-        con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    database_of_schema(tmp_path / "kero", 7)
     with Kero(tmp_path / "kero", read_only=True) as reader, pytest.raises(StoreUnavailable) as refused:
         reader.count()
-    assert f"has schema 4 and this Kero reads schema {SCHEMA_VERSION}" in str(refused.value)
+    assert f"has schema 7 and this Kero reads schema {SCHEMA_VERSION}" in str(refused.value)
     assert f"`kero doctor --db {tmp_path / 'kero'}`" in str(refused.value)
     assert invoke("doctor", "--db", tmp_path / "kero").exit_code == 0  # as the message says
     with Kero(tmp_path / "kero", read_only=True) as reader:
@@ -88,8 +100,7 @@ def test_a_read_only_reader_of_an_older_schema_says_how_to_upgrade_it(tmp_path: 
 def test_an_older_schema_in_a_folder_one_cannot_write_says_to_copy_it() -> None:
     top = Path(tempfile.mkdtemp(prefix="kero-ro-old-"))  # pytest's own folders are private to root
     old = top / "old"
-    with Kero(old) as kero, kero.read() as con:
-        con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    database_of_schema(old, 4)
     for path in [old, *old.rglob("*")]:
         path.chmod(0o555 if path.is_dir() else 0o444)
     top.chmod(0o755)
