@@ -52,7 +52,7 @@ def goal_where(goal: Step, start: datetime | None, end: datetime | None, humans_
     return Where(f"visitor_id IN (SELECT visitor_id FROM events WHERE {' AND '.join(clauses)})", params)
 
 
-def _narrowed(scope: Scope) -> bool:
+def narrowed(scope: Scope) -> bool:
     """Whether the view keeps only some visitors (a filter, an event name, a goal)."""
     return bool(scope.filters) or scope.name != "http_req" or scope.goal is not None
 
@@ -64,26 +64,37 @@ class GoalCounts:
 
 
 def goals(
-    con: duckdb.DuckDBPyConnection, scope: Scope, goal_list: Sequence[Step], previous_start: datetime
+    con: duckdb.DuckDBPyConnection, scope: Scope, goal_list: Sequence[Step], previous_start: datetime,
+    within: Where | None = None,
 ) -> list[tuple[GoalCounts, GoalCounts]]:
-    """For each goal, its counts in the scope's period and in ``[previous_start, scope.start)``."""
+    """For each goal, its counts in the scope's period and in ``[previous_start, scope.start)``
+    (only of the events in ``within`` when given: the parts of both periods the rollups lack)."""
     if not goal_list:
         return []
     humans = "AND NOT is_bot" if scope.humans_only else ""
+    if within is None:
+        within = Where("ts >= ? AND ts < ?", [previous_start, scope.end])
     wanted = _any(goal_list)
     conditions = [step_sql(g) for g in goal_list]
     flags = ", ".join(f"{c.sql} AS g{i}" for i, c in enumerate(conditions))
     # Each goal's condition is evaluated once per event, as a flag the counts below read.
-    ctes = [f"""g AS MATERIALIZED (SELECT ts >= ? AS cur, visitor_id, {flags} FROM events
-                WHERE ts >= ? AND ts < ? {humans} AND {wanted.sql})"""]
-    params: list[Any] = [scope.start, *(p for c in conditions for p in c.params), previous_start, scope.end, *wanted.params]
-    if _narrowed(scope):
+
+    def g(visitors: str = "") -> str:
+        return f"""g AS MATERIALIZED (SELECT ts >= ? AS cur, visitor_id, {flags} FROM events
+                   WHERE ({within.sql}) {humans} AND {wanted.sql} {visitors})"""
+
+    g_params: list[Any] = [scope.start, *(p for c in conditions for p in c.params), *within.params, *wanted.params]
+    if narrowed(scope):
         w = scope.where(previous_start)
-        ctes.append(f"v AS (SELECT DISTINCT ts >= ? AS cur, visitor_id FROM events WHERE {w.sql} AND visitor_id <> 0)")
-        params += [scope.start, *w.params]
+        # The view's visitors first: only their goal events are read (a semi-join on the scan),
+        # not every visitor's, most of whom the view leaves out.
+        ctes = [f"v AS MATERIALIZED (SELECT DISTINCT ts >= ? AS cur, visitor_id FROM events WHERE {w.sql} AND visitor_id <> 0)",
+                g("AND visitor_id IN (SELECT visitor_id FROM v)")]
+        params = [scope.start, *w.params, *g_params]
         ctes.append("h AS (SELECT g.*, v.visitor_id IS NOT NULL AS seen FROM g LEFT JOIN v USING (cur, visitor_id))")
         counted = "seen"
     else:
+        ctes, params = [g()], g_params
         ctes.append("h AS (SELECT *, visitor_id <> 0 AS seen FROM g)")
         counted = "TRUE"
     parts = [f"""SELECT {i} AS goal, cur, count(DISTINCT visitor_id) FILTER (WHERE seen),
@@ -114,9 +125,9 @@ def funnel(con: duckdb.DuckDBPyConnection, scope: Scope, definition: Funnel) -> 
     base = f"ts >= ? AND ts < ? AND visitor_id <> 0 {humans}"
     base_params: list[Any] = [scope.start, scope.end]
     narrowing, narrowing_params = "", []
-    if _narrowed(scope):
-        narrowed = scope.where()
-        narrowing, narrowing_params = f"AND visitor_id IN (SELECT visitor_id FROM events WHERE {narrowed.sql})", narrowed.params
+    if narrowed(scope):
+        view = scope.where()
+        narrowing, narrowing_params = f"AND visitor_id IN (SELECT visitor_id FROM events WHERE {view.sql})", view.params
     flag_columns = ", ".join(f"{f.sql} AS s{i}" for i, f in enumerate(flags))
     flag_params = [p for f in flags for p in f.params]
     steps_list = ", ".join(f"s{i}" for i in range(len(steps)))

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from kero_core import app_identity, notes, queries, shares
+from kero_core import app_identity, notes, queries, rollups, shares
 from kero_core.notes import Annotation
 from kero_core.shares import Share
 from kero_core.batch import EventBuilder
@@ -64,11 +64,12 @@ def environ_of(request: Any) -> Mapping[str, Any]:
 
 def make_store(config: Config, clock: Callable[[], float], read_only: bool = False) -> Store:
     """The single DuckDB file in ``db_path``, or the shared lake when ``lake`` is set."""
+    conversions = rollups.Conversions(config.goals, config.funnels)
     if config.lake is None:
-        return Store(config.db_path, config.retention, clock, read_only=read_only)
+        return Store(config.db_path, config.retention, clock, read_only=read_only, conversions=conversions)
     from kero_core.lake import LakeStore
 
-    return LakeStore(config.db_path, config.retention, config.lake, config.lake_data_path, clock)
+    return LakeStore(config.db_path, config.retention, config.lake, config.lake_data_path, clock, conversions)
 
 
 class Kero:

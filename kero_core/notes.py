@@ -79,3 +79,13 @@ def between(con: "duckdb.DuckDBPyConnection", start: datetime | None, end: datet
         WHERE (?::TIMESTAMP IS NULL OR ts >= ?) AND (?::TIMESTAMP IS NULL OR ts < ?)
         ORDER BY ts, created_at""", [start, start, end, end]).fetchall()
     return [Annotation(at, text, release) for at, text, release in rows]
+
+
+def latest_release(con: "duckdb.DuckDBPyConnection", until: datetime) -> Annotation | None:
+    """The release noted last before ``until`` (at its first time, as :func:`between` shows it)."""
+    row = con.execute("""
+        SELECT ts, text, release FROM (
+            SELECT * FROM annotations WHERE release IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY release ORDER BY ts, created_at) = 1)
+        WHERE ts < ? ORDER BY ts DESC, created_at DESC LIMIT 1""", [until]).fetchone()
+    return Annotation(*row) if row else None

@@ -466,7 +466,8 @@ OTHER_BREAKDOWNS: dict[str, str] = {
     "custom_events": f"SELECT name, count(*), {METRICS['visitors']}, NULL FROM custom GROUP BY ALL",
 }
 BREAKDOWNS = (*DIMENSION_BREAKDOWNS, *OTHER_BREAKDOWNS)
-_KEY_PARTS = {i: len(d.key) for i, d in DIMENSION_BREAKDOWNS.items()} | {"slowest_routes": len(_ROUTE_KEY)}
+_KEY_PARTS = {i: len(d.key) for i, d in DIMENSION_BREAKDOWNS.items()} | {
+    "slowest_routes": len(_ROUTE_KEY), "release_routes": len(_ROUTE_KEY)}
 _VISIT_COLUMNS = ("ts", "visitor_id", "path", "referrer_domain")  # what the visit cards read
 BREAKDOWN_COLUMNS = (
     "ts", "name", "is_bot", "visitor_id", "method", "path", "route", "status", "duration_ms", "browser", "os",
@@ -602,6 +603,25 @@ def other_sql(card: str, source: str | None = None) -> str:
     if source is not None:
         sql = sql.replace(" FROM requests ", f" FROM {source} ")
     return f"SELECT '{card}', * FROM ({sql})"
+
+
+RELEASE_WINDOW = timedelta(hours=24)  # compared on each side of a release
+
+
+def release_routes(con: duckdb.DuckDBPyConnection, scope: Scope, release_at: datetime, limit: int) -> tuple[int, list[BreakdownRow]]:
+    """Each route's p95 in the RELEASE_WINDOW after ``release_at`` (value, the sort), in the
+    RELEASE_WINDOW before it (value2, None without requests then) and its requests after
+    (value3), under the scope's filters whatever its period: what a release changed."""
+    filters = {**scope.filters, "is_bot": False} if scope.humans_only else scope.filters
+    w = scope.with_goal(where(scope.name, filters, release_at - RELEASE_WINDOW, release_at + RELEASE_WINDOW))
+    ctes = [f"""r AS (SELECT {ROUTE_KEY} AS k, * EXCLUDE (label, method, routed) FROM (
+                    SELECT {ROUTE_LABEL} AS label, method, route <> '' AS routed,
+                           quantile_cont(duration_ms, 0.95) FILTER (WHERE ts >= ?) AS after,
+                           quantile_cont(duration_ms, 0.95) FILTER (WHERE ts < ?) AS before,
+                           count(*) FILTER (WHERE ts >= ?) AS n
+                    FROM events WHERE {w.sql} AND duration_ms IS NOT NULL GROUP BY ALL))"""]
+    part = "SELECT 'release_routes', k, after, before, n FROM r WHERE after IS NOT NULL"
+    return ranked(con, ctes, [part], [*[release_at] * 3, *w.params], ["release_routes"], limit)["release_routes"]
 
 
 def ranked(

@@ -10,7 +10,8 @@ a view of one event name, of humans only, or filtered by one country, sums the m
 the cards are also kept summed over countries (day_cards_all), which unfiltered views read.
 Quantiles do not add up: visit lengths are kept as (length, visits) pairs, response times as
 histograms (p50 and p95 within 1%, see STEP), and so are those of each route (day_routes, and
-day_routes_all summed over countries).
+day_routes_all summed over countries). Goals and funnels are options, so their days are
+rolled up for the ones the site defines (day_goals, day_funnels, see Conversions).
 
 A day is rolled up once it is over (``rollup_days.rolled``); anything ingested into a past day
 later (an import, a late spool file) marks that day for another roll-up. Views read whole
@@ -28,11 +29,13 @@ from typing import Any, Callable, Sequence
 import duckdb
 
 from kero_core import goal_queries, queries
+from kero_core.goal_queries import FunnelStep, GoalCounts
+from kero_core.goals import Funnel, Step
 from kero_core.queries import BreakdownRow, Bucket, Figures, Scope
 
 GROUP = ("name", "is_bot", "country")
 TABLES = ("day_figures", "day_lengths", "day_cards", "day_cards_all", "day_durations", "day_routes", "day_routes_all",
-          "day_properties")
+          "day_properties", "day_goals", "day_funnels")
 # Response times are kept as per-day histograms of buckets (STEP^(b-1), STEP^b] ms, read as their
 # geometric middle: a p50 or p95 from them is within STEP^0.5 - 1 (under 1%) of the exact one.
 STEP = 1.02
@@ -111,11 +114,49 @@ def _insert_properties(con: duckdb.DuckDBPyConnection, condition: str, params: l
                     FROM kv GROUP BY ALL""", params)
 
 
+def create_v9(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema version 9: per-day counts of the site's goals and funnels (see Conversions); the
+    days rolled up before get theirs at their next roll-up, which the missing rows bring about."""
+    con.execute("CREATE TABLE day_goals (day DATE NOT NULL, goal VARCHAR, visitors UBIGINT, conversions UBIGINT)")
+    con.execute("CREATE TABLE day_funnels (day DATE NOT NULL, funnel VARCHAR, step INTEGER, visitors UBIGINT)")
+
+
 def _sum_countries(con: duckdb.DuckDBPyConnection, condition: str, params: list[Any]) -> None:
     """day_cards_all from day_cards where ``condition`` holds. Exact: a visitor id hashes the
     IP, so each visitor has one country a day and visitor counts add up over countries."""
     con.execute(f"""INSERT INTO day_cards_all SELECT day, name, is_bot, card, k, sum(v1), sum(v2)
                     FROM day_cards WHERE {condition} GROUP BY ALL""", params)
+
+
+@dataclass(frozen=True)
+class Conversions:
+    """The goals and funnels a site defines (options, so they change between runs). Each rolled-up
+    day holds one day_goals row per goal and one day_funnels row per funnel step, for human page
+    views of any country (the Goals card and the funnel without filters, what most views show),
+    keyed by the goal's text or the funnel's steps (its name does not change what it counts). A
+    day lacking the rows of a goal or funnel defined now is rolled up again; until then views read
+    that goal or funnel from the events. A funnel's visits are cut at midnight, and its visitors,
+    like the goals', add up over days: a visitor id is one day's."""
+
+    goals: tuple[Step, ...] = ()
+    funnels: tuple[Funnel, ...] = ()
+
+
+def funnel_key(funnel: Funnel) -> str:
+    """What identifies a funnel's rows: its steps (no step holds a control character)."""
+    return "\x1f".join(step.text for step in funnel.steps)
+
+
+def _complete(conversions: Conversions) -> tuple[str, list[Any]]:
+    """A condition on ``day``: it has the rows of every goal and funnel of ``conversions``."""
+    clauses, params = [], []
+    for table, column, keys in (("day_goals", "goal", [g.text for g in conversions.goals]),
+                                ("day_funnels", "funnel", [funnel_key(f) for f in conversions.funnels])):
+        if keys:
+            clauses.append(f"""day IN (SELECT day FROM {table} WHERE list_contains(?, {column})
+                                       GROUP BY day HAVING count(DISTINCT {column}) = ?)""")
+            params += [keys, len(keys)]
+    return " AND ".join(clauses) or "TRUE", params
 
 
 # -- maintenance (inside a store session) -------------------------------------------------------------
@@ -133,32 +174,36 @@ def prune(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
 
 
 def refresh(con: duckdb.DuckDBPyConnection, today: date, budget: float = ROLL_UP_BUDGET,
-            roll: Callable[[duckdb.DuckDBPyConnection, date], None] | None = None) -> int:
-    """Roll up past days that need it, newest first, for about ``budget`` seconds; the next
-    sessions do the rest. Returns how many days were rolled up. ``roll`` rolls up one day
-    (default :func:`roll_up`; the lake records its rolled days its own way)."""
+            roll: Callable[[duckdb.DuckDBPyConnection, date, Conversions], None] | None = None,
+            conversions: Conversions = Conversions()) -> int:
+    """Roll up past days that need it (not rolled up, or lacking a goal or funnel of
+    ``conversions``), newest first, for about ``budget`` seconds; the next sessions do the rest.
+    Returns how many days were rolled up. ``roll`` rolls up one day (default :func:`roll_up`;
+    the lake records its rolled days its own way)."""
+    complete, params = _complete(conversions)
     days = [r[0] for r in con.execute(
-        "SELECT day FROM rollup_days WHERE NOT rolled AND day < ? ORDER BY day DESC", [today]).fetchall()]
+        f"SELECT day FROM rollup_days WHERE NOT (rolled AND {complete}) AND day < ? ORDER BY day DESC",
+        [*params, today]).fetchall()]
     started, done = time.monotonic(), 0
     for day in days:
         if done and time.monotonic() - started >= budget:
             break
-        (roll or roll_up)(con, day)
+        (roll or roll_up)(con, day, conversions)
         done += 1
     return done
 
 
-def roll_up(con: duckdb.DuckDBPyConnection, day: date) -> None:
+def roll_up(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions = Conversions()) -> None:
     """(Re)compute the rollups of one day, in one transaction."""
     con.execute("BEGIN")
-    compute(con, day)
+    compute(con, day, conversions)
     con.execute("UPDATE rollup_days SET rolled = true WHERE day = ?", [day])
     con.execute("COMMIT")
 
 
-def compute(con: duckdb.DuckDBPyConnection, day: date) -> None:
+def compute(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions = Conversions()) -> None:
     """Replace the rollup rows of one day with ones computed from its events (inside the
-    caller's transaction)."""
+    caller's transaction); goals and funnels: those of ``conversions``."""
     start = datetime.combine(day, datetime.min.time())
     span = [start, start + DAY]
     group = ", ".join(GROUP)
@@ -193,6 +238,7 @@ def compute(con: duckdb.DuckDBPyConnection, day: date) -> None:
     con.execute("""INSERT INTO day_routes_all SELECT day, name, is_bot, label, method, routed, bucket, sum(n)
                    FROM day_routes WHERE day = ? GROUP BY ALL""", [day])
     _insert_properties(con, "ts >= ? AND ts < ?", span)
+    _compute_conversions(con, day, conversions)
     if folded:
         con.execute(f"DROP TABLE {KEPT}")
 
@@ -222,6 +268,21 @@ def _keep_top_keys(con: duckdb.DuckDBPyConnection, day: date) -> bool:
                     QUALIFY row_number() OVER (PARTITION BY name, is_bot, card ORDER BY v DESC, k) <= ?""",
                 [day, CARD_KEYS])
     return True
+
+
+def _compute_conversions(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions) -> None:
+    """The day_goals and day_funnels rows of one day (zeros included: a row says the day has it)."""
+    start = datetime.combine(day, datetime.min.time())
+    scope = Scope("http_req", {}, start, start + DAY)
+    if conversions.goals:
+        counts = [now for now, _ in goal_queries.goals(con, scope, conversions.goals, start)]
+        con.execute("INSERT INTO day_goals SELECT ?, unnest(?::VARCHAR[]), unnest(?::UBIGINT[]), unnest(?::UBIGINT[])",
+                    [day, [g.text for g in conversions.goals], [c.visitors for c in counts],
+                     [c.conversions for c in counts]])
+    for funnel in conversions.funnels:
+        steps = goal_queries.funnel(con, scope, funnel)
+        con.execute("INSERT INTO day_funnels SELECT ?, ?, unnest(range(?)), unnest(?::UBIGINT[])",
+                    [day, funnel_key(funnel), len(steps), [s.visitors for s in steps]])
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -280,6 +341,17 @@ def _rolled(scope: Scope, days: Sequence[date], *, name: bool = True, humans: bo
     return queries.Where(" AND ".join(clauses), params)
 
 
+def _intervals(plans: Sequence[Plan]) -> list[list[datetime]]:
+    """The plans' raw intervals, in order, adjacent ones joined."""
+    intervals: list[list[datetime]] = []
+    for start, end in sorted(interval for p in plans for interval in p.raw):
+        if intervals and intervals[-1][1] == start:
+            intervals[-1][1] = end
+        else:
+            intervals.append([start, end])
+    return intervals
+
+
 def _raw_events(scope: Scope, plans: Sequence[Plan], columns: str, *, name: bool = True,
                 humans: bool = True) -> tuple[str, list[Any]]:
     """The ``columns`` of the scope's events in the plans' raw intervals, as a subquery and its
@@ -288,12 +360,7 @@ def _raw_events(scope: Scope, plans: Sequence[Plan], columns: str, *, name: bool
     that way took 4x longer on the lake's Parquet files and 9x in the file (10M events)."""
     filters = {**scope.filters, "is_bot": False} if humans and scope.humans_only else scope.filters
     base = queries.where(scope.name if name else None, filters, None, None)
-    intervals: list[list[datetime]] = []
-    for start, end in sorted(interval for p in plans for interval in p.raw):
-        if intervals and intervals[-1][1] == start:
-            intervals[-1][1] = end
-        else:
-            intervals.append([start, end])
+    intervals = _intervals(plans)
     if not intervals:
         return f"(SELECT {columns} FROM events WHERE FALSE)", []
     selects = [f"SELECT {columns} FROM events WHERE {base.sql} AND ts >= ? AND ts < ?"] * len(intervals)
@@ -480,3 +547,62 @@ def properties(con: duckdb.DuckDBPyConnection, scope: Scope, limit: int) -> tupl
     parts = [part, f"SELECT 'properties', k, events, visitors, NULL FROM day_properties WHERE {rolled.sql}"]
     found = queries.ranked(con, ctes, parts, [*params, *rolled.params], ["properties"], limit, merge=True)
     return goal_queries.property_rows(found["properties"])
+
+
+def _conversions_usable(scope: Scope) -> bool:
+    """Whether day_goals and day_funnels can answer the scope: human page views, no filter."""
+    return scope.humans_only and not goal_queries.narrowed(scope)
+
+
+def goals(con: duckdb.DuckDBPyConnection, scope: Scope, goal_list: Sequence[Step],
+          previous_start: datetime) -> list[tuple[GoalCounts, GoalCounts]]:
+    """:func:`kero_core.goal_queries.goals`, from the rollups where they can answer: each goal
+    that every rolled-up day of both periods has, plus the events of the rest of the periods."""
+    if not goal_list or not _conversions_usable(scope):
+        return goal_queries.goals(con, scope, goal_list, previous_start)
+    current, previous = plan(con, scope.start, scope.end), plan(con, previous_start, scope.start)
+    days = previous.days + current.days
+    if not days:
+        return goal_queries.goals(con, scope, goal_list, previous_start)
+    on_days = _rolled(scope, days, name=False, humans=False)
+    texts = [g.text for g in goal_list]
+    sums = con.execute(f"""
+        SELECT goal, day >= ?, sum(visitors), sum(conversions), count(DISTINCT day)
+        FROM day_goals WHERE {on_days.sql} AND list_contains(?, goal) GROUP BY ALL""",
+                       [scope.start, *on_days.params, texts]).fetchall()
+    days_of = {text: sum(n for goal, _, _, _, n in sums if goal == text) for text in texts}
+    rolled = {text for text, n in days_of.items() if n == len(days)}
+    found = {(goal, cur): GoalCounts(int(v), int(c)) for goal, cur, v, c, _ in sums if goal in rolled}
+    from_rollups = [g for g in goal_list if g.text in rolled]
+    # The rest of both periods, one time range at a time (an OR of ranges defeats min/max pruning).
+    for interval in _intervals([current, previous]) if from_rollups else []:
+        within = queries.Where("ts >= ? AND ts < ?", interval)
+        for goal, (now, before) in zip(from_rollups, goal_queries.goals(con, scope, from_rollups, previous_start, within)):
+            for cur, counts in ((True, now), (False, before)):
+                was = found.get((goal.text, cur), GoalCounts())
+                found[(goal.text, cur)] = GoalCounts(was.visitors + counts.visitors, was.conversions + counts.conversions)
+    others = [g for g in goal_list if g.text not in rolled]
+    for goal, (now, before) in zip(others, goal_queries.goals(con, scope, others, previous_start)):
+        found[(goal.text, True)], found[(goal.text, False)] = now, before
+    return [(found.get((g.text, True), GoalCounts()), found.get((g.text, False), GoalCounts())) for g in goal_list]
+
+
+def funnel(con: duckdb.DuckDBPyConnection, scope: Scope, definition: Funnel) -> list[FunnelStep]:
+    """:func:`kero_core.goal_queries.funnel`, from the rollups when every rolled-up day of the
+    period has the funnel, plus the events of the rest of the period (each part on its own)."""
+    if not _conversions_usable(scope):
+        return goal_queries.funnel(con, scope, definition)
+    current = plan(con, scope.start, scope.end)
+    if not current.days:
+        return goal_queries.funnel(con, scope, definition)
+    on_days = _rolled(scope, current.days, name=False, humans=False)
+    rows = con.execute(f"""SELECT step, sum(visitors), count(DISTINCT day) FROM day_funnels
+                           WHERE {on_days.sql} AND funnel = ? GROUP BY step""",
+                       [*on_days.params, funnel_key(definition)]).fetchall()
+    if len(rows) != len(definition.steps) or any(n != len(current.days) for _, _, n in rows):
+        return goal_queries.funnel(con, scope, definition)
+    visitors = {int(step): int(v) for step, v, _ in rows}
+    for start, end in current.raw:
+        for i, step in enumerate(goal_queries.funnel(con, replace(scope, start=start, end=end), definition)):
+            visitors[i] += step.visitors
+    return [FunnelStep(visitors[i]) for i in range(len(definition.steps))]

@@ -34,7 +34,7 @@ from kero_core.schema import COLUMN_NAMES, COLUMNS
 
 log = logging.getLogger("kero")
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 DB_FILE = "kero.duckdb"
 MAX_FILES_PER_INGEST = 500  # bounds one transaction after a long backlog
 PRUNE_EVERY = 3600.0  # seconds between two retention passes
@@ -69,7 +69,7 @@ def _create_v1(con: duckdb.DuckDBPyConnection) -> None:
 # Migration n brings a database from version n-1 to n. Append, never edit, once released.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _create_v1, 2: rollups.create, 3: rollups.create_v3, 4: rollups.create_v4, 5: rollups.create_v5,
-    6: notes.create, 7: shares.create_table, 8: rollups.create_v8,
+    6: notes.create, 7: shares.create_table, 8: rollups.create_v8, 9: rollups.create_v9,
 }
 
 
@@ -77,8 +77,9 @@ class Store:
     """The data folder: spool files, the ingest lock, and the DuckDB file."""
 
     def __init__(self, folder: Path, retention: timedelta, clock: Callable[[], float] = time.time,
-                 *, read_only: bool = False) -> None:
+                 *, read_only: bool = False, conversions: rollups.Conversions = rollups.Conversions()) -> None:
         self.folder = folder
+        self.conversions = conversions  # the goals and funnels whose counts the rollups keep
         self.db_file = folder / DB_FILE
         self.name = str(self.db_file)  # what messages call the database
         self.spool_dir = folder / "spool"
@@ -256,14 +257,14 @@ class Store:
     def _maintain(self, con: duckdb.DuckDBPyConnection) -> None:
         """After each ingest: the hourly retention pass, and rollups of the days that need them."""
         self._maybe_prune(con)
-        rollups.refresh(con, self._now().date())
+        rollups.refresh(con, self._now().date(), conversions=self.conversions)
 
     def complete_rollups(self) -> int:
         """Ingest what is pending and roll up every past day that needs it, however long that
         takes (bulk writers call this before they return, so the first view is as fast as the
         next); returns how many days were rolled up."""
         with self.session(wait=None) as con:
-            return rollups.refresh(con, self._now().date(), budget=math.inf)
+            return rollups.refresh(con, self._now().date(), budget=math.inf, conversions=self.conversions)
 
     @contextmanager
     def ingesting_alongside(self) -> Iterator[Callable[[], None]]:

@@ -125,6 +125,11 @@ SLOWEST_ROUTES = _panel(
     "slowest_routes", "Slowest routes", "Route",
     (Column("p95", "value", "ms"), Column("Avg", "value2", "ms")), _route, _route_filters,
 )
+# Titled with the release's note in a view ("Release v1.4"); shown when a release was noted.
+RELEASE_ROUTES = _panel(
+    "release_routes", "Last release", "Route",
+    (Column("p95 after", "value", "ms"), Column("p95 before", "value2", "ms")), _route, _route_filters,
+)
 CARDS: tuple[Card, ...] = (
     Card("pages", "Pages", (
         PAGES,
@@ -150,6 +155,7 @@ CARDS: tuple[Card, ...] = (
     Card("routes", "Routes", (
         _panel("routes", "Top routes", "Route", HITS, _route, _route_filters),
         SLOWEST_ROUTES,
+        RELEASE_ROUTES,
     )),
     Card("errors", "Errors", (
         _panel("status_codes", "Status codes", "Status", HITS, _status, dimension="status"),

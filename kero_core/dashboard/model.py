@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from kero_core import goal_queries, notes, queries, rollups
 from kero_core.dashboard import chart, conversions, labels
-from kero_core.dashboard.cards import CARDS, PANELS, PROPERTIES, PROPERTIES_CARD, REFERRER_URLS, Card, Column, Label, Panel, value
+from kero_core.dashboard.cards import (CARDS, PANELS, PROPERTIES, PROPERTIES_CARD, REFERRER_URLS, RELEASE_ROUTES, Card,
+                                      Column, Label, Panel, value)
 from kero_core.dashboard.view import COMPARE, TIMEFRAMES, Filter, View
 from kero_core.goals import Step
 from kero_core.queries import Bucket, BreakdownRow, Figures
@@ -136,17 +137,17 @@ def compared(con: "duckdb.DuckDBPyConnection", view: View, goals: Sequence[Step]
     scope = view.scope()
     if view.compare == "previous":
         return (rollups.figures(con, scope, view.previous_start), rollups.series(con, scope, view.previous_start),
-                goal_queries.goals(con, scope, goals, view.previous_start))
+                rollups.goals(con, scope, goals, view.previous_start))
     current = rollups.figures(con, scope, scope.start)[0]
     unit, buckets = rollups.series(con, scope, scope.start)
-    goal_now = [counts for counts, _ in goal_queries.goals(con, scope, goals, scope.start)]
+    goal_now = [counts for counts, _ in rollups.goals(con, scope, goals, scope.start)]
     if view.comparison is None:
         return (current, Figures()), (unit, buckets), [(c, goal_queries.GoalCounts()) for c in goal_now]
     other = replace(scope, start=view.comparison[0], end=view.comparison[1])
     previous = rollups.figures(con, other, other.start)[0]
     _, earlier = rollups.series(con, other, other.start)
     laid = [replace(b, previous_visitors=e.visitors, previous_views=e.views) for b, e in zip(buckets, earlier)]
-    goal_then = [counts for counts, _ in goal_queries.goals(con, other, goals, other.start)]
+    goal_then = [counts for counts, _ in rollups.goals(con, other, goals, other.start)]
     return (current, previous), (unit, laid + buckets[len(laid):]), list(zip(goal_now, goal_then))
 
 
@@ -254,16 +255,21 @@ class Dashboard:
     waiting: int = 0  # seconds the oldest event not stored yet has waited, when past WAITING_SHOWN
 
 
-def panels_of(view: View, card: Card, durations: bool) -> tuple[Panel, ...]:
-    """A card's panels in this view: full referrer URLs once a referrer domain is picked, and
-    no slowest routes when no durations are measured."""
+def panels_of(view: View, card: Card, durations: bool, release: notes.Annotation | None = None) -> tuple[Panel, ...]:
+    """A card's panels in this view: full referrer URLs once a referrer domain is picked, no
+    slowest routes when no durations are measured, and the routes before and after the latest
+    ``release`` (titled with its note) when there is one."""
     drilled = any(f.dimension == "referrer_domain" and not f.negate and f.value for f in view.filters)
     out = []
     for panel in card.panels:
         if panel.id == "referrers" and drilled:
             panel = REFERRER_URLS
-        if panel.id == "slowest_routes" and not durations:
+        if panel.id in ("slowest_routes", RELEASE_ROUTES.id) and not durations:
             continue
+        if panel.id == RELEASE_ROUTES.id:
+            if release is None:
+                continue
+            panel = replace(panel, title=release.text)
         out.append(panel)
     return tuple(out)
 
@@ -277,16 +283,19 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
     """Everything the page shows, read in one session (which also ingests pending events)."""
     scope = view.scope()
     durations = kero.config.measure_requests
-    panels = {card.id: panels_of(view, card, durations) for card in CARDS}
-    ids = [p.id for card_panels in panels.values() for p in card_panels]
     with kero.read(shared=True) as session, queries.snapshot(session) as con:
+        release = notes.latest_release(con, view.end) if durations else None
+        panels = {card.id: panels_of(view, card, durations, release) for card in CARDS}
+        ids = [p.id for card_panels in panels.values() for p in card_panels if p.id != RELEASE_ROUTES.id]
         (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals)
         found = rollups.breakdowns(con, scope, ids, rows)
         found[PROPERTIES.id] = rollups.properties(con, scope, rows)
-        modal = _breakdowns(con, scope, view.show, MODAL_ROWS) if view.show else {}
+        if release is not None:
+            found[RELEASE_ROUTES.id] = queries.release_routes(con, scope, release.at, rows)
+        modal = _breakdowns(con, view, view.show, MODAL_ROWS) if view.show else {}
         live = queries.count_visitors(con, realtime_where(view.now, view.locked))
         has_data = bool(current.views or previous.views) or queries.has_events(con)
-        funnel_counts = goal_queries.funnel(con, scope, view.funnel) if view.funnel else None
+        funnel_counts = rollups.funnel(con, scope, view.funnel) if view.funnel else None
         annotations = tuple(notes.between(con, view.start, view.end))
     waited = kero.store.waited()  # a read beside others' ingests nothing: say what it could not show
     cards = tuple(
@@ -320,14 +329,19 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
 def build_modal(kero: "Kero", view: View, card: str) -> PanelView:
     """Only the full list of one card (what the script fetches for "Show all")."""
     with kero.read(shared=True) as con:
-        found = _breakdowns(con, view.scope(), card, MODAL_ROWS)
+        found = _breakdowns(con, view, card, MODAL_ROWS)
     return panel_view(view, PANELS[card], *found[card])
 
 
-def _breakdowns(con: "duckdb.DuckDBPyConnection", scope: queries.Scope, card: str, rows: int) -> dict[str, tuple[int, list[BreakdownRow]]]:
-    """One card's rows, from the rollups where they can answer."""
+def _breakdowns(con: "duckdb.DuckDBPyConnection", view: View, card: str, rows: int) -> dict[str, tuple[int, list[BreakdownRow]]]:
+    """One card's rows: the routes around the latest release from the events (none without a
+    release), any other from the rollups where they can answer."""
+    scope = view.scope()
     if card == PROPERTIES.id:
         return {card: rollups.properties(con, scope, rows)}
+    if card == RELEASE_ROUTES.id:
+        release = notes.latest_release(con, view.end)
+        return {card: queries.release_routes(con, scope, release.at, rows) if release else (0, [])}
     return rollups.breakdowns(con, scope, [card], rows)
 
 

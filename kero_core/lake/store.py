@@ -42,7 +42,8 @@ from kero_core.store import MIGRATIONS, PRUNE_EVERY, SCHEMA_VERSION, Store, Stor
 
 log = logging.getLogger("kero")
 
-LAKE_SCHEMA_VERSION = 3  # 2: the annotations and shared_links tables; 3: day_properties
+# 2: the annotations and shared_links tables; 3: day_properties; 4: day_goals and day_funnels
+LAKE_SCHEMA_VERSION = 4
 HOST_ID_FILE = "host-id"
 LOCAL_SALTS = private.LAKE_SALTS
 MAINTAIN_EVERY = 5.0  # seconds between two attempts of a host at maintenance
@@ -84,8 +85,8 @@ class LakeStore(Store):
     where its Parquet files live) and whose spool stays in the local ``folder``."""
 
     def __init__(self, folder: Path, retention: timedelta, lake: str, data_path: str | None,
-                 clock: Callable[[], float] = time.time) -> None:
-        super().__init__(folder, retention, clock)
+                 clock: Callable[[], float] = time.time, conversions: rollups.Conversions = rollups.Conversions()) -> None:
+        super().__init__(folder, retention, clock, conversions=conversions)
         self.lake = lake
         self.data_path = data_path
         self.name = f"the lake {redact(lake)!r}"
@@ -246,7 +247,7 @@ class LakeStore(Store):
         """What the elected host does: roll up closed days (for about ``budget`` seconds), once
         an hour apply the retention and compact the lake, and in between merge the small files
         of the last minutes every MERGE_EVERY seconds."""
-        rollups.refresh(con, self._now().date(), budget, roll=self._roll_up)
+        rollups.refresh(con, self._now().date(), budget, roll=self._roll_up, conversions=self.conversions)
         now = self.clock()
         if _due(_meta(con, "last_prune"), now, PRUNE_EVERY):
             self.prune(con, now)
@@ -260,15 +261,16 @@ class LakeStore(Store):
         with self.session(wait=None) as con:
             try:
                 with self.catalog.waiting_lock(MAINTAINER_LOCK):
-                    return rollups.refresh(con, self._now().date(), math.inf, roll=self._roll_up)
+                    return rollups.refresh(con, self._now().date(), math.inf, roll=self._roll_up,
+                                           conversions=self.conversions)
             except CatalogUnavailable as exc:
                 raise StoreUnavailable(str(exc)) from None
 
-    def _roll_up(self, con: duckdb.DuckDBPyConnection, day: date) -> None:
+    def _roll_up(self, con: duckdb.DuckDBPyConnection, day: date, conversions: rollups.Conversions) -> None:
         def attempt() -> None:
             con.execute("BEGIN")
             snapshot = con.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()[0]
-            rollups.compute(con, day)
+            rollups.compute(con, day, conversions)
             con.execute("DELETE FROM rolled_days WHERE day = ?", [day])
             con.execute("INSERT INTO rolled_days VALUES (?, ?)", [day, snapshot])
             con.execute("COMMIT")

@@ -108,6 +108,8 @@ def test_a_failed_upgrade_leaves_the_database_in_place(store: Store) -> None:
     with store.session() as con:  # schema 7, with a table in the way of schema 8's
         con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
         con.execute("DELETE FROM day_properties")
+        con.execute("DROP TABLE day_goals")  # schema 9's
+        con.execute("DROP TABLE day_funnels")
     store.spool(one_event_table("/b"))
     with pytest.raises(StoreUnavailable, match="cannot be upgraded to schema 8 .*events wait in the spool"):
         with store.session():

@@ -8,14 +8,16 @@ import io
 import json
 import random
 import re
+from datetime import timezone
 from typing import Any, Callable, Iterable
 
 import pytest
 from werkzeug.test import Client
 
-from kero_core import Kero, KeroConfigError
+from kero_core import Kero, KeroConfigError, goal_queries, rollups
 from kero_core.capture import Hit, hit_from_environ
 from kero_core.dashboard import CSP
+from kero_core.dashboard.view import parse_view
 from kero_core.schema import Event
 from kero_core.wsgi import KeroMiddleware
 from tests.conftest import FakeClock, environ
@@ -77,11 +79,12 @@ def matches(step: str, e: Event) -> bool:
     return e.name == "http_req" and re.fullmatch(pattern, e.path) is not None
 
 
-def expected_goal(events: Iterable[Event], goal: str, visitors: set[int] | None) -> tuple[int, int]:
-    """(converting visitors, conversions) of ``goal``; ``visitors``: the view's, None when unfiltered."""
+def expected_goal(events: Iterable[Event], goal: str, visitors: set[int] | None, per_day: bool = False) -> tuple[int, int]:
+    """(converting visitors, conversions) of ``goal``; ``visitors``: the view's, None when
+    unfiltered; ``per_day``: visitors counted per UTC day and added up (what the rollups keep)."""
     hits = [e for e in events if not e.is_bot and matches(goal, e)]
     if visitors is None:
-        return len({e.visitor_id for e in hits if e.visitor_id}), len(hits)
+        return len({(e.ts.date() if per_day else None, e.visitor_id) for e in hits if e.visitor_id}), len(hits)
     counted = [e for e in hits if e.visitor_id in visitors]
     return len({e.visitor_id for e in counted}), len(counted)
 
@@ -143,13 +146,16 @@ def test_bad_funnels_are_refused_at_start(make_kero: Callable[..., Kero], funnel
 
 
 # -- the Goals card -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("query, view_filter", [
-    ("period=7d", None),
-    ("period=24h", None),
-    ("period=7d&utm_source=news", lambda e: e.utm_source == "news"),
-    ("period=7d&path=/pricing", lambda e: e.path == "/pricing"),
+# Unfiltered, whole past days come from the rollups, which count a visitor per UTC day like the
+# "Unique visitors" figure (a visit going on past midnight keeps its visitor id: two days, two
+# visitors); 24h has no whole day, and filtered views read the events.
+@pytest.mark.parametrize("query, view_filter, per_day", [
+    ("period=7d", None, True),
+    ("period=24h", None, False),
+    ("period=7d&utm_source=news", lambda e: e.utm_source == "news", False),
+    ("period=7d&path=/pricing", lambda e: e.path == "/pricing", False),
 ])
-def test_goal_figures_match_the_raw_events(kero: Kero, query: str, view_filter: Any) -> None:
+def test_goal_figures_match_the_raw_events(kero: Kero, query: str, view_filter: Any, per_day: bool) -> None:
     ingest(kero, traffic())
     data = stats(kero, query)
     start, end = data["period"]["start"], data["period"]["end"]
@@ -164,7 +170,7 @@ def test_goal_figures_match_the_raw_events(kero: Kero, query: str, view_filter: 
     assert len(in_view) <= visitors <= len({(e.ts.date(), e.visitor_id) for e in human_views if e.visitor_id in in_view})
     assert [g["goal"] for g in data["goals"]] == GOALS
     for g in data["goals"]:
-        converting, conversions = expected_goal(events, g["goal"], None if view_filter is None else in_view)
+        converting, conversions = expected_goal(events, g["goal"], None if view_filter is None else in_view, per_day)
         assert (g["visitors"], g["conversions"]) == (converting, conversions), g
         assert g["conversion_rate"] == pytest.approx(round(converting / visitors, 4) if visitors else None)
     assert any(g["visitors"] > 1 for g in data["goals"])  # the data really converts
@@ -262,6 +268,37 @@ def test_funnels_match_the_raw_events(kero: Kero, name: str, query: str, view_fi
     expected = expected_funnel(events, FUNNELS[name], visitors)
     assert [s["visitors"] for s in data["funnel"]["steps"]] == expected
     assert expected[0] > expected[-1] > 0  # the data has a funnel that leaks, and converts
+
+
+def test_rollups_follow_the_goals_and_funnels_the_options_define(make_kero: Callable[..., Kero], clock: FakeClock) -> None:
+    """Goals and funnels are options: each past day keeps the counts of those defined when it
+    was rolled up; one defined later is read from the events until its days are rolled up
+    again (the next session does it), and the figures are the same either way."""
+    first = make_kero(clock=clock, goals=["signup"], funnels={"Checkout": FUNNELS["Checkout"]})
+    ingest(first, traffic(seed=11))
+    first.close()
+    kero = make_kero(clock=clock, goals=GOALS, funnels={"Checkout": FUNNELS["Docs"]})  # same name, other steps
+    view = parse_view({"period": ["7d"]}, kero.now())
+    scope = view.scope()
+    goals = kero.config.goals
+    with kero.store.session() as con:  # its maintenance rolled up the new goals and funnel
+        on_days = con.execute("SELECT goal, count(DISTINCT day) FROM day_goals GROUP BY goal ORDER BY goal").fetchall()
+        days = con.execute("SELECT count(*) FROM rollup_days WHERE rolled").fetchone()[0]
+        assert days >= 3 and on_days == [("/docs/*", days), ("/thanks", days), ("signup", days)]
+        rolled = rollups.goals(con, scope, goals, view.previous_start)
+        funnel = rollups.funnel(con, scope, kero.config.funnels[0])
+        last = con.execute("SELECT max(day) FROM day_goals").fetchone()[0]  # one day lacks them, as before its roll-up
+        con.execute("DELETE FROM day_goals WHERE goal = '/thanks' AND day = ?", [last])
+        con.execute("DELETE FROM day_funnels WHERE day = ?", [last])
+        assert rollups.goals(con, scope, goals, view.previous_start)[1] == goal_queries.goals(
+            con, scope, goals[1:2], view.previous_start)[0]
+        assert rollups.goals(con, scope, goals, view.previous_start) == rolled
+        assert rollups.funnel(con, scope, kero.config.funnels[0]) == goal_queries.funnel(
+            con, scope, kero.config.funnels[0]) == funnel
+    events = stored(kero, view.start.replace(tzinfo=timezone.utc), at(minutes=1))
+    assert [now.visitors for now, _ in rolled] == [expected_goal(events, g.text, None, per_day=True)[0] for g in goals]
+    assert [s.visitors for s in funnel] == expected_funnel(events, FUNNELS["Docs"])
+    assert rolled[1][0].visitors > 0 and funnel[-1].visitors > 0
 
 
 def test_a_funnel_with_a_goal_filter(kero: Kero) -> None:

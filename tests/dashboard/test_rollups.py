@@ -120,6 +120,8 @@ def test_schema_5_upgrade_rolls_every_day_up_again(kero: Kero) -> None:
         con.execute("DROP TABLE day_properties")
         con.execute("DROP TABLE day_routes")
         con.execute("DROP TABLE day_routes_all")
+        con.execute("DROP TABLE day_goals")  # (schema 9)
+        con.execute("DROP TABLE day_funnels")
         con.execute("UPDATE day_lengths SET seconds = seconds + 0.25 WHERE seconds > 0")
         con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     with kero.read() as con:
@@ -137,6 +139,8 @@ def test_schema_8_upgrade_keeps_the_properties_of_the_days_already_rolled_up(ker
     with kero.read() as con:
         before = rollups.properties(con, scope, 1000)
         con.execute("DROP TABLE day_properties")  # back to schema 7
+        con.execute("DROP TABLE day_goals")  # (schema 9)
+        con.execute("DROP TABLE day_funnels")
         con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
     with kero.read() as con:
         assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)

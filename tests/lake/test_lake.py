@@ -37,6 +37,12 @@ def visit(kero: Kero, path: str = "/", **headers: str) -> None:
     kero.record_request(environ(path, **headers), status=200)
 
 
+def visitors(kero: Kero, path: str, count: int) -> None:
+    """Page views of ``path`` by ``count`` visitors (203.0.113.0, .1, ...)."""
+    for n in range(count):
+        visit(kero, path, REMOTE_ADDR=f"203.0.113.{n}")
+
+
 def figures(kero: Kero, period: str = "30d") -> tuple[int, int]:
     """(visitors, page views) of the dashboard's key figures for ``period``."""
     dashboard = model.build(kero, parse_view({"period": [period]}, kero.now()))
@@ -134,8 +140,7 @@ def test_rollups_of_several_hosts_match_the_events(make_host: Callable[..., Kero
 def test_a_late_event_into_a_rolled_up_day_is_counted_at_once(make_host: Callable[..., Kero], lake: str) -> None:
     clock = FakeClock(T0)
     writer, late = make_host("writer", clock=clock), make_host("late", clock=clock)
-    for n in range(5):
-        visit(writer, "/", REMOTE_ADDR=f"203.0.113.{n}")
+    visitors(writer, "/", 5)
     assert writer.flush(timeout=60)
     clock.set(T0 + timedelta(days=1))
     with writer.read() as con:
@@ -341,8 +346,7 @@ def test_two_rows_for_one_rolled_day_neither_double_it_nor_stop_the_prune(make_h
     a day as rolled up: views and the retention must take that in their stride."""
     clock = FakeClock(T0)
     kero = make_host(clock=clock)
-    for n in range(3):
-        visit(kero, "/", REMOTE_ADDR=f"203.0.113.{n}")
+    visitors(kero, "/", 3)
     assert kero.flush(timeout=60)
     clock.set(T0 + timedelta(days=1))
     with kero.read() as con:
@@ -379,3 +383,32 @@ def test_a_flooded_day_is_rolled_up_into_the_lake_with_its_tail_folded(make_host
         humans = con.execute("SELECT count(*) FROM events WHERE NOT is_bot").fetchone()[0]
     assert (widest, other) == (CARD_KEYS + 1, 2)  # humans and bots: each its kept pages and one OTHER
     assert figures(kero, "7d")[1] == humans
+
+
+def test_goal_and_funnel_rollups_follow_the_maintainers_options(make_host: Callable[..., Kero]) -> None:
+    """The maintainer rolls up the goals and funnels of its own options; a host defining others
+    gets the days rolled up again for its own, and reads the right figures meanwhile."""
+    clock = FakeClock(T0)
+    writer = make_host("writer", clock=clock, goals=["/thanks"], funnels={"F": ["/", "/thanks"]})
+    visitors(writer, "/", 5)
+    clock.advance(60)
+    visitors(writer, "/thanks", 3)
+    assert writer.flush(timeout=60)
+    clock.set(T0 + timedelta(days=1))
+    with writer.read() as con:
+        writer.store.maintain(con, budget=60)
+        assert con.execute("SELECT day, goal, visitors, conversions FROM day_goals").fetchall() == [
+            (T0.date(), "/thanks", 3, 3)]
+        assert con.execute("SELECT step, visitors FROM day_funnels WHERE funnel = '/\x1f/thanks' ORDER BY step"
+                           ).fetchall() == [(0, 5), (1, 3)]
+    view = parse_view({"period": ["7d"], "funnel": ["F"]}, writer.now(), funnels=writer.config.funnels)
+    dashboard = model.build(writer, view)
+    assert [(g.goal.text, g.visitors, g.conversions) for g in dashboard.goals] == [("/thanks", 3, 3)]
+    assert dashboard.funnel is not None and [s.visitors for s in dashboard.funnel.steps] == [5, 3]
+    other = make_host("other", clock=clock, goals=["/", "/thanks"])
+    dashboard = model.build(other, parse_view({"period": ["7d"]}, other.now()))
+    assert [(g.goal.text, g.visitors) for g in dashboard.goals] == [("/", 5), ("/thanks", 3)]
+    with other.read() as con:
+        other.store.maintain(con, budget=60)  # the day lacked the goal "/": rolled up again
+        assert con.execute("SELECT goal, visitors FROM day_goals ORDER BY goal").fetchall() == [("/", 5), ("/thanks", 3)]
+        assert con.execute("SELECT count(*) FROM day_funnels").fetchone()[0] == 0  # other defines no funnel
