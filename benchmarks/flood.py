@@ -34,7 +34,6 @@ import urllib.error
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import parse_qs
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,11 +25,11 @@ import time
 from dataclasses import dataclass
 from hashlib import blake2b
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import maxminddb
-from ua_parser import BestAvailableResolver, Domain, Resolver, load_lazy_builtins
+from ua_parser import BestAvailableResolver, Device, Domain, Resolver, load_lazy_builtins
 
 from kero_core import client_hints, private
 from kero_core.agent_names import KnownNames, known_names, safe_version

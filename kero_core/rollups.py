@@ -21,7 +21,7 @@ up yet) from the events, and add them up. Views with other filters read the even
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Sequence

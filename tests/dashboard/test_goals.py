@@ -21,7 +21,7 @@ from kero_core.dashboard.view import parse_view
 from kero_core.schema import Event
 from kero_core.wsgi import KeroMiddleware
 from tests.conftest import FakeClock, environ
-from tests.dashboard.conftest import ADMIN, at, call, get, ingest, site, view_hit
+from tests.dashboard.conftest import at, call, get, ingest, site, view_hit
 from tests.dashboard.html import parse
 
 GOALS = ["signup", "/thanks", "/docs/*"]

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 import requests
 import yaml
 
