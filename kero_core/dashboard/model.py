@@ -6,8 +6,8 @@ Templates and exports only read what is built here; no number is computed in a t
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Sequence
 
 from kero_core import goal_queries, notes, queries, rollups
 from kero_core.dashboard import chart, conversions, labels
@@ -128,26 +128,28 @@ def figures(current: Figures, previous: Figures, *, name: str, durations: bool, 
     return tuple(out)
 
 
-def compared(con: "duckdb.DuckDBPyConnection", view: View, goals: Sequence[Step]) -> tuple[
+def compared(con: "duckdb.DuckDBPyConnection", view: View, goals: Sequence[Step], rolled: Collection[date]) -> tuple[
         tuple[Figures, Figures], tuple[str, list[Bucket]], list[tuple[goal_queries.GoalCounts, goal_queries.GoalCounts]]]:
     """The key figures, the chart's buckets and the goals' counts of the view and of the period
     it is compared with. The period just before is read with the view's own period, in one
     query each; a year before or a picked one as a period of its own, then laid over the view's
-    buckets one by one (both periods are as long); without comparison, nothing else is read."""
+    buckets one by one (both periods are as long); without comparison, nothing else is read.
+    ``rolled``: the days rolled up (:func:`kero_core.rollups.rolled_days`)."""
     scope = view.scope()
     if view.compare == "previous":
-        return (rollups.figures(con, scope, view.previous_start), rollups.series(con, scope, view.previous_start),
-                rollups.goals(con, scope, goals, view.previous_start))
-    current = rollups.figures(con, scope, scope.start)[0]
-    unit, buckets = rollups.series(con, scope, scope.start)
-    goal_now = [counts for counts, _ in rollups.goals(con, scope, goals, scope.start)]
+        return (rollups.figures(con, scope, view.previous_start, rolled),
+                rollups.series(con, scope, view.previous_start, rolled),
+                rollups.goals(con, scope, goals, view.previous_start, rolled))
+    current = rollups.figures(con, scope, scope.start, rolled)[0]
+    unit, buckets = rollups.series(con, scope, scope.start, rolled)
+    goal_now = [counts for counts, _ in rollups.goals(con, scope, goals, scope.start, rolled)]
     if view.comparison is None:
         return (current, Figures()), (unit, buckets), [(c, goal_queries.GoalCounts()) for c in goal_now]
     other = replace(scope, start=view.comparison[0], end=view.comparison[1])
-    previous = rollups.figures(con, other, other.start)[0]
-    _, earlier = rollups.series(con, other, other.start)
+    previous = rollups.figures(con, other, other.start, rolled)[0]
+    _, earlier = rollups.series(con, other, other.start, rolled)
     laid = [replace(b, previous_visitors=e.visitors, previous_views=e.views) for b, e in zip(buckets, earlier)]
-    goal_then = [counts for counts, _ in rollups.goals(con, other, goals, other.start)]
+    goal_then = [counts for counts, _ in rollups.goals(con, other, goals, other.start, rolled)]
     return (current, previous), (unit, laid + buckets[len(laid):]), list(zip(goal_now, goal_then))
 
 
@@ -284,19 +286,21 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
     scope = view.scope()
     durations = kero.config.measure_requests
     with kero.read(shared=True) as session, queries.snapshot(session) as con:
-        release = notes.latest_release(con, view.end) if durations else None
+        noted = notes.between(con, None, view.end)  # the chart's annotations and the latest release, in one read
+        annotations = tuple(a for a in noted if a.at >= view.start)
+        release = next((a for a in reversed(noted) if a.release is not None), None) if durations else None
         panels = {card.id: panels_of(view, card, durations, release) for card in CARDS}
         ids = [p.id for card_panels in panels.values() for p in card_panels if p.id != RELEASE_ROUTES.id]
-        (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals)
-        found = rollups.breakdowns(con, scope, ids, rows)
-        found[PROPERTIES.id] = rollups.properties(con, scope, rows)
+        rolled = rollups.rolled_days(con)
+        (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals, rolled)
+        found = rollups.breakdowns(con, scope, ids, rows, rolled)
+        found[PROPERTIES.id] = rollups.properties(con, scope, rows, rolled)
         if release is not None:
             found[RELEASE_ROUTES.id] = queries.release_routes(con, scope, release.at, rows)
         modal = _breakdowns(con, view, view.show, MODAL_ROWS) if view.show else {}
         live = queries.count_visitors(con, realtime_where(view.now, view.locked))
         has_data = bool(current.views or previous.views) or queries.has_events(con)
-        funnel_counts = rollups.funnel(con, scope, view.funnel) if view.funnel else None
-        annotations = tuple(notes.between(con, view.start, view.end))
+        funnel_counts = rollups.funnel(con, scope, view.funnel, rolled) if view.funnel else None
     waited = kero.store.waited()  # a read beside others' ingests nothing: say what it could not show
     cards = tuple(
         CardView(card, tuple(panel_view(view, p, *found[p.id]) for p in panels[card.id])) for card in CARDS
