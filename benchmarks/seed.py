@@ -4,7 +4,10 @@ past day rolled up before it returns) into a new folder, in a fresh process per 
 ``--before DIR`` runs the kero packages found in DIR too (e.g. ``git archive main | tar -x -C
 DIR``), alternated with this checkout's round by round, so both see the same moments of this
 shared machine. Prints events per wall-clock second and per CPU second of the process (every
-thread, DuckDB's included), medians of rounds, and the load average.
+thread, DuckDB's included), medians of rounds, and the load average. Every run seeds the same
+history (30 days ending at the last midnight UTC), and the script fails unless every run stored the same events and
+the same rollups (a content hash; visitor ids, whose daily salts differ per folder, are compared
+by who made which events).
 
     python benchmarks/seed.py [--events 1000000] [--rounds 3] [--before DIR] [--smoke]
 """
@@ -14,36 +17,66 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 TARGET = 100_000  # events/s, issue 15
 # One run, in its own process: seeds a new folder and prints what it took as JSON.
 RUN = """
 import json, sys, time
+from datetime import datetime, timezone
 from _maxminddb_geolite2 import geolite2_database
 from kero_core import Kero
 from kero_core.cli.data import seed_database
 started, cpu = time.perf_counter(), time.process_time()
 kero = Kero(sys.argv[1], geoip_db=geolite2_database(), measure_requests=True, retention=3650)
-stored, _ = seed_database(kero, int(sys.argv[2]), 30, 1)
+stored, _ = seed_database(kero, int(sys.argv[2]), 30, 1, datetime.fromtimestamp(float(sys.argv[3]), timezone.utc))
 kero.close()
 print(json.dumps({"stored": stored, "wall": time.perf_counter() - started, "cpu": time.process_time() - cpu}))
 """
+# What a run stored, as one hash: the events in a fixed order with each visitor id replaced by
+# the position of that visitor's first event (salts differ per folder, who made what does not),
+# and every rollup table in a fixed order.
+CONTENT = """
+import hashlib, sys
+import duckdb, pyarrow as pa
+from kero_core.rollups import TABLES
+con = duckdb.connect(sys.argv[1] + "/kero.duckdb", read_only=True)
+digest = hashlib.sha256()
+def add(table):
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    digest.update(sink.getvalue())
+others = [c for c in con.execute("SELECT * FROM events LIMIT 0").fetch_arrow_table().column_names if c != "visitor_id"]
+events = con.execute(f"SELECT * FROM events ORDER BY {', '.join(others)}, visitor_id").fetch_arrow_table()
+first = {}
+add(events.drop_columns(["visitor_id"]).append_column(
+    "visitor", pa.array([first.setdefault(v, len(first)) for v in events.column("visitor_id").to_pylist()])))
+for table in ("rollup_days", *TABLES):
+    add(con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetch_arrow_table())
+print(digest.hexdigest())
+"""
 
 
-def one_run(events: int, kero_from: str | None, folder: Path) -> dict[str, float]:
+def one_run(events: int, end: float, kero_from: str | None, folder: Path) -> dict[str, Any]:
     env = dict(os.environ)
     if kero_from:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [kero_from, env.get("PYTHONPATH")]))
-    done = subprocess.run([sys.executable, "-c", RUN, str(folder), str(events)], env=env, capture_output=True,
-                          text=True, check=True, timeout=3600)
+    done = subprocess.run([sys.executable, "-c", RUN, str(folder), str(events), str(end)], env=env,
+                          capture_output=True, text=True, check=True, timeout=3600)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if result["stored"] < events * 0.9:  # bots are stored too; only ignore_bots would leave some out
         raise SystemExit(f"seeded {result['stored']:,} of {events:,} events")
+    result["content"] = subprocess.run([sys.executable, "-c", CONTENT, str(folder)], capture_output=True, text=True,
+                                       check=True, timeout=600).stdout.strip()
+    shutil.rmtree(folder)
     return result
 
 
@@ -59,14 +92,20 @@ def main() -> None:
     variants = {"this checkout": None}
     if args.before:
         variants["before"] = str(Path(args.before).resolve())
-    results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
     loads = [os.getloadavg()[0]]
+    # One history for every run (their stored content must be the same), ending at midnight UTC:
+    # all of its 30 days are past, so every run rolls all of them up, whenever it runs.
+    end = time.time() // 86_400 * 86_400
     with tempfile.TemporaryDirectory() as folder:
         for r in range(args.rounds):
             names = list(variants) if r % 2 == 0 else list(variants)[::-1]
             for name in names:
-                results[name].append(one_run(args.events, variants[name], Path(folder) / f"{name}-{r}"))
+                results[name].append(one_run(args.events, end, variants[name], Path(folder) / f"{name}-{r}"))
             loads.append(os.getloadavg()[0])
+    contents = {run["content"] for runs in results.values() for run in runs}
+    if len(contents) != 1:
+        raise SystemExit(f"the runs stored different events or rollups: {sorted(contents)}")
     print(f"seed {args.events:,} events over 30 days, GeoIP on, {args.rounds} rounds, fresh process and folder "
           f"each; load average {min(loads):.1f} to {max(loads):.1f}")
     for name, runs in results.items():
@@ -74,6 +113,7 @@ def main() -> None:
         cpu = [run["stored"] / run["cpu"] for run in runs]
         print(f"  {name:14s} {statistics.median(wall):9,.0f} events/s (rounds: " + ", ".join(f"{w:,.0f}" for w in wall)
               + f"), {statistics.median(cpu):9,.0f} events per CPU second; target {TARGET:,} events/s")
+    print(f"  every run stored the same events and rollups (content hash {contents.pop()[:16]})")
     if args.before:
         ratio = statistics.median(b["wall"] / a["wall"] for a, b in zip(results["this checkout"], results["before"]))
         print(f"  this checkout / before: {ratio:.2f}x the rate (median of per-round ratios)")

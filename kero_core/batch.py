@@ -168,8 +168,12 @@ class EventBuilder:
          user_agents, languages, encodings, referrers, labels, values, hosts, hints) = zip(*hits)
         agents = [agent_of[key] for key in zip(user_agents, hints)]
         proxies = self.trusted_proxies
-        ip_keys = list(zip(remote, forwarded, cf, real))
-        ip_of = {key: client_ip(*key, proxies) for key in set(ip_keys)}
+        if any(forwarded) or any(cf) or any(real):
+            ip_keys: list[Any] = list(zip(remote, forwarded, cf, real))
+            ip_of = {key: client_ip(*key, proxies) for key in set(ip_keys)}
+        else:  # no proxy headers (direct clients, imports, synthetic hits): the address decides alone
+            ip_keys = list(remote)
+            ip_of = {key: client_ip(key, "", "", "", proxies) for key in set(remote)}
         ips = [ip_of[key] for key in ip_keys]
         visitor_id = self.visitors.visitor_id
         visitors = [visitor_id(*fields) for fields in zip(ts, ips, user_agents, languages, encodings)]

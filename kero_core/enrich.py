@@ -307,7 +307,9 @@ def client_ip(remote_addr: str, forwarded_for: str, cf_connecting_ip: str, real_
     '81.2.69.142'"""
     peer = _without_port(remote_addr.strip())
     if trusted_proxies is None:
-        if not _is_internal(peer):
+        # Nothing forwarded (most hits, every synthetic one): the peer is the client, whatever
+        # its address, and parsing that address (~3 µs, rarely cached) can be skipped.
+        if not (forwarded_for or real_ip.strip()) or not _is_internal(peer):
             return peer
         entries = [_without_port(e.strip()) for e in forwarded_for.split(",") if e.strip()]
         for entry in reversed(entries):

@@ -97,6 +97,7 @@ class Store:
         self._spool_bytes = 0
         self._spool_measured = -math.inf
         self._pending_release: tuple[str, datetime] | None = None
+        self.days_rolled_up = 0  # by the last session's maintenance (see ingesting_alongside)
 
     def note_release(self, release: str, at: datetime) -> None:
         """Annotate ``release`` at ``at`` in the next session, unless some process did already
@@ -166,12 +167,15 @@ class Store:
 
     # -- the exclusive session -------------------------------------------------------------------
     @contextmanager
-    def session(self, wait: float | None = 30.0, background: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def session(self, wait: float | None = 30.0, background: bool = False,
+                bulk: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """Hold the ingest lock, open DuckDB, ingest the spool, yield the connection, close.
 
         ``wait`` is how long to wait for the lock (None: forever; 0: not at all). ``background``:
         the session runs inside the host app's process, beside its requests, so DuckDB works on
         one thread (by default it takes every core, and the request thread waited for one).
+        ``bulk``: a bulk writer's session (see :meth:`ingesting_alongside`), which leaves the
+        newest day waiting for a roll-up alone (it is still filling).
         Raises TimeoutError when the lock stays taken and StoreUnavailable when DuckDB cannot be
         opened."""
         with self._locked(wait), self._opened() as con:
@@ -179,7 +183,7 @@ class Store:
                 if not self.read_only:
                     con.execute("SET threads = 1" if background else "RESET threads")
                     self._ingest(con)
-                    self._maintain(con)
+                    self._maintain(con, bulk)
             except duckdb.Error as exc:  # a full disk, an I/O error: retried by the next session
                 raise StoreUnavailable(f"{self.name} cannot store events now ({exc})") from None
             self._annotate_release(con)
@@ -254,10 +258,15 @@ class Store:
             return
         self._pending_release = None
 
-    def _maintain(self, con: duckdb.DuckDBPyConnection) -> None:
-        """After each ingest: the hourly retention pass, and rollups of the days that need them."""
+    def _maintain(self, con: duckdb.DuckDBPyConnection, bulk: bool = False) -> None:
+        """After each ingest: the hourly retention pass, and rollups of the days that need them
+        (``bulk``: but the newest of those); :attr:`days_rolled_up` says how many were."""
         self._maybe_prune(con)
-        rollups.refresh(con, self._now().date(), conversions=self.conversions)
+        before = self._now().date()
+        if bulk:
+            filling = con.execute("SELECT max(day) FROM rollup_days WHERE NOT rolled").fetchone()[0]
+            before = min(before, filling or before)
+        self.days_rolled_up = rollups.refresh(con, before, conversions=self.conversions)
 
     def complete_rollups(self) -> int:
         """Ingest what is pending and roll up every past day that needs it, however long that
@@ -271,6 +280,10 @@ class Store:
         """For bulk writers: a thread that ingests the spool files they write while they build
         the next batch, so DuckDB's work (which releases the GIL) runs beside their enrichment
         (which holds it) and a seed or an import takes the longer of the two, not their sum.
+        The thread also rolls up the days the files filled, in sessions of about
+        rollups.ROLL_UP_BUDGET (readers get the lock in between) until none is left or the next
+        file is ready: bulk writers write in time order, so every day but the newest one waiting
+        is complete, and :meth:`complete_rollups` is left with about one day instead of all.
         Yields the call that says a file is ready. A session that fails in the thread is raised
         when the block ends (the files stay in the spool for the next session)."""
         ready = threading.Event()
@@ -281,13 +294,14 @@ class Store:
             while not stop:
                 ready.wait()
                 ready.clear()
-                if stop or failures:
-                    continue
-                try:
-                    with self.session(wait=None):
-                        pass
-                except BaseException as exc:  # noqa: BLE001  handed to the caller below
-                    failures.append(exc)
+                while not (stop or failures):
+                    try:
+                        with self.session(wait=None, bulk=True):
+                            pass
+                    except BaseException as exc:  # noqa: BLE001  handed to the caller below
+                        failures.append(exc)
+                    if ready.is_set() or not self.days_rolled_up:
+                        break
 
         thread = threading.Thread(target=run, name="kero-bulk-ingest", daemon=True)
         thread.start()

@@ -226,7 +226,8 @@ class LakeStore(Store):
             raise StoreUnavailable(str(exc)) from None
 
     # -- maintenance (one host at a time) ---------------------------------------------------------
-    def _maintain(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _maintain(self, con: duckdb.DuckDBPyConnection, bulk: bool = False) -> None:
+        # A lake's days are rolled up by its elected maintainer, bulk writer or not.
         if time.monotonic() < self._next_maintenance:
             return
         self._next_maintenance = time.monotonic() + MAINTAIN_EVERY

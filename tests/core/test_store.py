@@ -252,6 +252,28 @@ def test_the_background_ingest_leaves_a_core_to_the_app(store: Store) -> None:
         assert default == fresh.execute("SELECT current_setting('threads')").fetchone()[0]
 
 
+def test_a_bulk_write_rolls_up_the_days_it_filled_but_the_newest(store: Store, tmp_path: Path) -> None:
+    """Beside a bulk write (which comes in time order), the ingest thread rolls up each day the
+    files filled, except the newest one waiting (its events may still be coming), so little is
+    left for complete_rollups when the write ends; complete_rollups rolls that one up."""
+    days = [datetime(2026, 11, d, 12, 0) for d in (6, 7, 8)]  # the clock's today is 2026-11-10
+    with store.ingesting_alongside() as file_ready:
+        for ts in days:
+            store.spool(one_event_table(f"/{ts.day}", ts))
+        file_ready()
+        deadline = time.monotonic() + 60
+        while store.pending() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    # Read without a session that writes (its own maintenance would roll up every past day).
+    with Store(tmp_path, timedelta(days=15), store.clock, read_only=True).session() as con:
+        rolled = dict(con.execute("SELECT day, rolled FROM rollup_days").fetchall())
+    assert rolled[days[2].date()] is False
+    assert rolled[days[1].date()] is True  # newest first: the day before the filling one comes first
+    store.complete_rollups()
+    with store.session() as con:
+        assert con.execute("SELECT bool_and(rolled), count(*) FROM rollup_days").fetchone() == (True, 3)
+
+
 def test_a_bulk_write_is_ingested_while_it_goes_on(make_kero: Callable[..., Kero]) -> None:
     """Kero.ingest spools a file per batch, and a thread ingests them as they come (DuckDB beside
     the enrichment), rather than all of them once every batch is built."""
