@@ -172,8 +172,9 @@ class Store:
         """Hold the ingest lock, open DuckDB, ingest the spool, yield the connection, close.
 
         ``wait`` is how long to wait for the lock (None: forever; 0: not at all). ``background``:
-        the session runs inside the host app's process, beside its requests, so DuckDB works on
-        one thread (by default it takes every core, and the request thread waited for one).
+        the session runs inside the host app's process, beside its requests (or beside a bulk
+        writer's enrichment), so DuckDB works on one thread (by default it takes every core, and
+        the request thread waited for one; a seed's roll-ups took 1.6x the CPU time on two).
         ``bulk``: a bulk writer's session (see :meth:`ingesting_alongside`), which leaves the
         newest day waiting for a roll-up alone (it is still filling).
         Raises TimeoutError when the lock stays taken and StoreUnavailable when DuckDB cannot be
@@ -280,7 +281,8 @@ class Store:
         """For bulk writers: a thread that ingests the spool files they write while they build
         the next batch, so DuckDB's work (which releases the GIL) runs beside their enrichment
         (which holds it) and a seed or an import takes the longer of the two, not their sum.
-        The thread also rolls up the days the files filled, in sessions of about
+        The thread's sessions run DuckDB on one thread (the writer's enrichment has the other
+        core). They also roll up the days the files filled, in sessions of about
         rollups.ROLL_UP_BUDGET (readers get the lock in between) until none is left or the next
         file is ready: bulk writers write in time order, so every day but the newest one waiting
         is complete, and :meth:`complete_rollups` is left with about one day instead of all.
@@ -296,7 +298,7 @@ class Store:
                 ready.clear()
                 while not (stop or failures):
                     try:
-                        with self.session(wait=None, bulk=True):
+                        with self.session(wait=None, background=True, bulk=True):
                             pass
                     except BaseException as exc:  # noqa: BLE001  handed to the caller below
                         failures.append(exc)
