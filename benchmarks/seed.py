@@ -42,25 +42,21 @@ print(json.dumps({"stored": stored, "wall": time.perf_counter() - started, "cpu"
 """
 # What a run stored, as one hash: the events in a fixed order with each visitor id replaced by
 # the position of that visitor's first event (salts differ per folder, who made what does not),
-# and every rollup table in a fixed order.
+# and every rollup table, each as the sorted text of its rows.
 CONTENT = """
 import hashlib, sys
-import duckdb, pyarrow as pa
+import duckdb
 from kero_core.rollups import TABLES
 con = duckdb.connect(sys.argv[1] + "/kero.duckdb", read_only=True)
+con.execute("SET enable_progress_bar = false")
+others = [r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'events' "
+                                     "AND column_name <> 'visitor_id' ORDER BY column_index").fetchall()]
+events = f\"\"\"SELECT * EXCLUDE (visitor_id, rn), min(rn) OVER (PARTITION BY visitor_id) AS visitor
+               FROM (SELECT *, row_number() OVER (ORDER BY {', '.join(others)}, visitor_id) AS rn FROM events)\"\"\"
 digest = hashlib.sha256()
-def add(table):
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    digest.update(sink.getvalue())
-others = [c for c in con.execute("SELECT * FROM events LIMIT 0").fetch_arrow_table().column_names if c != "visitor_id"]
-events = con.execute(f"SELECT * FROM events ORDER BY {', '.join(others)}, visitor_id").fetch_arrow_table()
-first = {}
-add(events.drop_columns(["visitor_id"]).append_column(
-    "visitor", pa.array([first.setdefault(v, len(first)) for v in events.column("visitor_id").to_pylist()])))
-for table in ("rollup_days", *TABLES):
-    add(con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetch_arrow_table())
+for query in (events, *(f"SELECT * FROM {table}" for table in ("rollup_days", *TABLES))):
+    text = con.execute(f"SELECT string_agg(r, chr(10) ORDER BY r) FROM (SELECT t::VARCHAR AS r FROM ({query}) AS t)")
+    digest.update((text.fetchone()[0] or "").encode())
 print(digest.hexdigest())
 """
 
@@ -103,9 +99,6 @@ def main() -> None:
             for name in names:
                 results[name].append(one_run(args.events, end, variants[name], Path(folder) / f"{name}-{r}"))
             loads.append(os.getloadavg()[0])
-    contents = {run["content"] for runs in results.values() for run in runs}
-    if len(contents) != 1:
-        raise SystemExit(f"the runs stored different events or rollups: {sorted(contents)}")
     print(f"seed {args.events:,} events over 30 days, GeoIP on, {args.rounds} rounds, fresh process and folder "
           f"each; load average {min(loads):.1f} to {max(loads):.1f}")
     for name, runs in results.items():
@@ -113,6 +106,9 @@ def main() -> None:
         cpu = [run["stored"] / run["cpu"] for run in runs]
         print(f"  {name:14s} {statistics.median(wall):9,.0f} events/s (rounds: " + ", ".join(f"{w:,.0f}" for w in wall)
               + f"), {statistics.median(cpu):9,.0f} events per CPU second; target {TARGET:,} events/s")
+    contents = {run["content"] for runs in results.values() for run in runs}
+    if len(contents) != 1:
+        raise SystemExit(f"the runs stored different events or rollups: content hashes {sorted(contents)}")
     print(f"  every run stored the same events and rollups (content hash {contents.pop()[:16]})")
     if args.before:
         ratio = statistics.median(b["wall"] / a["wall"] for a, b in zip(results["this checkout"], results["before"]))
