@@ -28,7 +28,7 @@ from typing import Any, Awaitable, Callable, Mapping, MutableMapping, TypeVar
 
 from kero_core import own_pages
 from kero_core.capture import app_path, environ_from_scope, wsgi_str
-from kero_core.dashboard import DashboardResponse
+from kero_core.dashboard import DashboardResponse, backstage
 from kero_core.kero import Kero
 
 Scope = MutableMapping[str, Any]
@@ -48,11 +48,16 @@ def route_of(scope: Scope) -> str:
     template = scope.get("path_template")
     if isinstance(template, str):
         return template
-    path = getattr(scope.get("route"), "path", None)
+    route = scope.get("route")
+    if route is None:
+        return ""
+    path = getattr(route, "path", None)
     if not isinstance(path, str):
         return ""
     # Starlette's Mount adds what it matched to root_path; app_root_path is the app's own.
     root, app_root = scope.get("root_path") or "", scope.get("app_root_path") or ""
+    if root == app_root:  # not under a Mount: most requests
+        return path
     mounted = root[len(app_root):] if root.startswith(app_root) else ""
     return mounted + path
 
@@ -86,7 +91,7 @@ class KeroMiddleware:
             await self._own(scope, send, path)
             return
         try:
-            environ = environ_from_scope(scope)
+            environ = environ_from_scope(scope, path)
         except Exception:  # a malformed scope: serve the request, untracked
             log.exception("kero: could not record a request")
             await self.app(scope, receive, send)
@@ -112,8 +117,8 @@ class KeroMiddleware:
             else:
                 answer = own_pages.denial(self.users, environ.get("HTTP_AUTHORIZATION"), await self._verdict(scope))
             if answer is None:
-                request_path = environ["SCRIPT_NAME"] + wsgi_str(path)
-                answer = await _in_thread(own_pages.dashboard, kero, path, environ["QUERY_STRING"], request_path)
+                request_path = wsgi_str((scope.get("root_path") or "") + path)
+                answer = await _off_the_loop(own_pages.dashboard, kero, path, environ["QUERY_STRING"], request_path)
         await _send_answer(send, answer, head=environ["REQUEST_METHOD"] == "HEAD")
 
     async def _verdict(self, scope: Scope) -> bool | None:
@@ -135,25 +140,28 @@ async def _send_answer(send: Send, answer: DashboardResponse, *, head: bool) -> 
     await send({"type": "http.response.body", "body": b"" if head else answer.body})
 
 
-async def _in_thread(function: Callable[..., T], *args: Any) -> T:
-    """``function(*args)`` in a thread, so a slow dashboard never stalls the event loop. Under
-    asyncio, its default executor; under trio (hypercorn's trio worker), anyio's threads."""
+async def _off_the_loop(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` on a dashboard thread (see :mod:`kero_core.dashboard.backstage`), so a
+    slow dashboard never stalls the event loop. Under trio (hypercorn's trio worker), an anyio
+    thread waits for it."""
     try:
-        loop = asyncio.get_running_loop()
+        asyncio.get_running_loop()
     except RuntimeError:
         import anyio.to_thread
 
-        return await anyio.to_thread.run_sync(functools.partial(function, *args))
-    return await loop.run_in_executor(None, functools.partial(function, *args))
+        return await anyio.to_thread.run_sync(functools.partial(backstage.run, function, *args))
+    return await asyncio.wrap_future(backstage.submit(function, *args))
 
 
 class _Tracked:
     """One tracked request: the ``send`` the app is given, noting the status it starts and
-    recording the request once, when its last body chunk has been sent. The request's fields
-    are read before the app runs (routers rewrite ``path`` and ``root_path`` in the scope), its
-    route after.
+    recording the request once, when its last body chunk is handed to the server. The request's
+    fields are read before the app runs (routers rewrite ``path`` and ``root_path`` in the
+    scope), its route after.
 
-    An object with slots rather than closures: this runs on every request (see wsgi.py)."""
+    An object with slots rather than closures, and a ``send`` that returns the server's own
+    awaitable instead of being a coroutine: this runs on every request, and each coroutine
+    frame per message costs (see benchmarks/RESULTS.md, ASGI)."""
 
     __slots__ = ("_scope", "_send", "_kero", "_environ", "_status", "_started", "_recorded")
 
@@ -166,17 +174,14 @@ class _Tracked:
         self._recorded = False
         self._started = time.perf_counter()
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
         kind = message["type"]
         if kind == "http.response.start":
             self._status = message.get("status", 500)
         elif (kind == "http.response.body" and not message.get("more_body", False)) or kind == "http.response.pathsend":
-            try:
-                await self._send(message)
-            finally:  # sent, or the client left: either way the response ends here
-                self.finish()
-            return
-        await self._send(message)
+            # The response ends here whether the server then sends it or finds the client gone.
+            self.finish()
+        return self._send(message)
 
     def finish(self, status: int = 0) -> None:
         """Record the request, once: with ``status``, else the one the app started."""

@@ -30,6 +30,7 @@ from kero_core.capture import (
     PathRules,
     captured_labels,
     captured_text,
+    fields_from_environ,
     hit_from_environ,
     sends_do_not_track,
 )
@@ -141,7 +142,7 @@ class Kero:
         try:
             if self.should_track(environ):
                 self.pipeline.record(
-                    hit_from_environ(environ, self.clock(), route=route, status=status, duration_ms=duration_ms)
+                    fields_from_environ(environ, self.clock(), route=route, status=status, duration_ms=duration_ms)
                 )
         except Exception as exc:  # tracking must never break the host app
             self.problems.report("request", "kero: could not record a request", exc)
