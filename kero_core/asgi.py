@@ -28,7 +28,7 @@ from typing import Any, Awaitable, Callable, Mapping, MutableMapping, TypeVar
 
 from kero_core import own_pages
 from kero_core.capture import app_path, environ_from_scope, wsgi_str
-from kero_core.dashboard import DashboardResponse, backstage
+from kero_core.dashboard import DashboardResponse
 from kero_core.kero import Kero
 
 Scope = MutableMapping[str, Any]
@@ -118,7 +118,7 @@ class KeroMiddleware:
                 answer = own_pages.denial(self.users, environ.get("HTTP_AUTHORIZATION"), await self._verdict(scope))
             if answer is None:
                 request_path = wsgi_str((scope.get("root_path") or "") + path)
-                answer = await _off_the_loop(own_pages.dashboard, kero, path, environ["QUERY_STRING"], request_path)
+                answer = await _in_thread(own_pages.dashboard, kero, path, environ["QUERY_STRING"], request_path)
         await _send_answer(send, answer, head=environ["REQUEST_METHOD"] == "HEAD")
 
     async def _verdict(self, scope: Scope) -> bool | None:
@@ -140,17 +140,16 @@ async def _send_answer(send: Send, answer: DashboardResponse, *, head: bool) -> 
     await send({"type": "http.response.body", "body": b"" if head else answer.body})
 
 
-async def _off_the_loop(function: Callable[..., T], *args: Any) -> T:
-    """``function(*args)`` on a dashboard thread (see :mod:`kero_core.dashboard.backstage`), so a
-    slow dashboard never stalls the event loop. Under trio (hypercorn's trio worker), an anyio
-    thread waits for it."""
+async def _in_thread(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a thread, so a slow dashboard never stalls the event loop. Under
+    asyncio, its default executor; under trio (hypercorn's trio worker), anyio's threads."""
     try:
-        asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
     except RuntimeError:
         import anyio.to_thread
 
-        return await anyio.to_thread.run_sync(functools.partial(backstage.run, function, *args))
-    return await asyncio.wrap_future(backstage.submit(function, *args))
+        return await anyio.to_thread.run_sync(functools.partial(function, *args))
+    return await loop.run_in_executor(None, functools.partial(function, *args))
 
 
 class _Tracked:

@@ -77,9 +77,8 @@ def denial(users: Mapping[str, str], authorization: str | None, verdict: bool | 
 def dashboard(kero: "Kero", path: str, query_string: str, request_path: str) -> DashboardResponse:
     """The dashboard's answer to ``path`` (under ``dashboard_path``). ``query_string`` is the raw
     query as latin-1 text (WSGI's ``QUERY_STRING``); ``request_path`` the full path the browser
-    asked for (mount point included), for the redirect to the trailing slash. Reads the database
-    on a dashboard thread, waiting for it (an async caller submits this to one: see
-    :mod:`kero_core.dashboard.backstage`)."""
+    asked for (mount point included), for the redirect to the trailing slash. Reads the database:
+    an async caller runs this in a thread."""
     subpath = path[len(kero.config.dashboard_path):]
     query = query_string.encode("latin-1", "replace").decode("utf-8", "replace")
     return respond(kero, subpath, parse_qs(query, keep_blank_values=True), request_path=request_path)

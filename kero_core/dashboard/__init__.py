@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Mapping, Sequence
 from urllib.parse import urlencode
 
-from kero_core.dashboard import backstage, export, model, render
+from kero_core.dashboard import export, model, render
 from kero_core.dashboard.cards import PANELS
 from kero_core.dashboard.view import BadRequest, Filter, View, control, limit, parse_view
 from kero_core.store import StoreUnavailable
@@ -67,13 +67,7 @@ def is_shared(subpath: str) -> bool:
 
 
 def respond(kero: "Kero", subpath: str, params: Mapping[str, Sequence[str]], *, request_path: str) -> DashboardResponse:
-    """Answer a dashboard request. ``subpath`` is what follows the mount point ("" or "/...").
-    Rendered on the dashboard's own threads (see :mod:`~kero_core.dashboard.backstage`), waited for."""
-    return backstage.run(answer, kero, subpath, params, request_path)
-
-
-def answer(kero: "Kero", subpath: str, params: Mapping[str, Sequence[str]], request_path: str) -> DashboardResponse:
-    """:func:`respond`'s answer, rendered on the calling thread."""
+    """Answer a dashboard request. ``subpath`` is what follows the mount point ("" or "/...")."""
     if is_shared(subpath):
         from kero_core.dashboard import sharing
 
