@@ -33,7 +33,8 @@ _TABLET_MODELS = re.compile(
       | nook | bnrv | bntv | surftab | lifetab | ktab | smarttab | yoga\s?tab | kids
       | tz\d{3} | \d{5}rp\w{2,4}\b
       | [a-z]\w*_(?:eea|row)\b | [89]\d{3}[a-z]_(?:eea|ru)\b
-      | [a-z][cst][1789]\d{3}[a-z]{2}\b
+      | [a-z][cst][1789]\d{3}[a-z]{2}\b  # Digma: the first digit is the screen size (1 = 10 inches and up)
+      | iplay | mfc\d | rmd[-_]\d | an\d+\w*g2 | visionbook[\s_]?\d+q | numy | eagle[\s_]?\d
     )""",
 )
 # The User-Agent's own word for a tablet ("Tablet", Yandex's apps' "/apad"), but not the
@@ -53,7 +54,7 @@ _PHONE_WORDS = re.compile(r"mobi|phone|midp|cldc|up\.browser|wap|series ?[46]0|s
 # Android system installed): desktops, though their User-Agent is an Android tablet's.
 _DESKTOP_MODELS = re.compile(
     r"chromebook|inspiron|vostro|latitude|travelmate|aspire|satellite|thinkpad|ideapad|elitebook|probook"
-    r"|pavilion|\baio\b|all-in-one|2in1|visionbook|macbook|imac|macmini")
+    r"|pavilion|\baio\b|all-in-one|2in1|macbook|imac|macmini")
 # Android models that are phones though their User-Agent omits "Mobile".
 _PHONE_MODELS = re.compile(
     r"""(?x)

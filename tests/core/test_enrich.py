@@ -134,6 +134,8 @@ FORM_FACTOR_SIGNALS = [
      "Mobile Safari/537.36", "tablet"),
     ("Mozilla/5.0 (Linux; Android 13; P99_EEA) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 "
      "Mobile Safari/537.36", "tablet"),
+    ("Mozilla/5.0 (Linux; Android 14; iPlay_70) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 "
+     "Mobile Safari/537.36", "tablet"),
     # A model ua-parser calls "Generic Smartphone" is read from the User-Agent (BQ's 7-inch 7xxx).
     ("Mozilla/5.0 Linux; Android 8.1.0; BQ-7099L AppleWebKit/537.36 KHTML, like Gecko Chrome/75.0.3770.101 "
      "Mobile Safari/537.36", "tablet"),
