@@ -263,6 +263,22 @@ def test_words_that_contain_a_bot_word_are_people(parser: AgentParser, ua: str) 
 
 
 @pytest.mark.parametrize("ua", [
+    # every Android 15 phone of this build (the crawler list names the build number after one instance)
+    "Mozilla/5.0 (Linux; Android 15; RMX3890 Build/AP3A.240617.008) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36",
+    # Sogou's own mobile browser, not its crawler
+    "Mozilla/5.0 (Linux; Android 12; V2148A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/91.0.4472.114 Mobile "
+    "Safari/537.36 SogouMobileBrowser/5.33.1",
+])
+def test_crawler_list_patterns_that_real_browsers_match_are_left_out(parser: AgentParser, ua: str) -> None:
+    assert parser.parse(ua).is_bot is False
+
+
+def test_sogous_crawler_is_still_a_bot(parser: AgentParser) -> None:
+    assert parser.parse("Sogou web spider/4.0(+http://www.example.com/docs/help/webmasters.htm#07)").is_bot
+
+
+@pytest.mark.parametrize("ua", [
     "Mozilla/5.0 (compatible; ExampleFetcher/1.0; +https://example.org/fetcher)",  # a URL
     "ExampleAgent/2.0 (contact: ops@example.org)",  # an e-mail address
     "Ruby", "Java/17.0.2", "PHP/8.2", "UniversalFeedParser/5.2.1 +https://github.com/kurtmckee/feedparser",
