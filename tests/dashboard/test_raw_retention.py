@@ -6,9 +6,10 @@ up again from the little left of it."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -38,17 +39,30 @@ def content(dashboard: model.Dashboard) -> tuple[object, ...]:
     return figures, [(b.start, b.visitors, b.views) for b in dashboard.buckets], cards
 
 
-@pytest.fixture
-def twins(tmp_path: Path, geoip_db: str) -> tuple[Kero, Kero, FakeClock]:
-    """The same 20 days of traffic in two folders: one keeps its events, one keeps 4 days of them."""
-    clock = FakeClock(NOW)
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same 20 days of traffic in two folders, seeded once: "kept" keeps its events, "raw"
+    keeps 4 days of them (pruned as the hourly pass does)."""
+    from _maxminddb_geolite2 import geolite2_database
+
+    folder = tmp_path_factory.mktemp("raw-retention")
     hits = list(generate(5000, days=20, seed=11, end=NOW.timestamp()))
+    for name, raw in (("kept", None), ("raw", RAW_DAYS)):
+        with Kero(db_path=folder / name, clock=FakeClock(NOW), geoip_db=geolite2_database(), retention=60,
+                  raw_retention=raw) as kero:
+            kero.ingest(hits)
+            kero.prune()
+    return folder
+
+
+@pytest.fixture
+def twins(seeded: Path, tmp_path: Path) -> Iterator[tuple[Kero, Kero, FakeClock]]:
+    """The seeded folders, copied for this test, opened on one clock."""
+    clock = FakeClock(NOW)
     made = []
     for name, raw in (("kept", None), ("raw", RAW_DAYS)):
-        kero = Kero(db_path=tmp_path / name, clock=clock, geoip_db=geoip_db, retention=60, raw_retention=raw)
-        kero.ingest(hits)
-        made.append(kero)
-    made[1].prune()  # what the hourly pass does
+        shutil.copytree(seeded / name, tmp_path / name)
+        made.append(Kero(db_path=tmp_path / name, clock=clock, retention=60, raw_retention=raw))
     yield made[0], made[1], clock
     for kero in made:
         kero.close()
