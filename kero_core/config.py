@@ -99,6 +99,7 @@ MIN_RAW_RETENTION_DAYS = 2  # the default view (the last 24 hours) reads yesterd
 def _retention(value: Any, name: str = "retention", least_days: float = 0) -> timedelta:
     rule = f"between {least_days:g} and {MAX_RETENTION_DAYS} days" if least_days else \
         f"positive and at most {MAX_RETENTION_DAYS} days"
+    given = value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value) or abs(value) > MAX_RETENTION_DAYS:
             raise KeroConfigError(f"{name} must be {rule}, got {value!r}.")
@@ -107,7 +108,7 @@ def _retention(value: Any, name: str = "retention", least_days: float = 0) -> ti
         raise KeroConfigError(f"{name} must be a timedelta or a number of days, got {value!r}.")
     enough = value >= timedelta(days=least_days) if least_days else value > timedelta(0)
     if not enough or value > timedelta(days=MAX_RETENTION_DAYS):
-        raise KeroConfigError(f"{name} must be {rule}, got {days_text(value)}.")
+        raise KeroConfigError(f"{name} must be {rule}, got {given if given is not value else days_text(value)}.")
     return value
 
 

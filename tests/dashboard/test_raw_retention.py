@@ -161,7 +161,7 @@ def test_a_later_prune_moves_the_day_on(twins: tuple[Kero, Kero, FakeClock]) -> 
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"raw_retention": 1}, "raw_retention must be between 2 and 36525 days, got 1 day."),
+    ({"raw_retention": 1}, "raw_retention must be between 2 and 36525 days, got 1."),
     ({"raw_retention": timedelta(hours=36)}, "raw_retention must be between 2 and 36525 days, got 1.5 days."),
     ({"raw_retention": "a week"}, "raw_retention must be a timedelta or a number of days, got 'a week'."),
     ({"raw_retention": 30}, "raw_retention (30 days) must not be longer than retention (15 days)"),
