@@ -67,7 +67,8 @@ def make_store(config: Config, clock: Callable[[], float], read_only: bool = Fal
     """The single DuckDB file in ``db_path``, or the shared lake when ``lake`` is set."""
     conversions = rollups.Conversions(config.goals, config.funnels)
     if config.lake is None:
-        return Store(config.db_path, config.retention, clock, read_only=read_only, conversions=conversions)
+        return Store(config.db_path, config.retention, clock, read_only=read_only, conversions=conversions,
+                     raw_retention=config.raw_retention)
     from kero_core.lake import LakeStore
 
     return LakeStore(config.db_path, config.retention, config.lake, config.lake_data_path, clock, conversions)
