@@ -12,7 +12,11 @@
    and Kero's count must equal every request wrk completed (plus a few wrk sent but no longer
    counted when it stopped).
 
-    python benchmarks/asgi_overhead.py [--requests 4000] [--rounds 15] [--seconds 3] [--http-rounds 9] [--smoke]
+``--before DIR`` adds, in both parts, Kero as found in DIR (e.g. ``git archive main`` unpacked):
+in-process its ``KeroMiddleware`` takes turns with this checkout's in the same loop, over HTTP a
+fourth uvicorn serves it; before and after are measured side by side.
+
+    python benchmarks/asgi_overhead.py [--requests 4000] [--rounds 15] [--seconds 3] [--http-rounds 9] [--before DIR] [--smoke]
 """
 
 from __future__ import annotations
@@ -79,7 +83,29 @@ class PassThrough:
         await self.app(scope, receive, send)
 
 
-def fastapi_app(variant: str, kero: Kero | None = None) -> Any:
+def kero_from(folder: str) -> tuple[Any, Any]:
+    """``Kero`` and ``KeroMiddleware`` of the kero_core found in ``folder``, imported beside this
+    checkout's: its modules are imported afresh, then set aside so this checkout's stay in use
+    (its functions keep their own modules' globals)."""
+    def ours() -> dict[str, Any]:
+        return {n: m for n, m in sys.modules.items() if n == "kero_core" or n.startswith("kero_core.")}
+
+    saved = ours()
+    for name in saved:
+        del sys.modules[name]
+    sys.path.insert(0, folder)
+    try:
+        import kero_core.asgi
+
+        return kero_core.Kero, kero_core.asgi.KeroMiddleware
+    finally:
+        sys.path.remove(folder)
+        for name in ours():
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
+def fastapi_app(variant: str, kero: Any = None, middleware: Any = KeroMiddleware) -> Any:
     from fastapi import FastAPI
     from fastapi.responses import PlainTextResponse
 
@@ -89,8 +115,8 @@ def fastapi_app(variant: str, kero: Kero | None = None) -> Any:
         return PlainTextResponse(f"Hello, {name}!")
 
     app.add_api_route("/hello/{name}", hello)
-    if variant == "kero":
-        app.add_middleware(KeroMiddleware, kero=kero)
+    if variant in ("kero", "before"):
+        app.add_middleware(middleware, kero=kero)
     elif variant == "noop":  # what FastAPI costs per added middleware, whatever it does
         app.add_middleware(PassThrough)
     elif variant == "peer":
@@ -100,7 +126,7 @@ def fastapi_app(variant: str, kero: Kero | None = None) -> Any:
     return app
 
 
-async def in_process(name: str, apps: dict[str, Any], kero: Kero, requests: int, rounds: int) -> None:
+async def in_process(name: str, apps: dict[str, Any], keros: list[Any], requests: int, rounds: int) -> None:
     labels = list(apps)
     times: dict[str, list[tuple[float, float]]] = {label: [] for label in labels}
     for r in range(rounds):
@@ -114,7 +140,8 @@ async def in_process(name: str, apps: dict[str, Any], kero: Kero, requests: int,
                 sums[label][1] += cpu * n
         for label in labels:
             times[label].append((sums[label][0] / requests, sums[label][1] / requests))
-        await asyncio.to_thread(kero.flush)  # outside the timed part: the writer's work is not the request's
+        for kero in keros:  # outside the timed part: the writer's work is not the request's
+            await asyncio.to_thread(kero.flush)
     print(f"{name}: {requests} requests x {rounds} rounds, in turns of {TURN}")
     for label in labels:
         wall = statistics.median(t[0] for t in times[label])
@@ -122,19 +149,21 @@ async def in_process(name: str, apps: dict[str, Any], kero: Kero, requests: int,
         added = statistics.median(t[1] - b[1] for t, b in zip(times[label], times["bare"]))
         extra = "" if label == "bare" else f", added {added:6.2f} µs CPU/request (median of per-round differences)"
         print(f"  {label:6s} wall {wall:7.2f} µs, thread CPU {cpu:7.2f} µs{extra}")
-    stored, expected = kero.count(), requests * rounds
-    print(f"  events stored: {stored} (expected {expected}; target added <= {TARGET_US:g} µs)")
-    if stored != expected:
+    stored, expected = [kero.count() for kero in keros], requests * rounds
+    print(f"  events stored: {' and '.join(map(str, stored))} (expected {expected} each; target added <= {TARGET_US:g} µs)")
+    if set(stored) != {expected}:
         raise SystemExit("not every tracked request was stored")
 
 
 class Uvicorn:
     """``uvicorn fastapi_app:app`` (1 worker) in one variant, on a free 127.0.0.1 port."""
 
-    def __init__(self, variant: str, data: Path) -> None:
+    def __init__(self, variant: str, data: Path, before: str | None = None) -> None:
         self.variant, self.data, self.port = variant, data, free_port()
         data.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "KERO_BENCH_VARIANT": variant, "KERO_BENCH_DATA": str(data)}
+        env = {**os.environ, "KERO_BENCH_VARIANT": "kero" if variant == "before" else variant, "KERO_BENCH_DATA": str(data)}
+        if variant == "before":  # the kero packages of ``before`` ahead of this checkout's
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [before, env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
             [str(Path(sys.executable).with_name("uvicorn")), "--host", "127.0.0.1", "--port", str(self.port),
              "--no-access-log", "--log-level", "warning", "fastapi_app:app"],
@@ -169,8 +198,9 @@ class Uvicorn:
             self.process.wait(5)
 
 
-def over_http(seconds: float, rounds: int, folder: Path) -> None:
-    servers = [Uvicorn(v, folder / v) for v in ("bare", "kero", "peer")]
+def over_http(seconds: float, rounds: int, folder: Path, before: str | None) -> None:
+    variants = ["bare", "kero"] + (["before"] if before else []) + ["peer"]
+    servers = [Uvicorn(v, folder / v, before) for v in variants]
     rates: dict[str, list[float]] = {s.variant: [] for s in servers}
     cpu: dict[str, list[float]] = {s.variant: [] for s in servers}
     sent = {s.variant: 0 for s in servers}
@@ -181,7 +211,8 @@ def over_http(seconds: float, rounds: int, folder: Path) -> None:
         for server in servers:  # warm-up
             sent[server.variant] += wrk(server.url, 1, connections).requests
         for r in range(rounds):
-            for server in servers[r % 3:] + servers[:r % 3]:
+            k = r % len(servers)
+            for server in servers[k:] + servers[:k]:
                 before = server.cpu_seconds()
                 load = wrk(server.url, seconds, connections)
                 if load.errors:
@@ -195,14 +226,17 @@ def over_http(seconds: float, rounds: int, folder: Path) -> None:
     print(f"FastAPI hello-world under uvicorn (1 worker), wrk -c{connections} {seconds:g} s x {rounds} rounds, alternated")
     for variant in rates:
         ratio = statistics.median(x / b for x, b in zip(rates[variant], rates["bare"]))
-        print(f"  {variant:5s} {statistics.median(rates[variant]):8.0f} requests/s, worker CPU "
+        print(f"  {variant:6s} {statistics.median(rates[variant]):8.0f} requests/s, worker CPU "
               f"{statistics.median(cpu[variant]):6.0f} µs/request, / bare: {ratio:.3f}")
-    with Kero(db_path=folder / "kero" / "kero") as reader:
-        stored = reader.count()
-    expected = sent["kero"] + servers[1].probes
-    print(f"  kero stored {stored} of {expected} completed (+ up to {connections * (rounds + 1)} sent but not counted by wrk)")
-    if not expected <= stored <= expected + connections * (rounds + 1):
-        raise SystemExit("Kero did not store every request")
+    for server in servers:
+        if server.variant in ("kero", "before"):
+            with Kero(db_path=server.data / "kero") as reader:
+                stored = reader.count()
+            expected = sent[server.variant] + server.probes
+            print(f"  {server.variant} stored {stored} of {expected} completed "
+                  f"(+ up to {connections * (rounds + 1)} sent but not counted by wrk)")
+            if not expected <= stored <= expected + connections * (rounds + 1):
+                raise SystemExit("Kero did not store every request")
 
 
 def main() -> None:
@@ -211,23 +245,36 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--http-rounds", type=int, default=9)
+    parser.add_argument("--before", metavar="DIR", help="also measure the kero packages found in DIR")
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the script works")
     args = parser.parse_args()
     if args.smoke:
         args.requests, args.rounds, args.seconds, args.http_rounds = 200, 2, 1, 1
+    before = args.before and str(Path(args.before).resolve())
+    BeforeKero, BeforeMiddleware = kero_from(before) if before else (None, None)
+    print(f"load average {os.getloadavg()[0]:.1f} at the start")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        kero = Kero(db_path=folder / "asgi", measure_requests=True, flush_interval=3600)
-        asyncio.run(in_process("bare ASGI app vs KeroMiddleware", {"bare": bare_asgi, "kero": KeroMiddleware(bare_asgi, kero)},
-                               kero, args.requests, args.rounds))
-        kero.close()
-        kero = Kero(db_path=folder / "fastapi", measure_requests=True, flush_interval=3600)
-        apps = {v: fastapi_app(v, kero) for v in ("bare", "noop", "kero", "peer")}
-        asyncio.run(in_process("FastAPI hello-world: bare, a pass-through middleware, Kero, prometheus-fastapi-instrumentator", apps, kero,
-                               args.requests, args.rounds))
-        kero.close()
+        for part in ("asgi", "fastapi"):
+            kero = Kero(db_path=folder / part, measure_requests=True, flush_interval=3600)
+            keros = [kero] + ([BeforeKero(db_path=folder / f"{part}-before", measure_requests=True, flush_interval=3600)] if before else [])
+            if part == "asgi":
+                apps = {"bare": bare_asgi, "kero": KeroMiddleware(bare_asgi, kero)}
+                if before:
+                    apps["before"] = BeforeMiddleware(bare_asgi, keros[1])
+                title = "bare ASGI app vs KeroMiddleware"
+            else:
+                variants = ["bare", "noop", "kero"] + (["before"] if before else []) + ["peer"]
+                apps = {v: fastapi_app(v, keros[-1] if v == "before" else kero, BeforeMiddleware if v == "before" else KeroMiddleware)
+                        for v in variants}
+                title = "FastAPI hello-world: bare, a pass-through middleware, Kero, prometheus-fastapi-instrumentator"
+            asyncio.run(in_process(title, apps, keros, args.requests, args.rounds))
+            for each in keros:
+                each.close()
+            print(f"load average {os.getloadavg()[0]:.1f}")
         if args.http_rounds:  # 0: the in-process part only
-            over_http(args.seconds, args.http_rounds, folder / "http")
+            over_http(args.seconds, args.http_rounds, folder / "http", before)
+            print(f"load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -48,11 +48,16 @@ def route_of(scope: Scope) -> str:
     template = scope.get("path_template")
     if isinstance(template, str):
         return template
-    path = getattr(scope.get("route"), "path", None)
+    route = scope.get("route")
+    if route is None:
+        return ""
+    path = getattr(route, "path", None)
     if not isinstance(path, str):
         return ""
     # Starlette's Mount adds what it matched to root_path; app_root_path is the app's own.
     root, app_root = scope.get("root_path") or "", scope.get("app_root_path") or ""
+    if root == app_root:  # not under a Mount: most requests
+        return path
     mounted = root[len(app_root):] if root.startswith(app_root) else ""
     return mounted + path
 
@@ -86,7 +91,7 @@ class KeroMiddleware:
             await self._own(scope, send, path)
             return
         try:
-            environ = environ_from_scope(scope)
+            environ = environ_from_scope(scope, path)
         except Exception:  # a malformed scope: serve the request, untracked
             log.exception("kero: could not record a request")
             await self.app(scope, receive, send)
@@ -112,7 +117,7 @@ class KeroMiddleware:
             else:
                 answer = own_pages.denial(self.users, environ.get("HTTP_AUTHORIZATION"), await self._verdict(scope))
             if answer is None:
-                request_path = environ["SCRIPT_NAME"] + wsgi_str(path)
+                request_path = wsgi_str((scope.get("root_path") or "") + path)
                 answer = await _in_thread(own_pages.dashboard, kero, path, environ["QUERY_STRING"], request_path)
         await _send_answer(send, answer, head=environ["REQUEST_METHOD"] == "HEAD")
 
@@ -149,11 +154,13 @@ async def _in_thread(function: Callable[..., T], *args: Any) -> T:
 
 class _Tracked:
     """One tracked request: the ``send`` the app is given, noting the status it starts and
-    recording the request once, when its last body chunk has been sent. The request's fields
-    are read before the app runs (routers rewrite ``path`` and ``root_path`` in the scope), its
-    route after.
+    recording the request once, when its last body chunk is handed to the server. The request's
+    fields are read before the app runs (routers rewrite ``path`` and ``root_path`` in the
+    scope), its route after.
 
-    An object with slots rather than closures: this runs on every request (see wsgi.py)."""
+    An object with slots rather than closures, and a ``send`` that returns the server's own
+    awaitable instead of being a coroutine: this runs on every request, and each coroutine
+    frame per message costs (see benchmarks/RESULTS.md, ASGI)."""
 
     __slots__ = ("_scope", "_send", "_kero", "_environ", "_status", "_started", "_recorded")
 
@@ -166,17 +173,14 @@ class _Tracked:
         self._recorded = False
         self._started = time.perf_counter()
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
         kind = message["type"]
         if kind == "http.response.start":
             self._status = message.get("status", 500)
         elif (kind == "http.response.body" and not message.get("more_body", False)) or kind == "http.response.pathsend":
-            try:
-                await self._send(message)
-            finally:  # sent, or the client left: either way the response ends here
-                self.finish()
-            return
-        await self._send(message)
+            # The response ends here whether the server then sends it or finds the client gone.
+            self.finish()
+        return self._send(message)
 
     def finish(self, status: int = 0) -> None:
         """Record the request, once: with ``status``, else the one the app started."""

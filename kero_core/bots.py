@@ -93,11 +93,18 @@ class _CrawlerList:
         return text[found.start():found.end()] if found else None
 
 
+# Patterns of the public list that real browsers and apps match, left out: an Android build number
+# (every Android 15 phone of that build: the list's one instance is Instagram's in-app browser), and
+# "Sogou", the name of a browser and an app as well as of a crawler (whose User-Agents all say
+# "spider", which rule 2 finds).
+_NOT_CRAWLERS = frozenset({r"AP3A\.240617\.008", "Sogou"})
+
+
 @functools.cache
 def _crawler_list() -> _CrawlerList:
     """The public crawler list, loaded once per process on first use."""
     with open(_PATTERNS, encoding="utf-8") as file:
-        return _CrawlerList(_entries(file))
+        return _CrawlerList([p for p in _entries(file) if p not in _NOT_CRAWLERS])
 
 
 def _word(entry: str) -> str:

@@ -116,7 +116,13 @@ class Hit(NamedTuple):
 as_hit: Callable[[tuple[Any, ...]], Hit] = functools.partial(tuple.__new__, Hit)
 
 
-def hit_from_environ(
+def hit_from_environ(environ: Mapping[str, Any], ts: float, **fields: Any) -> Hit:
+    """Capture the raw fields of a WSGI-like environ (Django's ``request.META`` works too) as a
+    :class:`Hit`; ``fields`` as :func:`fields_from_environ`'s."""
+    return as_hit(fields_from_environ(environ, ts, **fields))
+
+
+def fields_from_environ(
     environ: Mapping[str, Any],
     ts: float,
     *,
@@ -129,8 +135,9 @@ def hit_from_environ(
     query: str | None = None,
     labels: Mapping[str, Any] | None = None,
     value: float = 1.0,
-) -> Hit:
-    """Capture the raw fields of a WSGI-like environ (Django's ``request.META`` works too).
+) -> tuple[Any, ...]:
+    """The fields of a :class:`Hit`, in order, as a plain tuple: what the pipeline buffers (see
+    ``Pipeline.record``), so a request builds one tuple where a Hit would be copied into another.
 
     WSGI guarantees ``str`` values, so there is no conversion here: this runs on every request."""
     get = environ.get
@@ -141,7 +148,7 @@ def hit_from_environ(
     platform = get("HTTP_SEC_CH_UA_PLATFORM")
     hints = joined(platform, get("HTTP_SEC_CH_UA_MOBILE") or "", get("HTTP_SEC_CH_UA_PLATFORM_VERSION") or "",
                    get("HTTP_SEC_CH_UA") or "") if platform else ""
-    return as_hit((
+    return (
         ts,
         name[:MAX_NAME],
         (get("REQUEST_METHOD") or "GET")[:16],
@@ -162,7 +169,7 @@ def hit_from_environ(
         value,
         (get("HTTP_HOST") or "")[:MAX_HEADER],
         hints,
-    ))
+    )
 
 
 def _forwarded_for(header: str) -> str:
@@ -209,18 +216,18 @@ def wsgi_str(text: str) -> str:
     return text if text.isascii() else text.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
-def environ_from_scope(scope: Mapping[str, Any]) -> dict[str, str]:
+def environ_from_scope(scope: Mapping[str, Any], path: str | None = None) -> dict[str, str]:
     """The WSGI-style fields Kero reads, from an ASGI ``http`` scope (the ASGI middleware reads
-    requests through this, so one capture serves both): method, path, query
-    string, client address and the headers in ``_HEADERS`` (repeated ones joined by commas,
-    as WSGI servers do)."""
+    requests through this, so one capture serves both): method, path (``path``, the scope's
+    :func:`app_path` when the caller has it already), query string, client address and the
+    headers in ``_HEADERS`` (repeated ones joined by commas, as WSGI servers do). Not
+    ``SCRIPT_NAME``: no capture reads it."""
     client = scope.get("client")
     environ = {
         "REQUEST_METHOD": scope.get("method") or "GET",
-        "PATH_INFO": wsgi_str(app_path(scope)),
+        "PATH_INFO": wsgi_str(app_path(scope) if path is None else path),
         "QUERY_STRING": (scope.get("query_string") or b"").decode("latin-1"),
         "REMOTE_ADDR": str(client[0]) if client else "",
-        "SCRIPT_NAME": wsgi_str(scope.get("root_path") or ""),
     }
     for name, value in scope.get("headers") or ():
         key = _HEADERS.get(name)

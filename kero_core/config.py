@@ -35,7 +35,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("ignore_web_assets", False, "Do not track .css/.js/images/fonts/.php..., paths under /., /_, /wp... and /favicon.ico."),
     Option("ignore_bots", False, "Do not record bots, crawlers and HTTP client libraries."),
     Option("ignore_dnt", False, "Record requests that send 'DNT: 1' or 'Sec-GPC: 1' (by default they are not recorded)."),
-    Option("retention", timedelta(days=15), "How long raw events are kept (a timedelta, or a number of days)."),
+    Option("retention", timedelta(days=15), "How long the dashboard's data is kept (a timedelta, or a number of days)."),
+    Option("raw_retention", None, "How long individual events are kept, when shorter than retention (at least 2 days): older days keep only their daily rollups, so views that need events (filters other than one country, a goal, event lists, exports) cover this window only. None: as long as retention."),
     Option("trusted_proxies", None, "None: forwarding headers only from a loopback/private peer (a reverse proxy), then the right-most non-private X-Forwarded-For entry; 0: REMOTE_ADDR only; N: the N-th X-Forwarded-For entry from the right."),
     Option("title", "App stats", "Title shown on the dashboard."),
     Option("flush_interval", 1.0, "Seconds between two background writes."),
@@ -61,6 +62,7 @@ class Config:
     ignore_bots: bool = False
     ignore_dnt: bool = False
     retention: timedelta = field(default_factory=lambda: timedelta(days=15))
+    raw_retention: timedelta | None = None
     trusted_proxies: int | None = None
     title: str = "App stats"
     flush_interval: float = 1.0
@@ -91,16 +93,33 @@ def _bool(name: str, value: Any) -> bool:
 MAX_RETENTION_DAYS = 36_525  # a hundred years: anything longer is a mistake
 
 
-def _retention(value: Any) -> timedelta:
+MIN_RAW_RETENTION_DAYS = 2  # the default view (the last 24 hours) reads yesterday's events too
+
+
+def _retention(value: Any, name: str = "retention", least_days: float = 0) -> timedelta:
+    rule = f"between {least_days:g} and {MAX_RETENTION_DAYS} days" if least_days else \
+        f"positive and at most {MAX_RETENTION_DAYS} days"
+    given = value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value) or not 0 < value <= MAX_RETENTION_DAYS:
-            raise KeroConfigError(f"retention must be positive and at most {MAX_RETENTION_DAYS} days, got {value!r}.")
+        if not math.isfinite(value) or abs(value) > MAX_RETENTION_DAYS:
+            raise KeroConfigError(f"{name} must be {rule}, got {value!r}.")
         value = timedelta(days=value)
     if not isinstance(value, timedelta):
-        raise KeroConfigError(f"retention must be a timedelta or a number of days, got {value!r}.")
-    if not timedelta(0) < value <= timedelta(days=MAX_RETENTION_DAYS):
-        raise KeroConfigError(f"retention must be positive and at most {MAX_RETENTION_DAYS} days, got {value}.")
+        raise KeroConfigError(f"{name} must be a timedelta or a number of days, got {value!r}.")
+    enough = value >= timedelta(days=least_days) if least_days else value > timedelta(0)
+    if not enough or value > timedelta(days=MAX_RETENTION_DAYS):
+        raise KeroConfigError(f"{name} must be {rule}, got {given if given is not value else days_text(value)}.")
     return value
+
+
+def days_text(span: timedelta) -> str:
+    """A retention as people say it: "15 days", "1.5 days"."""
+    days = span / timedelta(days=1)
+    return f"{days:g} day{'' if days == 1 else 's'}"
+
+
+def _raw_retention(value: Any) -> timedelta | None:
+    return None if value is None else _retention(value, "raw_retention", MIN_RAW_RETENTION_DAYS)
 
 
 def _db_path(value: Any, read_only: bool = False) -> Path:
@@ -236,6 +255,7 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "ignore_bots": lambda v: _bool("ignore_bots", v),
     "ignore_dnt": lambda v: _bool("ignore_dnt", v),
     "retention": _retention,
+    "raw_retention": _raw_retention,
     "trusted_proxies": _trusted_proxies,
     "title": lambda v: str(v),
     "flush_interval": _flush_interval,
@@ -269,6 +289,13 @@ def make_config(*, read_only: bool = False, **options: Any) -> Config:
                for name in OPTION_NAMES}
     if checked["pixel_path"] is not None and checked["pixel_path"] == checked["dashboard_path"]:
         raise KeroConfigError("pixel_path must differ from dashboard_path.")
+    if checked["raw_retention"] is not None:
+        if checked["raw_retention"] > checked["retention"]:
+            raise KeroConfigError(f"raw_retention ({days_text(checked['raw_retention'])}) must not be longer than "
+                                  f"retention ({days_text(checked['retention'])}): the rollups are made from the events.")
+        if checked["lake"] is not None:
+            raise KeroConfigError("raw_retention is not available with lake yet: the lake keeps every event for "
+                                  "retention (it stores about 25 bytes per event); leave raw_retention unset.")
     if checked["lake_data_path"] is not None and checked["lake"] is None:
         raise KeroConfigError("lake_data_path is set but lake is not: name the lake's PostgreSQL catalog too.")
     return Config(**checked)

@@ -30,6 +30,7 @@ from kero_core.capture import (
     PathRules,
     captured_labels,
     captured_text,
+    fields_from_environ,
     hit_from_environ,
     sends_do_not_track,
 )
@@ -66,7 +67,8 @@ def make_store(config: Config, clock: Callable[[], float], read_only: bool = Fal
     """The single DuckDB file in ``db_path``, or the shared lake when ``lake`` is set."""
     conversions = rollups.Conversions(config.goals, config.funnels)
     if config.lake is None:
-        return Store(config.db_path, config.retention, clock, read_only=read_only, conversions=conversions)
+        return Store(config.db_path, config.retention, clock, read_only=read_only, conversions=conversions,
+                     raw_retention=config.raw_retention)
     from kero_core.lake import LakeStore
 
     return LakeStore(config.db_path, config.retention, config.lake, config.lake_data_path, clock, conversions)
@@ -141,7 +143,7 @@ class Kero:
         try:
             if self.should_track(environ):
                 self.pipeline.record(
-                    hit_from_environ(environ, self.clock(), route=route, status=status, duration_ms=duration_ms)
+                    fields_from_environ(environ, self.clock(), route=route, status=status, duration_ms=duration_ms)
                 )
         except Exception as exc:  # tracking must never break the host app
             self.problems.report("request", "kero: could not record a request", exc)

@@ -105,7 +105,9 @@ class Pipeline:
         return len(self._buffer) + sum(t.num_rows for t in self._unspooled)
 
     # -- request thread ----------------------------------------------------------------------------
-    def record(self, hit: Hit) -> None:
+    def record(self, hit: tuple[Any, ...]) -> None:
+        """Buffer ``hit``: a :class:`Hit`, or its fields as a plain tuple (what the request path
+        gives: ``tuple()`` of a plain tuple is that tuple, no copy)."""
         buffer = self._buffer
         if len(buffer) >= self.max_buffer or self._closed:
             self.dropped += 1

@@ -160,17 +160,42 @@ def _complete(conversions: Conversions) -> tuple[str, list[Any]]:
 
 
 # -- maintenance (inside a store session) -------------------------------------------------------------
+RAW_KEPT_FROM = "raw_kept_from"  # meta key: the day from which events are kept (raw_retention)
+
+
+def events_kept_from(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The day before which rolled-up days have lost their events to the raw_retention option
+    (recorded by :func:`prune`, so every process sees it, whatever its own options), if any:
+    their rollups are final."""
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [RAW_KEPT_FROM]).fetchone()
+    return date.fromisoformat(row[0]) if row else None
+
+
 def mark_files(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
-    """The days of events being ingested from ``files`` need a (new) roll-up."""
-    con.execute("INSERT OR REPLACE INTO rollup_days SELECT DISTINCT ts::DATE, false FROM read_parquet(?)",
-                [[str(f) for f in files]])
+    """The days of events being ingested from ``files`` need a (new) roll-up, except the days
+    whose rollups are final (a late event there is deleted by the next prune)."""
+    final = events_kept_from(con)
+    con.execute("""INSERT OR REPLACE INTO rollup_days SELECT DISTINCT ts::DATE, false FROM read_parquet(?)
+                   WHERE ?::DATE IS NULL OR ts::DATE >= ? OR ts::DATE NOT IN (SELECT day FROM rollup_days WHERE rolled)""",
+                [[str(f) for f in files], final, final])
 
 
-def prune(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> None:
-    """Rollups follow the events' retention: days before ``cutoff`` go, its own day is redone."""
+def prune(con: duckdb.DuckDBPyConnection, cutoff: datetime, raw_from: date | None = None) -> int:
+    """Rollups follow the retention: days before ``cutoff`` go, and its own day is redone from
+    what is left of it. With ``raw_from`` (the raw_retention option), the events of rolled-up
+    days before that day go too (returns how many): those days' rollups are then final, and
+    are kept by whole days."""
     for table in (*TABLES, "rollup_days"):
         con.execute(f"DELETE FROM {table} WHERE day < ?", [cutoff.date()])
-    con.execute("UPDATE rollup_days SET rolled = false WHERE day = ?", [cutoff.date()])
+    if raw_from is None:
+        con.execute("UPDATE rollup_days SET rolled = false WHERE day = ?", [cutoff.date()])
+        return 0
+    start = datetime.combine(raw_from, datetime.min.time())
+    removed = con.execute("DELETE FROM events WHERE ts < ? AND ts::DATE IN (SELECT day FROM rollup_days WHERE rolled)",
+                          [start]).fetchone()[0]
+    final = events_kept_from(con)
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [RAW_KEPT_FROM, max(raw_from, final or raw_from).isoformat()])
+    return int(removed)
 
 
 def refresh(con: duckdb.DuckDBPyConnection, today: date, budget: float = ROLL_UP_BUDGET,
@@ -179,11 +204,14 @@ def refresh(con: duckdb.DuckDBPyConnection, today: date, budget: float = ROLL_UP
     """Roll up past days that need it (not rolled up, or lacking a goal or funnel of
     ``conversions``), newest first, for about ``budget`` seconds; the next sessions do the rest.
     Returns how many days were rolled up. ``roll`` rolls up one day (default :func:`roll_up`;
-    the lake records its rolled days its own way)."""
+    the lake records its rolled days its own way). Days whose rollups are final (see
+    :func:`prune`) are never redone: a goal added later lacks them."""
     complete, params = _complete(conversions)
+    final = events_kept_from(con)
     days = [r[0] for r in con.execute(
-        f"SELECT day FROM rollup_days WHERE NOT (rolled AND {complete}) AND day < ? ORDER BY day DESC",
-        [*params, today]).fetchall()]
+        f"""SELECT day FROM rollup_days WHERE NOT (rolled AND {complete}) AND day < ?
+                   AND (NOT rolled OR ?::DATE IS NULL OR day >= ?) ORDER BY day DESC""",
+        [*params, today, final, final]).fetchall()]
     started, done = time.monotonic(), 0
     for day in days:
         if done and time.monotonic() - started >= budget:

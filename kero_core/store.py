@@ -13,14 +13,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import importlib.util
 import itertools
 import logging
 import math
 import os
+import sys
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -55,6 +57,20 @@ _ENVIRONMENT_ERRORS = tuple(
 )
 
 
+
+def _remember_pandas_is_missing() -> None:
+    """DuckDB's Python binding tries ``import pandas`` twice for every bound parameter (to tell
+    pandas' missing values apart) and does not remember a failure: without pandas, one dashboard
+    render made about 300 failed imports, each a search of sys.path, a tenth of the render's time.
+    A None in sys.modules is how Python records a module as missing: ``import pandas`` then fails
+    at once, with the same ModuleNotFoundError. Where pandas is installed, nothing changes."""
+    if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
+        sys.modules["pandas"] = None  # type: ignore[assignment]
+
+
+_remember_pandas_is_missing()
+
+
 class StoreUnavailable(RuntimeError):
     """The database cannot be used now (held by another program, a full or read-only disk...);
     the spool keeps what was written meanwhile, and the next session ingests it."""
@@ -77,7 +93,8 @@ class Store:
     """The data folder: spool files, the ingest lock, and the DuckDB file."""
 
     def __init__(self, folder: Path, retention: timedelta, clock: Callable[[], float] = time.time,
-                 *, read_only: bool = False, conversions: rollups.Conversions = rollups.Conversions()) -> None:
+                 *, read_only: bool = False, conversions: rollups.Conversions = rollups.Conversions(),
+                 raw_retention: timedelta | None = None) -> None:
         self.folder = folder
         self.conversions = conversions  # the goals and funnels whose counts the rollups keep
         self.db_file = folder / DB_FILE
@@ -89,6 +106,7 @@ class Store:
         if not read_only:
             self.spool_dir.mkdir(mode=private.FOLDER_MODE, parents=True, exist_ok=True)
         self.retention = retention
+        self.raw_retention = raw_retention  # events of older days are deleted once rolled up (None: retention)
         self.clock = clock
         self._lock_file = folder / "ingest.lock"
         self._thread_lock = threading.Lock()
@@ -268,6 +286,14 @@ class Store:
             filling = con.execute("SELECT max(day) FROM rollup_days WHERE NOT rolled").fetchone()[0]
             before = min(before, filling or before)
         self.days_rolled_up = rollups.refresh(con, before, conversions=self.conversions)
+
+    def first_raw_day(self, now: float | None = None) -> date | None:
+        """The first day whose events the raw_retention option keeps (None: it is not set):
+        earlier days keep their rollups only, once rolled up."""
+        if self.raw_retention is None:
+            return None
+        moment = datetime.fromtimestamp(self.clock() if now is None else now, timezone.utc).replace(tzinfo=None)
+        return (moment - self.raw_retention).date()
 
     def complete_rollups(self) -> int:
         """Ingest what is pending and roll up every past day that needs it, however long that
@@ -546,13 +572,14 @@ class Store:
                     tmp.unlink()
 
     def prune(self, con: duckdb.DuckDBPyConnection, now: float | None = None, retention: timedelta | None = None) -> int:
-        """Delete events older than the retention (or ``retention``); returns how many were removed."""
+        """Delete events older than the retention (or ``retention``), and those of rolled-up days
+        older than the raw_retention; returns how many were removed."""
         now = self.clock() if now is None else now
         cutoff = datetime.fromtimestamp(now, timezone.utc).replace(tzinfo=None) - (retention or self.retention)
         con.execute("BEGIN")
         removed = con.execute("DELETE FROM events WHERE ts < ?", [cutoff]).fetchone()[0]
         con.execute("DELETE FROM ingested WHERE ingested_at < ?", [cutoff])
-        rollups.prune(con, cutoff)
+        removed += rollups.prune(con, cutoff, self.first_raw_day(now))
         con.execute("INSERT OR REPLACE INTO meta VALUES ('last_prune', ?)", [repr(now)])
         con.execute("COMMIT")
         return int(removed)

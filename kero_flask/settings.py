@@ -18,7 +18,7 @@ ADMIN_USER = "KERO_ADMIN_USER"
 ADMIN_PASSWORD = "KERO_ADMIN_PASSWORD"
 # Flask configs are plain values (often read from the environment), so the retention is a number
 # of days under a key that says so; the core accepts a number of days for it as well.
-_RENAMED = {"retention": "KERO_RETENTION_DAYS"}
+_RENAMED = {"retention": "KERO_RETENTION_DAYS", "raw_retention": "KERO_RAW_RETENTION_DAYS"}
 
 
 class KeroConfigWarning(UserWarning):

@@ -65,3 +65,13 @@ def test_memory_smoke() -> None:
 def test_seed_smoke() -> None:
     out = run("seed.py", 120)
     assert "events per CPU second" in out and "GeoIP on" in out, out
+
+
+def test_storage_smoke() -> None:
+    """The folder that keeps 3 days of events holds fewer of them, and shows the same views."""
+    out = run("storage.py", 180)
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("none", "3 days"))}
+    assert set(rows) == {"none", "3"}, out
+    kept_all, kept_raw = (int(rows[k][-4].replace(",", "")) for k in ("none", "3"))
+    assert kept_all == 2000 and 0 < kept_raw < kept_all, out
+    assert rows["3"][-2] == "yes", out

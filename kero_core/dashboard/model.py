@@ -255,6 +255,7 @@ class Dashboard:
     locations_off: bool = False  # no GeoIP file and no known country: the card says how to turn them on
     annotations: tuple[notes.Annotation, ...] = ()  # those of the period, oldest first
     waiting: int = 0  # seconds the oldest event not stored yet has waited, when past WAITING_SHOWN
+    events_from: date | None = None  # a view read from the events, which start that day (raw_retention)
 
 
 def panels_of(view: View, card: Card, durations: bool, release: notes.Annotation | None = None) -> tuple[Panel, ...]:
@@ -292,6 +293,8 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         panels = {card.id: panels_of(view, card, durations, release) for card in CARDS}
         ids = [p.id for card_panels in panels.values() for p in card_panels if p.id != RELEASE_ROUTES.id]
         rolled = rollups.rolled_days(con)
+        kept_from = rollups.events_kept_from(con)  # events of older days are gone (raw_retention)
+        events_from = kept_from if kept_from and _reads_events_before(con, view, kept_from, rolled) else None
         (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals, rolled)
         found = rollups.breakdowns(con, scope, ids, rows, rolled)
         found[PROPERTIES.id] = rollups.properties(con, scope, rows, rolled)
@@ -327,7 +330,23 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         locations_off=kero.config.geoip_db is None and not any(row.key[0] for row in found["countries"][1]),
         annotations=annotations,
         waiting=round(waited) if waited >= WAITING_SHOWN else 0,
+        events_from=events_from,
     )
+
+
+def _reads_events_before(con: "duckdb.DuckDBPyConnection", view: View, day: date, rolled: Collection[date]) -> bool:
+    """Whether the view reads events of a rolled-up day before ``day``, which raw_retention
+    deleted: all its period's when its filters are ones the rollups do not keep, else the cut
+    days at the ends of its period or its comparison."""
+    usable = rollups.usable(view.scope())
+    for start, end in [(view.start, view.end), *([view.comparison] if view.comparison else [])]:
+        for first, last in rollups.plan(con, start, end, rolled).raw if usable else [(start, end)]:
+            moment = datetime.combine(first.date(), datetime.min.time())
+            while moment < last and moment.date() < day:
+                if moment.date() in rolled:
+                    return True
+                moment += timedelta(days=1)
+    return False
 
 
 def build_modal(kero: "Kero", view: View, card: str) -> PanelView:

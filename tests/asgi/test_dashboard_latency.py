@@ -2,13 +2,15 @@
 request waits for a render. Default run: 200,000 events; `make test-slow`: 1,000,000 (the
 issue's figure; seeding takes a minute or two on two cores).
 
-Latency is measured by the client, sequential requests on one keep-alive connection, first with
-nothing else running, then while another client keeps the dashboard rendering (a render must
-overlap the measured window). What is asserted: the slowest tracked request took less than a
-quarter of a render (rendered on the event loop, some request would wait for a whole render).
-What is printed, not asserted: the p50 and p99 side by side. The issue's target, p99 within
-+5 ms of the quiet p99, is not met: the render's thread competes for the GIL with the loop's
-(measured +8 to +9 ms at 200,000 events on this shared 2-core machine; see docs/asgi.md)."""
+Latency is measured by the client, sequential requests on one keep-alive connection, in windows
+that take turns: without renders, then while another client keeps the dashboard rendering (a
+render must overlap each such window), twice, so that a change in the shared machine's load
+falls on both kinds. What is asserted: the slowest tracked request took less than a quarter of
+a render (rendered on the event loop, some request would wait for a whole render). What is
+printed, not asserted: p50 and p99 of both kinds side by side. The issue's target, p99 within
++5 ms of the p99 without renders, is not met on this shared 2-core machine (+18 to +44 ms at
+200,000 events and load averages of 13 to 25); a probe thread beside a render waited for the
+GIL 0.3-0.8 ms at p99 and for a CPU 4-43 ms (see docs/asgi.md)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ import pytest
 
 from tests.asgi.servers import serve
 
-REQUESTS = 400
+REQUESTS = 500  # per window; two windows of each kind: 1,000 samples, the p99 is the 10th slowest
+WINDOWS = 2
+TARGET_MS = 5.0  # the issue's, printed beside the measured difference
 DASHBOARD = "/_kero/?period=30d"
 
 
@@ -56,41 +60,52 @@ def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98]
 
 
-def check(tmp_path: Path, events: int) -> None:
-    seed(tmp_path / "kero", events)
+def while_rendering(host: str, port: int, renders: list[tuple[float, float, int]]) -> list[float]:
+    """Latencies of REQUESTS tracked GETs while another client keeps the dashboard rendering;
+    ``renders`` gets (start, end, status) of each render."""
     authorization = "Basic " + base64.b64encode(b"admin:secret").decode()
-    with serve("uvicorn", "tests.asgi.sites:plain_app", tmp_path, {"KERO_TEST_USERS": "admin:secret"}) as server:
-        host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
-        latencies(host, port, 50)  # warm-up
-        quiet = latencies(host, port, REQUESTS)
-        renders: list[tuple[float, float, int]] = []
-        stop = threading.Event()
+    stop = threading.Event()
 
-        def render() -> None:
-            connection = http.client.HTTPConnection(host, port, timeout=120)
-            while not stop.is_set():
-                started = time.perf_counter()
-                connection.request("GET", DASHBOARD, headers={"Authorization": authorization})
-                response = connection.getresponse()
-                response.read()
-                renders.append((started, time.perf_counter(), response.status))
-            connection.close()
+    def render() -> None:
+        connection = http.client.HTTPConnection(host, port, timeout=120)
+        while not stop.is_set():
+            started = time.perf_counter()
+            connection.request("GET", DASHBOARD, headers={"Authorization": authorization})
+            response = connection.getresponse()
+            response.read()
+            renders.append((started, time.perf_counter(), response.status))
+        connection.close()
 
-        renderer = threading.Thread(target=render)
-        renderer.start()
+    renderer = threading.Thread(target=render)
+    renderer.start()
+    try:
         time.sleep(0.5)  # the first render is under way
         window = time.perf_counter()
         busy = latencies(host, port, REQUESTS)
         window_end = time.perf_counter()
+    finally:
         stop.set()
         renderer.join(180)
-    overlapping = [r for r in renders if r[0] < window_end and r[1] > window]
+    assert any(r[0] < window_end and r[1] > window for r in renders), "no render overlapped the measured requests"
+    return busy
+
+
+def check(tmp_path: Path, events: int) -> None:
+    seed(tmp_path / "kero", events)
+    with serve("uvicorn", "tests.asgi.sites:plain_app", tmp_path, {"KERO_TEST_USERS": "admin:secret"}) as server:
+        host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
+        latencies(host, port, 50)  # warm-up
+        quiet: list[float] = []
+        busy: list[float] = []
+        renders: list[tuple[float, float, int]] = []
+        for _ in range(WINDOWS):
+            quiet += latencies(host, port, REQUESTS)
+            busy += while_rendering(host, port, renders)
     render_ms = statistics.median((r[1] - r[0]) * 1000 for r in renders)
     print(f"\n[{events:,} events] quiet p50 {statistics.median(quiet):.2f} ms p99 {p99(quiet):.2f} ms; "
-          f"while rendering p50 {statistics.median(busy):.2f} ms p99 {p99(busy):.2f} ms; "
-          f"{len(renders)} renders, median {render_ms:.0f} ms")
+          f"while rendering p50 {statistics.median(busy):.2f} ms p99 {p99(busy):.2f} ms "
+          f"(+{p99(busy) - p99(quiet):.2f} ms, target +{TARGET_MS:g}); {len(renders)} renders, median {render_ms:.0f} ms")
     assert {r[2] for r in renders} == {200}
-    assert overlapping, "no render overlapped the measured requests"
     assert max(busy) < render_ms / 4, f"a tracked request took {max(busy):.0f} ms during {render_ms:.0f} ms renders"
 
 

@@ -68,7 +68,9 @@ def test_form_factor_of_real_browsers(parser: AgentParser) -> None:
     expected = {"smartphone": "mobile", "phablet": "mobile", "tablet": "tablet", "desktop": "desktop"}
     rows = [(expected[label], ua) for label, ua in _tsv("matomo-device-detector.tsv") if label in expected]
     wrong = [f"{label} {ua}" for label, ua in rows if parser.parse(ua).form_factor != label]
-    # 94.3% (was 91.5% before kero_core.form_factor read device models): the rest is a long tail of
-    # no-name tablets saying "Mobile" and phones not saying it, one model each, that only a model
-    # database (device-detector's own) would know.
-    assert _report("matomo form factor right", len(rows) - len(wrong), len(rows), wrong) >= 0.94
+    # 96.4% (94.3% before the rules beyond the "Mobile" word, 91.5% before device models). The
+    # rules were written from the other four fifths of matomo's fixtures, never from these rows
+    # (tests/data/corpora/README.md); those score 96.5%. The misses are a long tail that only a
+    # per-model database would know: no-name tablets saying "Mobile" (178), phones and foldables
+    # not saying it (29), real apps the bot rules flag (20), Windows touch PCs matomo calls tablets.
+    assert _report("matomo form factor right", len(rows) - len(wrong), len(rows), wrong) >= 0.96

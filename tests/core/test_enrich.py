@@ -111,6 +111,47 @@ def test_browsers_are_parsed_and_are_not_bots(
     assert agent.is_bot is False
 
 
+# Signals beyond "Mobile" (tests/core/test_agent_corpora.py measures them on public samples).
+FORM_FACTOR_SIGNALS = [
+    # An app's own User-Agent never says "Mobile": without a tablet model it is a phone.
+    ("Dalvik/2.1.0 (Linux; U; Android 9; Zeta X5 Build/PPR1.180610.011)", "mobile"),
+    ("Mozilla/5.0 (Linux; Android 11; Zeta X5 Build/RP1A.200720.011; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Version/4.0 Chrome/96.0.4664.45", "mobile"),
+    # A browser's User-Agent without "Mobile" stays a tablet.
+    ("Mozilla/5.0 (Linux; Android 11; Zeta X5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0.4664.45 "
+     "Safari/537.36", "tablet"),
+    # Yandex's apps mark tablets "apad", even where the User-Agent says "Mobile".
+    ("Mozilla/5.0 (Linux; arm_64; Android 13; Zeta X5) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/120.0.6099.230 YaSearchBrowser/24.10/apad Mobile Safari/537.36", "tablet"),
+    # Makers' schemes: Digma's size digit (1x = 10-inch), Irbis TZ, Xiaomi's "RP" pads, Teclast's _EEA builds.
+    ("Mozilla/5.0 (Linux; Android 11; Optima 1026N 3G TT1192PG) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/96.0.4664.45 Mobile Safari/537.36", "tablet"),
+    ("Mozilla/5.0 (Linux; Android 11; Optima 5026N 3G TT5192PG) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/96.0.4664.45 Mobile Safari/537.36", "mobile"),
+    ("Mozilla/5.0 (Linux; Android 9; TZ968) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0.4664.45 "
+     "Mobile Safari/537.36", "tablet"),
+    ("Mozilla/5.0 (Linux; Android 14; 24109RP41G) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 "
+     "Mobile Safari/537.36", "tablet"),
+    ("Mozilla/5.0 (Linux; Android 13; P99_EEA) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 "
+     "Mobile Safari/537.36", "tablet"),
+    ("Mozilla/5.0 (Linux; Android 14; iPlay_70) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 "
+     "Mobile Safari/537.36", "tablet"),
+    # A model ua-parser calls "Generic Smartphone" is read from the User-Agent (BQ's 7-inch 7xxx).
+    ("Mozilla/5.0 Linux; Android 8.1.0; BQ-7099L AppleWebKit/537.36 KHTML, like Gecko Chrome/75.0.3770.101 "
+     "Mobile Safari/537.36", "tablet"),
+    # Android laptops are desktops, and Windows' "Tablet PC" token is no tablet.
+    ("Mozilla/5.0 (Linux; Android 9; Latitude 5490) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/84.0.4147.89 "
+     "Safari/537.36", "desktop"),
+    ("Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0; SLCC2; Media Center PC 6.0; Tablet PC 2.0)",
+     "desktop"),
+]
+
+
+@pytest.mark.parametrize(("ua", "expected"), FORM_FACTOR_SIGNALS)
+def test_form_factor_signals(parser: AgentParser, ua: str, expected: str) -> None:
+    assert parser.parse(ua).form_factor == expected
+
+
 def test_os_version_and_device_are_kept(parser: AgentParser) -> None:
     iphone = parser.parse(BROWSERS[9][0])
     assert (iphone.os_version, iphone.device) == ("18.1", "iPhone")
@@ -219,6 +260,22 @@ PEOPLE_WITH_BOT_LIKE_WORDS = [
 @pytest.mark.parametrize("ua", PEOPLE_WITH_BOT_LIKE_WORDS)
 def test_words_that_contain_a_bot_word_are_people(parser: AgentParser, ua: str) -> None:
     assert parser.parse(ua).is_bot is False
+
+
+@pytest.mark.parametrize("ua", [
+    # every Android 15 phone of this build (the crawler list names the build number after one instance)
+    "Mozilla/5.0 (Linux; Android 15; RMX3890 Build/AP3A.240617.008) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36",
+    # Sogou's own mobile browser, not its crawler
+    "Mozilla/5.0 (Linux; Android 12; V2148A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/91.0.4472.114 Mobile "
+    "Safari/537.36 SogouMobileBrowser/5.33.1",
+])
+def test_crawler_list_patterns_that_real_browsers_match_are_left_out(parser: AgentParser, ua: str) -> None:
+    assert parser.parse(ua).is_bot is False
+
+
+def test_sogous_crawler_is_still_a_bot(parser: AgentParser) -> None:
+    assert parser.parse("Sogou web spider/4.0(+http://www.example.com/docs/help/webmasters.htm#07)").is_bot
 
 
 @pytest.mark.parametrize("ua", [

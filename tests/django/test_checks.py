@@ -34,8 +34,10 @@ def test_every_core_option_is_a_key(settings: Any, kero_settings: dict[str, Any]
             "IGNORE_BOTS": True, "IGNORE_DNT": True, "LAKE": "postgres:dbname=kero host=db.internal",
             "LAKE_DATA_PATH": "s3://bucket/kero/", "GOALS": ["signup", "/docs/*"],
             "FUNNELS": {"Checkout": ["/pricing", "signup"]}, "RELEASE": "v1.4"}
-    assert set(CORE_KEYS) == {o.name.upper() for o in OPTIONS} - {"DASHBOARD_PATH"} == {"DB_PATH", *good}
+    assert set(CORE_KEYS) == {o.name.upper() for o in OPTIONS} - {"DASHBOARD_PATH"} == {"DB_PATH", "RAW_RETENTION", *good}
     settings.KERO = {**kero_settings, **good}
+    assert kero_messages() == []
+    settings.KERO = {**kero_settings, "RETENTION": 30, "RAW_RETENTION": 7}  # not with LAKE (yet)
     assert kero_messages() == []
 
 
