@@ -13,12 +13,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import importlib.util
 import itertools
 import logging
 import math
 import os
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -55,20 +53,6 @@ _ENVIRONMENT_ERRORS = tuple(
     for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
                  errno.EMFILE, errno.ENFILE, errno.ENOMEM)
 )
-
-
-
-def _remember_pandas_is_missing() -> None:
-    """DuckDB's Python binding tries ``import pandas`` twice for every bound parameter (to tell
-    pandas' missing values apart) and does not remember a failure: without pandas, one dashboard
-    render made about 300 failed imports, each a search of sys.path, a tenth of the render's time.
-    A None in sys.modules is how Python records a module as missing: ``import pandas`` then fails
-    at once, with the same ModuleNotFoundError. Where pandas is installed, nothing changes."""
-    if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
-        sys.modules["pandas"] = None  # type: ignore[assignment]
-
-
-_remember_pandas_is_missing()
 
 
 class StoreUnavailable(RuntimeError):
