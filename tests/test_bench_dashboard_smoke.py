@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_dashboard_scale_smoke() -> None:
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "dashboard_scale.py"), "smoke"],
                           capture_output=True, text=True, timeout=120, check=False)

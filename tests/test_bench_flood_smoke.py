@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_flood_benchmark_smoke() -> None:
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "flood.py"), "smoke"],
                           capture_output=True, text=True, timeout=600, check=False)

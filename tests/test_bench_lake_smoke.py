@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
+@pytest.mark.slow
 def test_lake_benchmark_smoke() -> None:
     done = subprocess.run([sys.executable, str(BENCHMARKS / "lake.py"), "--smoke"],
                           capture_output=True, text=True, timeout=300, check=False)

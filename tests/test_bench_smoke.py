@@ -40,6 +40,7 @@ def test_ingest_smoke() -> None:
     assert "median ingest rate:" in out and "GeoIP: on" in out, out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make system-deps)")
 def test_http_overhead_smoke() -> None:
     out = run("http_overhead.py", 120)

@@ -82,6 +82,7 @@ def _on_a_terminal(args: list[str], *, stream: str) -> tuple[int, bytes]:
     return process.wait(120), shown
 
 
+@pytest.mark.slow
 def test_a_terminal_shows_progress_and_gets_no_parquet(tmp_path: Path, big_log: tuple[Path, int], seeded: Path) -> None:
     code, shown = _on_a_terminal(["import", "--db", str(tmp_path / "kero"), str(big_log[0])], stream="stderr")
     assert code == 0
@@ -90,7 +91,7 @@ def test_a_terminal_shows_progress_and_gets_no_parquet(tmp_path: Path, big_log: 
     assert code == 2
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("stop", [pytest.param(signal.SIGINT, marks=pytest.mark.slow), signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_stopped_import_resumes_without_counting_twice(tmp_path: Path, big_log: tuple[Path, int],
                                                          stop: signal.Signals) -> None:
     log, page_views_in_log = big_log
@@ -180,6 +181,7 @@ def test_demo_serves_the_site_and_the_dashboard_then_cleans_up(tmp_path: Path) -
     assert list(temp.iterdir()) == []  # the temporary database is gone
 
 
+@pytest.mark.slow
 def test_demo_keeps_a_given_database_and_does_not_seed_it_twice(tmp_path: Path) -> None:
     db = tmp_path / "demo"
     for expected in ("Seeded 500 events", "already holds 500 events: not seeding"):

@@ -57,7 +57,7 @@ def stop(process: subprocess.Popen[bytes]) -> str:
     return stderr.decode(errors="replace")
 
 
-@pytest.mark.parametrize("preload", [False, True], ids=["fork-then-init", "preload"])
+@pytest.mark.parametrize("preload", [pytest.param(False, marks=pytest.mark.slow), True], ids=["fork-then-init", "preload"])
 def test_gunicorn_four_workers_store_exactly_what_was_sent(tmp_path: Path, preload: bool) -> None:
     db_path = tmp_path / "kero"
     process, port = start_gunicorn(db_path, *(["--preload"] if preload else []))

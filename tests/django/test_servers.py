@@ -101,7 +101,7 @@ def test_uvicorn_serves_slow_async_views_concurrently(tmp_path: Path) -> None:
         assert kero.count(filters={"route": "nap/<int:ms>/"}) == 9
 
 
-@pytest.mark.parametrize("preload", [False, True], ids=["fork-then-import", "preload"])
+@pytest.mark.parametrize("preload", [pytest.param(False, marks=pytest.mark.slow), True], ids=["fork-then-import", "preload"])
 def test_gunicorn_four_workers_record_exactly_the_requests_sent(tmp_path: Path, preload: bool) -> None:
     """A site without django.contrib.auth (Basic credentials for the dashboard), four workers
     sharing one Kero folder; SIGTERM makes each worker write what it buffered. With --preload

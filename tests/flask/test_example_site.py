@@ -166,6 +166,7 @@ def run_demo(tmp_path: Path, db_path: Path, log_name: str) -> tuple[str, str]:
     return server.log(), password
 
 
+@pytest.mark.slow
 def test_runner_seeds_an_empty_database_then_serves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KERO_ADMIN_USER", raising=False)
     monkeypatch.delenv("KERO_ADMIN_PASSWORD", raising=False)

@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Callable
 
+import pytest
+
 from kero_core import Kero
 from kero_core.lake.store import LAKE_SCHEMA_VERSION
 from tests.conftest import FakeClock
 
 
+@pytest.mark.slow
 def test_a_lake_of_schema_1_gets_the_annotations_table_and_keeps_its_events(make_host: Callable[..., Kero]) -> None:
     old = make_host("old")
     old.track("signup")
@@ -39,6 +42,7 @@ def test_a_release_started_on_two_hosts_is_noted_once(make_host: Callable[..., K
         assert [(a.text, a.release) for a in host.annotations()] == [("Release v2.0", "v2.0")]
 
 
+@pytest.mark.slow
 def test_a_lake_of_schema_2_gets_the_properties_of_its_rolled_up_days(make_host: Callable[..., Kero]) -> None:
     clock = FakeClock(datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc))
     old = make_host("old", clock=clock)

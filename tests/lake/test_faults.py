@@ -85,6 +85,7 @@ def outage(seconds: float, tmp_path: Path, lake: str, lake_data: str, postgres: 
     assert (outcome.lost, outcome.doubled, outcome.unanswered_stored) == (0, 0, 0)
 
 
+@pytest.mark.slow
 def test_postgres_down_8_seconds_app_up_spool_delivered_after(tmp_path: Path, lake: str, lake_data: str,
                                                               postgres: PostgresServer, ledger: Ledger) -> None:
     outage(8, tmp_path, lake, lake_data, postgres, ledger)
@@ -96,6 +97,7 @@ def test_postgres_down_30_seconds_app_up_spool_delivered_after(tmp_path: Path, l
     outage(30, tmp_path, lake, lake_data, postgres, ledger)
 
 
+@pytest.mark.slow
 def test_sigkilled_host_loses_at_most_its_last_flush_interval(tmp_path: Path, lake: str, lake_data: str,
                                                              ledger: Ledger) -> None:
     with lake_host("survivor", tmp_path, lake, lake_data) as survivor, ExitStack() as stack:
@@ -133,6 +135,7 @@ def test_sigkilled_host_loses_at_most_its_last_flush_interval(tmp_path: Path, la
     assert max(held.values()) < FLUSH_INTERVAL + 5, "a worker's last write must be recent (about one interval)"
 
 
+@pytest.mark.slow
 def test_sigtermed_host_whose_disk_is_wiped_loses_nothing(tmp_path: Path, lake: str, lake_data: str,
                                                         ledger: Ledger) -> None:
     with lake_host("survivor", tmp_path, lake, lake_data) as survivor, ExitStack() as stack:

@@ -137,6 +137,7 @@ def test_rollups_of_several_hosts_match_the_events(make_host: Callable[..., Kero
     assert figures(reader, "7d") == expected == figures(hosts[0], "7d")
 
 
+@pytest.mark.slow
 def test_a_late_event_into_a_rolled_up_day_is_counted_at_once(make_host: Callable[..., Kero], lake: str) -> None:
     clock = FakeClock(T0)
     writer, late = make_host("writer", clock=clock), make_host("late", clock=clock)
@@ -341,6 +342,7 @@ def test_the_catalog_is_never_waited_for_forever(lake: str, dsn: str) -> None:
     assert catalog_dsn(lake) == dsn
 
 
+@pytest.mark.slow
 def test_two_rows_for_one_rolled_day_neither_double_it_nor_stop_the_prune(make_host: Callable[..., Kero]) -> None:
     """Two maintainers at once (the election's lock lost in a PostgreSQL restart) may both record
     a day as rolled up: views and the retention must take that in their stride."""

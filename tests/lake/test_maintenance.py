@@ -4,6 +4,8 @@ and loses nothing that is inside the retention, whatever the writers commit mean
 
 from __future__ import annotations
 
+import pytest
+
 import contextlib
 import threading
 from datetime import datetime, timedelta, timezone
@@ -130,6 +132,7 @@ def test_retention_and_compaction_while_writers_run_keep_everything_inside_reten
     assert rolled >= 3
 
 
+@pytest.mark.slow
 def test_a_flush_concurrent_with_the_maintainer_succeeds(make_host: Callable[..., Kero]) -> None:
     """flush() promises everything stored within its timeout: an ingest that conflicts with the
     maintainer's deletes (retention, bookkeeping) must be retried, not reported as a failure

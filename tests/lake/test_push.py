@@ -83,6 +83,7 @@ def test_push_copies_every_day_and_the_lake_rolls_them_up(spooled: Path, lake: s
     assert past >= DAYS - 1
 
 
+@pytest.mark.slow
 def test_a_second_push_copies_nothing(history: Path, lake: str, lake_data: str, make_host: Callable[..., Kero]) -> None:
     assert push(history, lake, lake_data).exit_code == 0
     again = push(history, lake, lake_data)
@@ -113,6 +114,7 @@ def test_a_push_stopped_midway_then_run_again_stores_each_day_once(
     assert per_day(make_host("reader2")) == file_per_day(history)
 
 
+@pytest.mark.slow
 def test_events_added_to_the_file_after_the_push_are_reported_not_copied(
         history: Path, lake: str, lake_data: str, make_host: Callable[..., Kero]) -> None:
     assert push(history, lake, lake_data).exit_code == 0
@@ -125,6 +127,7 @@ def test_events_added_to_the_file_after_the_push_are_reported_not_copied(
     assert make_host("reader").count(filters={"path": "/late0"}, start=0) == 0
 
 
+@pytest.mark.slow
 def test_todays_salt_moves_so_a_visitor_before_and_after_the_move_counts_once(
         history: Path, lake: str, lake_data: str, make_host: Callable[..., Kero]) -> None:
     visitor = environ("/before", REMOTE_ADDR="203.0.113.9", HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0")
@@ -142,6 +145,7 @@ def test_todays_salt_moves_so_a_visitor_before_and_after_the_move_counts_once(
     assert len(ids) == 1
 
 
+@pytest.mark.slow
 def test_a_lake_with_its_own_salt_keeps_it_and_says_what_that_means(
         history: Path, lake: str, lake_data: str, make_host: Callable[..., Kero]) -> None:
     host = make_host("started-first")

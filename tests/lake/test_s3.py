@@ -28,6 +28,7 @@ def client():  # type: ignore[no-untyped-def]
     return boto3.client("s3")  # from the environment the fixture set
 
 
+@pytest.mark.slow
 def test_events_written_to_s3_are_read_back_by_another_host(tmp_path: Path, lake: str, s3: str) -> None:
     data_path = f"s3://{BUCKET}/analytics/"
     ledger = Ledger(tmp_path, lake, data_path)

@@ -9,6 +9,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from kero_core import Kero
 from tests.reliability.load import Load, Tally, wait_until
 from tests.reliability.servers import Server, gunicorn, worker_pids
@@ -69,6 +71,7 @@ def last_spool_of(db_path: Path, pid: int) -> float | None:
     return max(times, default=None)
 
 
+@pytest.mark.slow
 def test_sigkill_to_one_worker_loses_at_most_what_it_held_since_its_last_write(tmp_path: Path) -> None:
     with gunicorn(SITE, tmp_path) as server:
         victim = worker_pids(server.process.pid)[0]
