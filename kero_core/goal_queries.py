@@ -88,9 +88,11 @@ def goals(
         w = scope.where(previous_start)
         # The view's visitors first: only their goal events are read (a semi-join on the scan),
         # not every visitor's, most of whom the view leaves out.
-        ctes = [f"v AS MATERIALIZED (SELECT DISTINCT ts >= ? AS cur, visitor_id FROM events WHERE {w.sql} AND visitor_id <> 0)",
+        # Of ``within`` too: a visitor id lasts a day, so its page views are in the days of its goal events.
+        ctes = [f"""v AS MATERIALIZED (SELECT DISTINCT ts >= ? AS cur, visitor_id FROM events
+                                       WHERE {w.sql} AND ({within.sql}) AND visitor_id <> 0)""",
                 g("AND visitor_id IN (SELECT visitor_id FROM v)")]
-        params = [scope.start, *w.params, *g_params]
+        params = [scope.start, *w.params, *within.params, *g_params]
         ctes.append("h AS (SELECT g.*, v.visitor_id IS NOT NULL AS seen FROM g LEFT JOIN v USING (cur, visitor_id))")
         counted = "seen"
     else:

@@ -291,7 +291,7 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         release = next((a for a in reversed(noted) if a.release is not None), None) if durations else None
         panels = {card.id: panels_of(view, card, durations, release) for card in CARDS}
         ids = [p.id for card_panels in panels.values() for p in card_panels if p.id != RELEASE_ROUTES.id]
-        rolled = rollups.rolled_days(con)
+        rolled = rollups.rolled_days(con, scope.goal)
         (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals, rolled)
         found = rollups.breakdowns(con, scope, ids, rows, rolled)
         found[PROPERTIES.id] = rollups.properties(con, scope, rows, rolled)
