@@ -348,7 +348,9 @@ def _compute_conversions(con: duckdb.DuckDBPyConnection, day: date, conversions:
                     [day, funnel_key(funnel), len(steps), [s.visitors for s in steps]])
     for goal in conversions.goals:
         # The converters' events once (a semi-join on the day's scan), then every rollup of them.
-        converting = goal_queries.goal_where(goal, scope.start, scope.end)
+        # A visit in progress at midnight keeps its visitor id (enrich.VisitorIds): its goal
+        # events may be on the day before or after.
+        converting = goal_queries.goal_where(goal, scope.start - DAY, scope.end + DAY)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {CONVERTING} AS SELECT * FROM events WHERE ts >= ? AND ts < ? "
                     f"AND {converting.sql}", [scope.start, scope.end, *converting.params])
         _roll(con, day, _Into(CONVERTING, goal.text))
@@ -359,18 +361,22 @@ def _compute_conversions(con: duckdb.DuckDBPyConnection, day: date, conversions:
 
 def _goals_among(con: duckdb.DuckDBPyConnection, day: date, goal: Step, goals: Sequence[Step]) -> None:
     """The day_goal_goals rows of one day: for each of ``goals``, its converting visitors and
-    conversions among the converters of ``goal`` (in CONVERTING) who viewed a page, by their
-    country: what :func:`kero_core.goal_queries.goals` counts in a view filtered by ``goal``."""
+    conversions (of the day) among the converters of ``goal`` (in CONVERTING) who viewed a page
+    that day, by their country: what :func:`kero_core.goal_queries.goals` counts in a view
+    filtered by ``goal``. Like the twins, a visitor converts on the day or the days either side
+    (a visit across midnight keeps its visitor id), so a goal's rate among its own converters is 1."""
+    start = datetime.combine(day, datetime.min.time())
     conditions = [goal_queries.step_sql(g) for g in goals]
     parts = " UNION ALL ".join(
-        f"SELECT ?::DATE, ?, country, ?, count(DISTINCT visitor_id), count(*) FROM g WHERE {c.sql} GROUP BY country"
-        for c in conditions)
+        f"""SELECT ?::DATE, ?, country, ?, count(DISTINCT visitor_id), count(*) FILTER (WHERE on_day)
+            FROM g WHERE {c.sql} GROUP BY country""" for c in conditions)
     con.execute(f"""INSERT INTO day_goal_goals
         WITH v AS (SELECT DISTINCT visitor_id, country FROM {CONVERTING}
                    WHERE name = ? AND NOT is_bot AND visitor_id <> 0),
-             g AS (SELECT v.country, e.visitor_id, e.name, e.path FROM {CONVERTING} AS e JOIN v USING (visitor_id)
-                   WHERE NOT e.is_bot)
-        {parts}""", [PAGE_VIEW, *(p for g, c in zip(goals, conditions) for p in (day, goal.text, g.text, *c.params))])
+             g AS (SELECT v.country, e.visitor_id, e.ts >= ? AND e.ts < ? AS on_day, e.name, e.path
+                   FROM events AS e JOIN v USING (visitor_id) WHERE e.ts >= ? AND e.ts < ? AND NOT e.is_bot)
+        {parts}""", [PAGE_VIEW, start, start + DAY, start - DAY, start + 2 * DAY,
+                     *(p for g, c in zip(goals, conditions) for p in (day, goal.text, g.text, *c.params))])
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -484,7 +490,8 @@ def _raw_events(scope: Scope, plans: Sequence[Plan], columns: str, *, name: bool
     that way took 4x longer on the lake's Parquet files and 9x in the file (10M events).
     With a goal, only its converters' events, as the raw query from ``since`` (default: the
     scope's start) to the scope's end keeps them (:meth:`kero_core.queries.Scope.with_goal`);
-    a visitor id lasts a day, so the goal events of an interval's days are all it needs."""
+    a visitor id lasts a day (and 30 minutes past midnight, see _compute_conversions), so the
+    goal events of an interval's days and of the days either side are all it needs."""
     filters = {**scope.filters, "is_bot": False} if humans and scope.humans_only else scope.filters
     base = queries.where(scope.name if name else None, filters, None, None)
     intervals = _intervals(plans)
@@ -495,8 +502,9 @@ def _raw_events(scope: Scope, plans: Sequence[Plan], columns: str, *, name: bool
         within = queries.Where(f"{base.sql} AND ts >= ? AND ts < ?", [*base.params, start, end])
         if scope.goal is not None:
             first, last = (datetime.combine(moment.date(), datetime.min.time()) for moment in (start, end))
-            converted = goal_queries.goal_where(scope.goal, max(since or scope.start, first),
-                                                min(scope.end, last + DAY if last < end else last), scope.humans_only)
+            converted = goal_queries.goal_where(scope.goal, max(since or scope.start, first - DAY),
+                                                min(scope.end, (last + DAY if last < end else last) + DAY),
+                                                scope.humans_only)
             within = queries.Where(f"{within.sql} AND {converted.sql}", [*within.params, *converted.params])
         selects.append(f"SELECT {columns} FROM events WHERE {within.sql}")
         params += within.params
@@ -735,7 +743,10 @@ def goals(con: duckdb.DuckDBPyConnection, scope: Scope, goal_list: Sequence[Step
     # The rest of both periods, one time range at a time (an OR of ranges defeats min/max pruning).
     for interval in _intervals([current, previous]) if from_rollups else []:
         within = queries.Where("ts >= ? AND ts < ?", interval)
-        for goal, (now, before) in zip(from_rollups, goal_queries.goals(con, scope, from_rollups, previous_start, within)):
+        # The view's visitors of those days and the days either side (a visitor id lasts a day).
+        seen = queries.Where("ts >= ? AND ts < ?", [interval[0] - DAY, interval[1] + DAY])
+        for goal, (now, before) in zip(from_rollups, goal_queries.goals(con, scope, from_rollups, previous_start,
+                                                                        within, seen)):
             for cur, counts in ((True, now), (False, before)):
                 was = found.get((goal.text, cur), GoalCounts())
                 found[(goal.text, cur)] = GoalCounts(was.visitors + counts.visitors, was.conversions + counts.conversions)

@@ -42,7 +42,8 @@ from kero_core.store import MIGRATIONS, PRUNE_EVERY, SCHEMA_VERSION, Store, Stor
 
 log = logging.getLogger("kero")
 
-# 2: the annotations and shared_links tables; 3: day_properties; 4: day_goals and day_funnels
+# 2: the annotations and shared_links tables; 3: day_properties; 4: day_goals and day_funnels;
+# 5: the goals' twins of the view tables and day_goal_goals (rollups.create_v10)
 LAKE_SCHEMA_VERSION = 5
 HOST_ID_FILE = "host-id"
 LOCAL_SALTS = private.LAKE_SALTS
