@@ -8,7 +8,7 @@ from typing import Callable
 
 from kero_core import Kero, rollups
 from kero_core.lake.store import LAKE_SCHEMA_VERSION
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, environ
 
 
 def test_a_lake_of_schema_1_gets_the_annotations_table_and_keeps_its_events(make_host: Callable[..., Kero]) -> None:
@@ -61,7 +61,8 @@ def test_a_lake_of_schema_2_gets_the_properties_of_its_rolled_up_days(make_host:
 def test_a_lake_of_schema_4_gets_the_goals_rollups_of_its_rolled_up_days(make_host: Callable[..., Kero]) -> None:
     clock = FakeClock(datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc))
     old = make_host("old", clock=clock, goals=["signup"])
-    old.track("signup", {"plan": "pro"})
+    old.record_request(environ("/pricing"), status=200)
+    old.track("signup", {"plan": "pro"}, request=environ("/signup"))  # the same visitor
     assert old.flush(timeout=60)
     clock.advance(86_400)
     with old.read() as con:
@@ -79,3 +80,5 @@ def test_a_lake_of_schema_4_gets_the_goals_rollups_of_its_rolled_up_days(make_ho
             (date(2026, 11, 20), "signup", 1, 1)]
         assert con.execute("SELECT day, goal, name, k, events FROM day_goal_properties").fetchall() == [
             (date(2026, 11, 20), "signup", "signup", "signup\x1fplan\x1fpro", 1)]
+        assert con.execute("SELECT goal, visitors, views FROM day_goal_figures WHERE name = 'http_req'").fetchall() == [
+            ("signup", 1, 1)]
