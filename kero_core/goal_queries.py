@@ -65,10 +65,12 @@ class GoalCounts:
 
 def goals(
     con: duckdb.DuckDBPyConnection, scope: Scope, goal_list: Sequence[Step], previous_start: datetime,
-    within: Where | None = None,
+    within: Where | None = None, seen: Where | None = None,
 ) -> list[tuple[GoalCounts, GoalCounts]]:
     """For each goal, its counts in the scope's period and in ``[previous_start, scope.start)``
-    (only of the events in ``within`` when given: the parts of both periods the rollups lack)."""
+    (only of the events in ``within`` when given: the parts of both periods the rollups lack;
+    with filters, of the view's visitors among its page views in ``seen``, when given: the
+    rollups' callers need only those of the days around ``within``)."""
     if not goal_list:
         return []
     humans = "AND NOT is_bot" if scope.humans_only else ""
@@ -88,9 +90,11 @@ def goals(
         w = scope.where(previous_start)
         # The view's visitors first: only their goal events are read (a semi-join on the scan),
         # not every visitor's, most of whom the view leaves out.
-        ctes = [f"v AS MATERIALIZED (SELECT DISTINCT ts >= ? AS cur, visitor_id FROM events WHERE {w.sql} AND visitor_id <> 0)",
+        seen = seen or Where("TRUE", [])
+        ctes = [f"""v AS MATERIALIZED (SELECT DISTINCT ts >= ? AS cur, visitor_id FROM events
+                                       WHERE {w.sql} AND ({seen.sql}) AND visitor_id <> 0)""",
                 g("AND visitor_id IN (SELECT visitor_id FROM v)")]
-        params = [scope.start, *w.params, *g_params]
+        params = [scope.start, *w.params, *seen.params, *g_params]
         ctes.append("h AS (SELECT g.*, v.visitor_id IS NOT NULL AS seen FROM g LEFT JOIN v USING (cur, visitor_id))")
         counted = "seen"
     else:

@@ -11,7 +11,9 @@ the cards are also kept summed over countries (day_cards_all), which unfiltered 
 Quantiles do not add up: visit lengths are kept as (length, visits) pairs, response times as
 histograms (p50 and p95 within 1%, see STEP), and so are those of each route (day_routes, and
 day_routes_all summed over countries). Goals and funnels are options, so their days are
-rolled up for the ones the site defines (day_goals, day_funnels, see Conversions).
+rolled up for the ones the site defines (day_goals, day_funnels, see Conversions), and so is,
+per goal, everything a view filtered by it (``?goal=``) shows: the same rollups over the events
+of the goal's converting visitors of the day (the day_goal_* tables, see GOAL_TABLES).
 
 A day is rolled up once it is over (``rollup_days.rolled``); anything ingested into a past day
 later (an import, a late spool file) marks that day for another roll-up. Views read whole
@@ -29,13 +31,17 @@ from typing import Any, Callable, Collection, Sequence
 import duckdb
 
 from kero_core import goal_queries, queries
+from kero_core.capture import PAGE_VIEW
 from kero_core.goal_queries import FunnelStep, GoalCounts
 from kero_core.goals import Funnel, Step
 from kero_core.queries import BreakdownRow, Bucket, Figures, Scope
 
 GROUP = ("name", "is_bot", "country")
-TABLES = ("day_figures", "day_lengths", "day_cards", "day_cards_all", "day_durations", "day_routes", "day_routes_all",
-          "day_properties", "day_goals", "day_funnels")
+VIEW_TABLES = ("day_figures", "day_lengths", "day_cards", "day_cards_all", "day_durations", "day_routes",
+               "day_routes_all", "day_properties")  # what a view reads, rolled up again per goal below
+# Each view table's twin for the views filtered by a goal: its columns, and the goal after the day.
+GOAL_TABLES = {table: table.replace("day_", "day_goal_", 1) for table in VIEW_TABLES}
+TABLES = (*VIEW_TABLES, "day_goals", "day_funnels", *GOAL_TABLES.values(), "day_goal_goals")
 # Response times are kept as per-day histograms of buckets (STEP^(b-1), STEP^b] ms, read as their
 # geometric middle: a p50 or p95 from them is within STEP^0.5 - 1 (under 1%) of the exact one.
 STEP = 1.02
@@ -47,6 +53,7 @@ ROUTE_GROUP = f"name, is_bot, country, {queries.ROUTE_LABEL}, method, route <> '
 # neither the rollups nor a view of them grow with the number of distinct values.
 CARD_KEYS = 1000
 KEPT = "kero_kept_keys"  # the temporary table of the keys a day keeps, while it is rolled up
+CONVERTING = "kero_converting_events"  # the temporary table of a goal's converters' events of the day
 ROLL_UP_BUDGET = 1.0  # seconds one session spends rolling up days at most: others wait meanwhile
 DAY = timedelta(days=1)
 
@@ -67,7 +74,7 @@ def create_v3(con: duckdb.DuckDBPyConnection) -> None:
     each country saw), and summing them at every render was most of a month's render time."""
     con.execute("CREATE TABLE day_cards_all (day DATE NOT NULL, name VARCHAR, is_bot BOOLEAN, "
                 "card VARCHAR, k VARCHAR, v1 UBIGINT, v2 UBIGINT)")
-    _sum_countries(con, "TRUE", [])
+    _sum_countries(con, EVERY_EVENT, queries.Where("TRUE", []))
 
 
 def create_v4(con: duckdb.DuckDBPyConnection) -> None:
@@ -102,15 +109,17 @@ def create_v8(con: duckdb.DuckDBPyConnection) -> None:
 
 def fill_properties(con: duckdb.DuckDBPyConnection) -> None:
     """day_properties of the days already rolled up (a store made before they were kept)."""
-    _insert_properties(con, "ts::DATE IN (SELECT day FROM rollup_days WHERE rolled)", [])
+    _insert_properties(con, EVERY_EVENT, queries.Where("ts::DATE IN (SELECT day FROM rollup_days WHERE rolled)", []))
 
 
-def _insert_properties(con: duckdb.DuckDBPyConnection, condition: str, params: list[Any]) -> None:
-    """day_properties of the events where ``condition`` holds."""
+def _insert_properties(con: duckdb.DuckDBPyConnection, into: "_Into", within: queries.Where) -> None:
+    """The day_properties rows (or ``into``'s twin's) of ``into``'s events ``within``."""
     group = ", ".join(GROUP)
-    ctes, _ = goal_queries.property_sql(f"(SELECT ts::DATE AS day, {group}, visitor_id, labels FROM events WHERE {condition})")
-    con.execute(f"""INSERT INTO day_properties WITH {', '.join(ctes)}
-                    SELECT day, {group}, {goal_queries.PROPERTY_KEY}, count(*), {queries.METRICS['visitors']}
+    goal, params = ("", within.params) if into.goal is None else (", ?::VARCHAR AS goal", [into.goal, *within.params])
+    ctes, _ = goal_queries.property_sql(
+        f"(SELECT ts::DATE AS day{goal}, {group}, visitor_id, labels FROM {into.source} WHERE {within.sql})")
+    con.execute(f"""INSERT INTO {into.table('day_properties')} WITH {', '.join(ctes)}
+                    SELECT {into.key}, {group}, {goal_queries.PROPERTY_KEY}, count(*), {queries.METRICS['visitors']}
                     FROM kv GROUP BY ALL""", params)
 
 
@@ -121,11 +130,53 @@ def create_v9(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE day_funnels (day DATE NOT NULL, funnel VARCHAR, step INTEGER, visitors UBIGINT)")
 
 
-def _sum_countries(con: duckdb.DuckDBPyConnection, condition: str, params: list[Any]) -> None:
-    """day_cards_all from day_cards where ``condition`` holds. Exact: a visitor id hashes the
-    IP, so each visitor has one country a day and visitor counts add up over countries."""
-    con.execute(f"""INSERT INTO day_cards_all SELECT day, name, is_bot, card, k, sum(v1), sum(v2)
-                    FROM day_cards WHERE {condition} GROUP BY ALL""", params)
+def create_v10(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema version 10: per goal, the rollups of its converting visitors' events (a view
+    filtered by a goal read all of them from a month's events at each render), and of the
+    other goals among them (day_goal_goals: per the converters' country, for a goal ``counted``).
+    The days rolled up before lose their day_goals rows, so their next roll-up adds the rest."""
+    for table, twin in GOAL_TABLES.items():
+        con.execute(f"CREATE TABLE {twin} AS SELECT day, ''::VARCHAR AS goal, * EXCLUDE (day) FROM {table} LIMIT 0")
+    con.execute("CREATE TABLE day_goal_goals (day DATE NOT NULL, goal VARCHAR, country VARCHAR, counted VARCHAR, "
+                "visitors UBIGINT, conversions UBIGINT)")
+    con.execute("DELETE FROM day_goals")
+
+
+def _sum_countries(con: duckdb.DuckDBPyConnection, into: "_Into", condition: queries.Where) -> None:
+    """day_cards_all from day_cards where ``condition`` holds (or ``into``'s twins). Exact: a
+    visitor id hashes the IP, so each visitor has one country a day and visitor counts add up
+    over countries."""
+    con.execute(f"""INSERT INTO {into.table('day_cards_all')} SELECT {into.key}, name, is_bot, card, k, sum(v1), sum(v2)
+                    FROM {into.table('day_cards')} WHERE {condition.sql} GROUP BY ALL""", condition.params)
+
+
+@dataclass(frozen=True)
+class _Into:
+    """What one pass of a day's roll-up reads and where it writes: every event of the day into
+    the view tables, or (with ``goal``) the events of the goal's converting visitors of the day,
+    copied into ``source``, into the goal's twins of them (GOAL_TABLES)."""
+
+    source: str = "events"
+    goal: str | None = None
+
+    def table(self, name: str) -> str:
+        return name if self.goal is None else GOAL_TABLES[name]
+
+    @property
+    def key(self) -> str:
+        """The leading columns of its rows."""
+        return "day" if self.goal is None else "day, goal"
+
+    def values(self, day: date) -> tuple[str, list[Any]]:
+        """The leading columns' values for ``day``: placeholders and parameters."""
+        return ("?", [day]) if self.goal is None else ("?, ?", [day, self.goal])
+
+    def of_day(self, day: date) -> queries.Where:
+        """Its rows of ``day``."""
+        return queries.Where("day = ?", [day]) if self.goal is None else queries.Where("day = ? AND goal = ?", [day, self.goal])
+
+
+EVERY_EVENT = _Into()
 
 
 @dataclass(frozen=True)
@@ -232,28 +283,36 @@ def roll_up(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions 
 def compute(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions = Conversions()) -> None:
     """Replace the rollup rows of one day with ones computed from its events (inside the
     caller's transaction); goals and funnels: those of ``conversions``."""
+    for table in TABLES:
+        con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
+    _roll(con, day, EVERY_EVENT)
+    _compute_conversions(con, day, conversions)
+
+
+def _roll(con: duckdb.DuckDBPyConnection, day: date, into: _Into) -> None:
+    """The view tables' rows of one day: of which events, into which tables, ``into`` says."""
     start = datetime.combine(day, datetime.min.time())
     span = [start, start + DAY]
     group = ", ".join(GROUP)
-    events = "FROM events WHERE ts >= ? AND ts < ?"
-    for table in TABLES:
-        con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
-    con.execute(f"""INSERT INTO day_figures SELECT ?, {group}, {queries.METRICS['visitors']}, count(*),
-                    count(*) FILTER (WHERE status >= 500) {events} GROUP BY ALL""", [day, *span])
-    con.execute(f"""INSERT INTO day_lengths
+    events = f"FROM {into.source} WHERE ts >= ? AND ts < ?"
+    key, key_params = into.values(day)
+    con.execute(f"""INSERT INTO {into.table('day_figures')} SELECT {key}, {group}, {queries.METRICS['visitors']},
+                    count(*), count(*) FILTER (WHERE status >= 500) {events} GROUP BY ALL""", [*key_params, *span])
+    con.execute(f"""INSERT INTO {into.table('day_lengths')}
         WITH e AS (SELECT {group}, ts, visitor_id {events}),
              marked AS ({queries.visit_marks("e", GROUP)}),
              lengths AS ({queries.visit_lengths("marked", GROUP)})
-        SELECT ?, {group}, seconds, count(*), count(*) FILTER (WHERE bounce) FROM lengths GROUP BY ALL""",
-                [*span, day])
-    _cards(con, day, span)
-    folded = _keep_top_keys(con, day)
+        SELECT {key}, {group}, seconds, count(*), count(*) FILTER (WHERE bounce) FROM lengths GROUP BY ALL""",
+                [*span, *key_params])
+    _cards(con, into, day, span)
+    this_day = into.of_day(day)
+    folded = _keep_top_keys(con, into, day)
     if folded:
-        con.execute("DELETE FROM day_cards WHERE day = ?", [day])
-        _cards(con, day, span, fold=KEPT)
-    _sum_countries(con, "day = ?", [day])
-    con.execute(f"""INSERT INTO day_durations SELECT ?, {group}, {BUCKET}, count(*) {events}
-                    AND duration_ms IS NOT NULL GROUP BY ALL""", [day, *span])
+        con.execute(f"DELETE FROM {into.table('day_cards')} WHERE {this_day.sql}", this_day.params)
+        _cards(con, into, day, span, fold=KEPT)
+    _sum_countries(con, into, this_day)
+    con.execute(f"""INSERT INTO {into.table('day_durations')} SELECT {key}, {group}, {BUCKET}, count(*) {events}
+                    AND duration_ms IS NOT NULL GROUP BY ALL""", [*key_params, *span])
     routes = f"SELECT {ROUTE_GROUP}, {BUCKET} AS bucket, count(*) AS n {events} AND duration_ms IS NOT NULL GROUP BY ALL"
     if folded:  # the slowest routes keep the routes the routes card keeps
         routes = f"""SELECT r.name, r.is_bot, country, CASE WHEN f.k IS NULL THEN '{queries.OTHER}' ELSE label END,
@@ -262,46 +321,50 @@ def compute(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions 
                      LEFT JOIN {KEPT} AS f ON f.card = 'routes' AND f.name = r.name AND f.is_bot = r.is_bot
                                           AND f.k = {queries.ROUTE_KEY}
                      GROUP BY ALL"""
-    con.execute(f"INSERT INTO day_routes SELECT ?, * FROM ({routes})", [day, *span])
-    con.execute("""INSERT INTO day_routes_all SELECT day, name, is_bot, label, method, routed, bucket, sum(n)
-                   FROM day_routes WHERE day = ? GROUP BY ALL""", [day])
-    _insert_properties(con, "ts >= ? AND ts < ?", span)
-    _compute_conversions(con, day, conversions)
+    con.execute(f"INSERT INTO {into.table('day_routes')} SELECT {key}, * FROM ({routes})", [*key_params, *span])
+    con.execute(f"""INSERT INTO {into.table('day_routes_all')}
+                    SELECT {into.key}, name, is_bot, label, method, routed, bucket, sum(n)
+                    FROM {into.table('day_routes')} WHERE {this_day.sql} GROUP BY ALL""", this_day.params)
+    _insert_properties(con, into, queries.Where("ts >= ? AND ts < ?", span))
     if folded:
         con.execute(f"DROP TABLE {KEPT}")
 
 
-def _cards(con: duckdb.DuckDBPyConnection, day: date, span: list[datetime], fold: str | None = None) -> None:
-    """The day's day_cards rows (with ``fold``, keys it does not hold as queries.OTHER)."""
+def _cards(con: duckdb.DuckDBPyConnection, into: _Into, day: date, span: list[datetime], fold: str | None = None) -> None:
+    """The day's day_cards rows, or ``into``'s (with ``fold``, keys it does not hold as queries.OTHER)."""
     ctes, parts = queries.dimension_sql(list(queries.DIMENSION_BREAKDOWNS), GROUP, fold)
     columns = ", ".join(dict.fromkeys([*GROUP, *queries.BREAKDOWN_COLUMNS]))
-    con.execute(f"""INSERT INTO day_cards
-        WITH pv AS (SELECT {columns} FROM events WHERE ts >= ? AND ts < ?), requests AS (SELECT * FROM pv),
+    key, key_params = into.values(day)
+    con.execute(f"""INSERT INTO {into.table('day_cards')}
+        WITH pv AS (SELECT {columns} FROM {into.source} WHERE ts >= ? AND ts < ?), requests AS (SELECT * FROM pv),
              {', '.join(ctes)}
-        SELECT ?, * EXCLUDE (v3) FROM ({' UNION ALL '.join(parts)}) AS p ({', '.join(GROUP)}, card, k, v1, v2, v3)""",
-                [*span, day])
+        SELECT {key}, * EXCLUDE (v3) FROM ({' UNION ALL '.join(parts)}) AS p ({', '.join(GROUP)}, card, k, v1, v2, v3)""",
+                [*span, *key_params])
 
 
-def _keep_top_keys(con: duckdb.DuckDBPyConnection, day: date) -> bool:
+def _keep_top_keys(con: duckdb.DuckDBPyConnection, into: _Into, day: date) -> bool:
     """When a card of the day has more than CARD_KEYS keys (for one event name, bots or humans),
     fill the temporary table KEPT with the CARD_KEYS first of each (by their value summed over
     countries) and say so; the day's cards are then counted again with the others folded."""
-    most = con.execute("""SELECT max(n) FROM (SELECT count(DISTINCT k) AS n FROM day_cards WHERE day = ?
-                                               GROUP BY name, is_bot, card)""", [day]).fetchone()[0]
+    this_day = into.of_day(day)
+    cards = into.table("day_cards")
+    most = con.execute(f"""SELECT max(n) FROM (SELECT count(DISTINCT k) AS n FROM {cards} WHERE {this_day.sql}
+                                                GROUP BY name, is_bot, card)""", this_day.params).fetchone()[0]
     if (most or 0) <= CARD_KEYS:
         return False
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {KEPT} AS
                     SELECT name, is_bot, card, k FROM (
-                        SELECT name, is_bot, card, k, sum(v1) AS v FROM day_cards WHERE day = ? GROUP BY ALL)
+                        SELECT name, is_bot, card, k, sum(v1) AS v FROM {cards} WHERE {this_day.sql} GROUP BY ALL)
                     QUALIFY row_number() OVER (PARTITION BY name, is_bot, card ORDER BY v DESC, k) <= ?""",
-                [day, CARD_KEYS])
+                [*this_day.params, CARD_KEYS])
     return True
 
 
 def _compute_conversions(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions) -> None:
-    """The day_goals and day_funnels rows of one day (zeros included: a row says the day has it)."""
+    """The day_goals and day_funnels rows of one day (zeros included: a row says the day has
+    it), and each goal's twins of the view tables and its day_goal_goals rows."""
     start = datetime.combine(day, datetime.min.time())
-    scope = Scope("http_req", {}, start, start + DAY)
+    scope = Scope(PAGE_VIEW, {}, start, start + DAY)
     if conversions.goals:
         counts = [now for now, _ in goal_queries.goals(con, scope, conversions.goals, start)]
         con.execute("INSERT INTO day_goals SELECT ?, unnest(?::VARCHAR[]), unnest(?::UBIGINT[]), unnest(?::UBIGINT[])",
@@ -311,6 +374,37 @@ def _compute_conversions(con: duckdb.DuckDBPyConnection, day: date, conversions:
         steps = goal_queries.funnel(con, scope, funnel)
         con.execute("INSERT INTO day_funnels SELECT ?, ?, unnest(range(?)), unnest(?::UBIGINT[])",
                     [day, funnel_key(funnel), len(steps), [s.visitors for s in steps]])
+    for goal in conversions.goals:
+        # The converters' events once (a semi-join on the day's scan), then every rollup of them.
+        # A visit in progress at midnight keeps its visitor id (enrich.VisitorIds): its goal
+        # events may be on the day before or after.
+        converting = goal_queries.goal_where(goal, scope.start - DAY, scope.end + DAY)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {CONVERTING} AS SELECT * FROM events WHERE ts >= ? AND ts < ? "
+                    f"AND {converting.sql}", [scope.start, scope.end, *converting.params])
+        _roll(con, day, _Into(CONVERTING, goal.text))
+        _goals_among(con, day, goal, conversions.goals)
+    if conversions.goals:
+        con.execute(f"DROP TABLE {CONVERTING}")
+
+
+def _goals_among(con: duckdb.DuckDBPyConnection, day: date, goal: Step, goals: Sequence[Step]) -> None:
+    """The day_goal_goals rows of one day: for each of ``goals``, its converting visitors and
+    conversions (of the day) among the converters of ``goal`` (in CONVERTING) who viewed a page
+    that day, by their country: what :func:`kero_core.goal_queries.goals` counts in a view
+    filtered by ``goal``. Like the twins, a visitor converts on the day or the days either side
+    (a visit across midnight keeps its visitor id), so a goal's rate among its own converters is 1."""
+    start = datetime.combine(day, datetime.min.time())
+    conditions = [goal_queries.step_sql(g) for g in goals]
+    parts = " UNION ALL ".join(
+        f"""SELECT ?::DATE, ?, country, ?, count(DISTINCT visitor_id), count(*) FILTER (WHERE on_day)
+            FROM g WHERE {c.sql} GROUP BY country""" for c in conditions)
+    con.execute(f"""INSERT INTO day_goal_goals
+        WITH v AS (SELECT DISTINCT visitor_id, country FROM {CONVERTING}
+                   WHERE name = ? AND NOT is_bot AND visitor_id <> 0),
+             g AS (SELECT v.country, e.visitor_id, e.ts >= ? AND e.ts < ? AS on_day, e.name, e.path
+                   FROM events AS e JOIN v USING (visitor_id) WHERE e.ts >= ? AND e.ts < ? AND NOT e.is_bot)
+        {parts}""", [PAGE_VIEW, start, start + DAY, start - DAY, start + 2 * DAY,
+                     *(p for g, c in zip(goals, conditions) for p in (day, goal.text, g.text, *c.params))])
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -322,20 +416,34 @@ class Plan:
     raw: list[tuple[datetime, datetime]]
 
 
-def rolled_days(con: duckdb.DuckDBPyConnection) -> frozenset[date]:
-    """Every day rolled up: what a render reads once and hands to each query (on the lake each
-    statement costs a catalog round trip: five reads of these were 8% of a render)."""
-    return frozenset(r[0] for r in con.execute("SELECT day FROM rollup_days WHERE rolled").fetchall())
+def rolled_days(con: duckdb.DuckDBPyConnection, goal: Step | None = None) -> frozenset[date]:
+    """Every day rolled up (with ``goal``: those rolled up while it was defined, which have its
+    twins): what a render reads once and hands to each query (on the lake each statement costs
+    a catalog round trip: five reads of these were 8% of a render)."""
+    with_goal = _with_goal_rows(goal)
+    return frozenset(r[0] for r in con.execute(f"SELECT day FROM rollup_days WHERE rolled AND {with_goal.sql}",
+                                               with_goal.params).fetchall())
 
 
-def plan(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, rolled: Collection[date] | None = None) -> Plan:
-    """How ``[start, end)`` is read, given the ``rolled`` days (read here when not given)."""
+def _with_goal_rows(goal: Step | None) -> queries.Where:
+    """A condition on ``day``: it has the rows of ``goal`` (always true without one)."""
+    if goal is None:
+        return queries.Where("TRUE", [])
+    return queries.Where("day IN (SELECT day FROM day_goals WHERE goal = ?)", [goal.text])
+
+
+def plan(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, rolled: Collection[date] | None = None,
+         goal: Step | None = None) -> Plan:
+    """How ``[start, end)`` is read, given the ``rolled`` days (read here when not given: those
+    rolled up, with ``goal``'s rows when given; see :func:`rolled_days`)."""
     first = datetime.combine(start.date(), datetime.min.time())
     if first < start:
         first += DAY
     if rolled is None:
+        with_goal = _with_goal_rows(goal)
         rolled = {r[0] for r in con.execute(
-            "SELECT day FROM rollup_days WHERE rolled AND day >= ? AND day < ?", [first.date(), end.date()]).fetchall()}
+            f"SELECT day FROM rollup_days WHERE rolled AND day >= ? AND day < ? AND {with_goal.sql}",
+            [first.date(), end.date(), *with_goal.params]).fetchall()}
     days, raw, cursor = [], [], start
     moment = first
     while moment + DAY <= end:
@@ -351,18 +459,32 @@ def plan(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, rolled:
 
 
 def usable(scope: Scope) -> bool:
-    """Whether the rollups can answer the scope: no filter, or one country (and no goal)."""
-    return scope.goal is None and all(key == "country" for key in scope.filters)
+    """Whether the rollups can answer the scope: no filter, or one country; and a goal only for
+    humans (the goal's twins count the converters of its human events)."""
+    return all(key == "country" for key in scope.filters) and (scope.goal is None or scope.humans_only)
+
+
+def _table(scope: Scope, name: str) -> str:
+    """The rollup table ``name``, or its twin of the scope's goal (see GOAL_TABLES)."""
+    return name if scope.goal is None else GOAL_TABLES[name]
+
+
+def _on_days(days: Sequence[date]) -> queries.Where:
+    """The rollup rows of ``days``."""
+    if days and (days[-1] - days[0]).days == len(days) - 1 and list(days) == sorted(days):  # a range: zone maps
+        return queries.Where("day BETWEEN ? AND ?", [days[0], days[-1]])
+    return queries.Where("list_contains(?::DATE[], day)", [list(days)])
 
 
 def _rolled(scope: Scope, days: Sequence[date], *, name: bool = True, humans: bool = True,
             names: Sequence[str] | None = None) -> queries.Where:
     """The rollup rows of ``days`` in the scope (its event name, or ``names``, and humans-only
-    unless told not)."""
-    if days and (days[-1] - days[0]).days == len(days) - 1 and list(days) == sorted(days):  # a range: zone maps
-        clauses, params = ["day BETWEEN ? AND ?"], [days[0], days[-1]]
-    else:
-        clauses, params = ["list_contains(?::DATE[], day)"], [list(days)]
+    unless told not; its goal's, in a goal's twins)."""
+    on_days = _on_days(days)
+    clauses, params = [on_days.sql], list(on_days.params)
+    if scope.goal is not None:
+        clauses.append("goal = ?")
+        params.append(scope.goal.text)
     if names is not None:
         clauses.append("list_contains(?, name)")
         params.append(list(names))
@@ -389,18 +511,32 @@ def _intervals(plans: Sequence[Plan]) -> list[list[datetime]]:
 
 
 def _raw_events(scope: Scope, plans: Sequence[Plan], columns: str, *, name: bool = True,
-                humans: bool = True) -> tuple[str, list[Any]]:
+                humans: bool = True, since: datetime | None = None) -> tuple[str, list[Any]]:
     """The ``columns`` of the scope's events in the plans' raw intervals, as a subquery and its
     parameters: one SELECT per interval (adjacent ones joined), so each reads only what its time
     range can hold. An OR of the ranges defeats min/max pruning: a month's partial days read
-    that way took 4x longer on the lake's Parquet files and 9x in the file (10M events)."""
+    that way took 4x longer on the lake's Parquet files and 9x in the file (10M events).
+    With a goal, only its converters' events, as the raw query from ``since`` (default: the
+    scope's start) to the scope's end keeps them (:meth:`kero_core.queries.Scope.with_goal`);
+    a visitor id lasts a day (and 30 minutes past midnight, see _compute_conversions), so the
+    goal events of an interval's days and of the days either side are all it needs."""
     filters = {**scope.filters, "is_bot": False} if humans and scope.humans_only else scope.filters
     base = queries.where(scope.name if name else None, filters, None, None)
     intervals = _intervals(plans)
     if not intervals:
         return f"(SELECT {columns} FROM events WHERE FALSE)", []
-    selects = [f"SELECT {columns} FROM events WHERE {base.sql} AND ts >= ? AND ts < ?"] * len(intervals)
-    return "(" + " UNION ALL ".join(selects) + ")", [p for interval in intervals for p in (*base.params, *interval)]
+    selects, params = [], []
+    for start, end in intervals:
+        within = queries.Where(f"{base.sql} AND ts >= ? AND ts < ?", [*base.params, start, end])
+        if scope.goal is not None:
+            first, last = (datetime.combine(moment.date(), datetime.min.time()) for moment in (start, end))
+            converted = goal_queries.goal_where(scope.goal, max(since or scope.start, first - DAY),
+                                                min(scope.end, (last + DAY if last < end else last) + DAY),
+                                                scope.humans_only)
+            within = queries.Where(f"{within.sql} AND {converted.sql}", [*within.params, *converted.params])
+        selects.append(f"SELECT {columns} FROM events WHERE {within.sql}")
+        params += within.params
+    return "(" + " UNION ALL ".join(selects) + ")", params
 
 
 def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetime,
@@ -408,10 +544,11 @@ def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: dateti
     """:func:`kero_core.queries.figures`, from the rollups where they can answer."""
     if not usable(scope):
         return queries.figures(con, scope, previous_start)
-    current, previous = plan(con, scope.start, scope.end, rolled), plan(con, previous_start, scope.start, rolled)
+    current, previous = (plan(con, scope.start, scope.end, rolled, scope.goal),
+                         plan(con, previous_start, scope.start, rolled, scope.goal))
     if not current.days and not previous.days:
         return queries.figures(con, scope, previous_start)
-    raw, raw_params = _raw_events(scope, [current, previous], "ts, visitor_id, status, duration_ms")
+    raw, raw_params = _raw_events(scope, [current, previous], "ts, visitor_id, status, duration_ms", since=previous_start)
     rolled = _rolled(scope, previous.days + current.days)
     sql = f"""
         WITH e AS MATERIALIZED (SELECT ts >= ? AS cur, ts, visitor_id, status, duration_ms FROM {raw}),
@@ -420,18 +557,20 @@ def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: dateti
         all_lengths AS (
             SELECT cur, seconds, count(*) AS visits, count(*) FILTER (WHERE bounce) AS bounces FROM lengths GROUP BY ALL
             UNION ALL
-            SELECT day >= ?, seconds, sum(visits), sum(bounces) FROM day_lengths WHERE {rolled.sql} GROUP BY ALL),
+            SELECT day >= ?, seconds, sum(visits), sum(bounces) FROM {_table(scope, 'day_lengths')}
+            WHERE {rolled.sql} GROUP BY ALL),
         v AS ({_weighted_median("all_lengths")}),
         t AS (SELECT cur, sum(visitors) AS visitors, sum(views) AS views, sum(errors) AS errors FROM (
             SELECT cur, {queries.METRICS['visitors']} AS visitors, count(*) AS views,
                    count(*) FILTER (WHERE status >= 500) AS errors FROM e GROUP BY cur
             UNION ALL
-            SELECT day >= ?, sum(visitors), sum(views), sum(errors) FROM day_figures WHERE {rolled.sql} GROUP BY ALL)
+            SELECT day >= ?, sum(visitors), sum(views), sum(errors) FROM {_table(scope, 'day_figures')}
+            WHERE {rolled.sql} GROUP BY ALL)
             GROUP BY cur),
         times AS (
             SELECT cur, {BUCKET} AS bucket, count(*) AS n FROM e WHERE duration_ms IS NOT NULL GROUP BY ALL
             UNION ALL
-            SELECT day >= ?, bucket, sum(n) FROM day_durations WHERE {rolled.sql} GROUP BY ALL),
+            SELECT day >= ?, bucket, sum(n) FROM {_table(scope, 'day_durations')} WHERE {rolled.sql} GROUP BY ALL),
         d AS ({_histogram_quantiles("times")})
         SELECT t.cur, visitors, views, coalesce(visits, 0), coalesce(bounces, 0), duration, errors, p50, p95
         FROM t LEFT JOIN v USING (cur) LEFT JOIN d USING (cur)"""
@@ -488,10 +627,10 @@ def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetim
     if not usable(scope) or unit == "hour":
         return queries.series(con, scope, previous_start)
     shift = scope.start - previous_start
-    current = plan(con, scope.start, scope.end, rolled)
-    previous = plan(con, previous_start, scope.start, rolled) if shift % DAY == timedelta(0) else \
+    current = plan(con, scope.start, scope.end, rolled, scope.goal)
+    previous = plan(con, previous_start, scope.start, rolled, scope.goal) if shift % DAY == timedelta(0) else \
         Plan([], [(previous_start, scope.start)])
-    raw, raw_params = _raw_events(scope, [current, previous], "ts, visitor_id")
+    raw, raw_params = _raw_events(scope, [current, previous], "ts, visitor_id", since=previous_start)
     rolled = _rolled(scope, previous.days + current.days)
     # The unit is one of four literals chosen by bucket_unit(), never user input.
     sql = f"""
@@ -500,7 +639,7 @@ def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetim
                    {queries.METRICS['visitors']} AS v, count(*) AS n FROM {raw} GROUP BY ALL
             UNION ALL
             SELECT day >= ?, date_trunc('{unit}', CASE WHEN day >= ? THEN day::TIMESTAMP ELSE day + ? END),
-                   sum(visitors), sum(views) FROM day_figures WHERE {rolled.sql} GROUP BY ALL)
+                   sum(visitors), sum(views) FROM {_table(scope, 'day_figures')} WHERE {rolled.sql} GROUP BY ALL)
         GROUP BY ALL"""
     params = [scope.start, scope.start, shift, *raw_params, scope.start, scope.start, shift, *rolled.params]
     found = {(cur, b): (int(v), int(n)) for cur, b, v, n in con.execute(sql, params).fetchall()}
@@ -516,7 +655,7 @@ def breakdowns(
     con: duckdb.DuckDBPyConnection, scope: Scope, ids: Sequence[str], limit: int, rolled: Collection[date] | None = None
 ) -> dict[str, tuple[int, list[BreakdownRow]]]:
     """:func:`kero_core.queries.breakdowns`, from the rollups where they can answer."""
-    current = plan(con, scope.start, scope.end, rolled) if usable(scope) else Plan([], [])
+    current = plan(con, scope.start, scope.end, rolled, scope.goal) if usable(scope) else Plan([], [])
     if not current.days or not ids:
         return queries.breakdowns(con, scope, ids, limit)
     unknown = [i for i in ids if i not in queries.BREAKDOWNS]
@@ -537,7 +676,8 @@ def breakdowns(
     dims = [i for i in ids if i in queries.DIMENSION_BREAKDOWNS]
     dimension_ctes, parts = queries.dimension_sql(dims)
     ctes += dimension_ctes
-    table, routes = ("day_cards", "day_routes") if scope.filters else ("day_cards_all", "day_routes_all")
+    table, routes = (_table(scope, t) for t in (("day_cards", "day_routes") if scope.filters
+                                                  else ("day_cards_all", "day_routes_all")))
     # The cards' rows and the bots' (their browsers) come from one scan of the card rollups: a
     # second one cost a fifth of a one-country month's breakdowns (every country's rows are read).
     cards = [*dims, *(["browsers"] if "bots" in ids else [])]
@@ -559,7 +699,7 @@ def breakdowns(
                   "AND card = 'browsers'"]
     if "custom_events" in ids:
         parts += [queries.other_sql("custom_events"), "SELECT 'custom_events', name, views, visitors, NULL "
-                  f"FROM day_figures WHERE {in_scope.sql} AND name NOT IN ({queries.REQUEST_SQL})"]
+                  f"FROM {_table(scope, 'day_figures')} WHERE {in_scope.sql} AND name NOT IN ({queries.REQUEST_SQL})"]
         params += in_scope.params
     if "slowest_routes" in ids:
         times = f"""(SELECT {queries.ROUTE_LABEL} AS label, method, route <> '' AS routed, {BUCKET} AS bucket,
@@ -576,14 +716,14 @@ def breakdowns(
 def properties(con: duckdb.DuckDBPyConnection, scope: Scope, limit: int,
                rolled: Collection[date] | None = None) -> tuple[int, list[BreakdownRow]]:
     """:func:`kero_core.goal_queries.properties`, from the rollups where they can answer."""
-    current = plan(con, scope.start, scope.end, rolled) if usable(scope) else Plan([], [])
+    current = plan(con, scope.start, scope.end, rolled, scope.goal) if usable(scope) else Plan([], [])
     if not current.days:
         return goal_queries.properties(con, scope, limit)
     one_event = scope.name != "http_req"  # else the custom events of every name
     raw, params = _raw_events(scope, [current], "name, visitor_id, labels", name=one_event)
     rolled = _rolled(scope, current.days, name=one_event)
     ctes, part = goal_queries.property_sql(raw)
-    parts = [part, f"SELECT 'properties', k, events, visitors, NULL FROM day_properties WHERE {rolled.sql}"]
+    parts = [part, f"SELECT 'properties', k, events, visitors, NULL FROM {_table(scope, 'day_properties')} WHERE {rolled.sql}"]
     found = queries.ranked(con, ctes, parts, [*params, *rolled.params], ["properties"], limit, merge=True)
     return goal_queries.property_rows(found["properties"])
 
@@ -593,30 +733,48 @@ def _conversions_usable(scope: Scope) -> bool:
     return scope.humans_only and not goal_queries.narrowed(scope)
 
 
+def _goal_view(scope: Scope) -> bool:
+    """Whether day_goal_goals can answer the Goals card of the scope: human page views filtered
+    by a goal, and by no more than one country."""
+    return scope.goal is not None and scope.name == PAGE_VIEW and usable(scope)
+
+
 def goals(con: duckdb.DuckDBPyConnection, scope: Scope, goal_list: Sequence[Step],
           previous_start: datetime, rolled: Collection[date] | None = None) -> list[tuple[GoalCounts, GoalCounts]]:
-    """:func:`kero_core.goal_queries.goals`, from the rollups where they can answer: each goal
-    that every rolled-up day of both periods has, plus the events of the rest of the periods."""
-    if not goal_list or not _conversions_usable(scope):
+    """:func:`kero_core.goal_queries.goals`, from the rollups where they can answer (day_goals,
+    or day_goal_goals in a view filtered by a goal): each goal that every rolled-up day of both
+    periods has, plus the events of the rest of the periods."""
+    if not goal_list or not (_conversions_usable(scope) or _goal_view(scope)):
         return goal_queries.goals(con, scope, goal_list, previous_start)
-    current, previous = plan(con, scope.start, scope.end, rolled), plan(con, previous_start, scope.start, rolled)
+    current = plan(con, scope.start, scope.end, rolled, scope.goal)
+    previous = plan(con, previous_start, scope.start, rolled, scope.goal)
     days = previous.days + current.days
     if not days:
         return goal_queries.goals(con, scope, goal_list, previous_start)
-    on_days = _rolled(scope, days, name=False, humans=False)
+    on_days = _on_days(days)
     texts = [g.text for g in goal_list]
-    sums = con.execute(f"""
-        SELECT goal, day >= ?, sum(visitors), sum(conversions), count(DISTINCT day)
-        FROM day_goals WHERE {on_days.sql} AND list_contains(?, goal) GROUP BY ALL""",
-                       [scope.start, *on_days.params, texts]).fetchall()
-    days_of = {text: sum(n for goal, _, _, _, n in sums if goal == text) for text in texts}
-    rolled = {text for text, n in days_of.items() if n == len(days)}
-    found = {(goal, cur): GoalCounts(int(v), int(c)) for goal, cur, v, c, _ in sums if goal in rolled}
+    days_of = dict(con.execute(f"""SELECT goal, count(DISTINCT day) FROM day_goals
+                                   WHERE {on_days.sql} AND list_contains(?, goal) GROUP BY goal""",
+                               [*on_days.params, texts]).fetchall())
+    rolled = {text for text in texts if days_of.get(text) == len(days)}
+    if scope.goal is None:
+        sums = f"SELECT goal, day >= ?, sum(visitors), sum(conversions) FROM day_goals WHERE {on_days.sql}"
+        params = [scope.start, *on_days.params, texts]
+    else:  # the goals among the converters of the scope's goal, of its country if it has one
+        in_view = _rolled(scope, days, name=False, humans=False)
+        sums = f"SELECT counted, day >= ?, sum(visitors), sum(conversions) FROM day_goal_goals WHERE {in_view.sql}"
+        params = [scope.start, *in_view.params, texts]
+    found = {(goal, cur): GoalCounts(int(v), int(c))
+             for goal, cur, v, c in con.execute(f"{sums} AND list_contains(?, {'goal' if scope.goal is None else 'counted'}) "
+                                                "GROUP BY ALL", params).fetchall() if goal in rolled}
     from_rollups = [g for g in goal_list if g.text in rolled]
     # The rest of both periods, one time range at a time (an OR of ranges defeats min/max pruning).
     for interval in _intervals([current, previous]) if from_rollups else []:
         within = queries.Where("ts >= ? AND ts < ?", interval)
-        for goal, (now, before) in zip(from_rollups, goal_queries.goals(con, scope, from_rollups, previous_start, within)):
+        # The view's visitors of those days and the days either side (a visitor id lasts a day).
+        seen = queries.Where("ts >= ? AND ts < ?", [interval[0] - DAY, interval[1] + DAY])
+        for goal, (now, before) in zip(from_rollups, goal_queries.goals(con, scope, from_rollups, previous_start,
+                                                                        within, seen)):
             for cur, counts in ((True, now), (False, before)):
                 was = found.get((goal.text, cur), GoalCounts())
                 found[(goal.text, cur)] = GoalCounts(was.visitors + counts.visitors, was.conversions + counts.conversions)

@@ -292,9 +292,10 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         release = next((a for a in reversed(noted) if a.release is not None), None) if durations else None
         panels = {card.id: panels_of(view, card, durations, release) for card in CARDS}
         ids = [p.id for card_panels in panels.values() for p in card_panels if p.id != RELEASE_ROUTES.id]
-        rolled = rollups.rolled_days(con)
+        rolled = rollups.rolled_days(con, scope.goal)
         kept_from = rollups.events_kept_from(con)  # events of older days are gone (raw_retention)
-        events_from = kept_from if kept_from and _reads_events_before(con, view, kept_from, rolled) else None
+        expired = rollups.rolled_days(con) if kept_from and scope.goal else rolled
+        events_from = kept_from if kept_from and _reads_events_before(con, view, kept_from, rolled, expired) else None
         (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals, rolled)
         found = rollups.breakdowns(con, scope, ids, rows, rolled)
         found[PROPERTIES.id] = rollups.properties(con, scope, rows, rolled)
@@ -334,16 +335,18 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
     )
 
 
-def _reads_events_before(con: "duckdb.DuckDBPyConnection", view: View, day: date, rolled: Collection[date]) -> bool:
-    """Whether the view reads events of a rolled-up day before ``day``, which raw_retention
-    deleted: all its period's when its filters are ones the rollups do not keep, else the cut
-    days at the ends of its period or its comparison."""
+def _reads_events_before(con: "duckdb.DuckDBPyConnection", view: View, day: date, rolled: Collection[date],
+                         expired: Collection[date]) -> bool:
+    """Whether the view reads events of an ``expired`` day (rolled up, then deleted by the
+    raw_retention option) before ``day``: all its period's when its filters are ones the
+    rollups do not keep, else the days its ``rolled`` days leave to the events (the cut days at
+    the ends of its period or its comparison, days rolled up before its goal was defined)."""
     usable = rollups.usable(view.scope())
     for start, end in [(view.start, view.end), *([view.comparison] if view.comparison else [])]:
         for first, last in rollups.plan(con, start, end, rolled).raw if usable else [(start, end)]:
             moment = datetime.combine(first.date(), datetime.min.time())
             while moment < last and moment.date() < day:
-                if moment.date() in rolled:
+                if moment.date() in expired:
                     return True
                 moment += timedelta(days=1)
     return False

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from kero_core import Kero
+from kero_core import Kero, rollups
 from kero_core.capture import Hit, hit_from_environ
 from kero_core.schema import ARROW_SCHEMA, COLUMN_NAMES
 from kero_core.store import SCHEMA_VERSION, Store, StoreUnavailable
@@ -110,6 +110,8 @@ def test_a_failed_upgrade_leaves_the_database_in_place(store: Store) -> None:
         con.execute("DELETE FROM day_properties")
         con.execute("DROP TABLE day_goals")  # schema 9's
         con.execute("DROP TABLE day_funnels")
+        for table in (*rollups.GOAL_TABLES.values(), "day_goal_goals"):  # schema 10's
+            con.execute(f"DROP TABLE {table}")
     store.spool(one_event_table("/b"))
     with pytest.raises(StoreUnavailable, match="cannot be upgraded to schema 8 .*events wait in the spool"):
         with store.session():

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Callable
 
+import duckdb
 import pytest
 
 from kero_core import Kero, goal_queries, queries, rollups
@@ -38,6 +39,12 @@ def close(approximate: float | None, exact_ms: float | None) -> bool:
     if exact_ms is None:
         return approximate is None
     return approximate is not None and abs(approximate - exact_ms) <= (rollups.STEP ** 0.5 - 1) * exact_ms
+
+
+def drop_schema_10(con: duckdb.DuckDBPyConnection) -> None:
+    """Back to schema 9: no goal twins."""
+    for table in (*rollups.GOAL_TABLES.values(), "day_goal_goals"):
+        con.execute(f"DROP TABLE {table}")
 
 
 @pytest.fixture
@@ -122,6 +129,7 @@ def test_schema_5_upgrade_rolls_every_day_up_again(kero: Kero) -> None:
         con.execute("DROP TABLE day_routes_all")
         con.execute("DROP TABLE day_goals")  # (schema 9)
         con.execute("DROP TABLE day_funnels")
+        drop_schema_10(con)
         con.execute("UPDATE day_lengths SET seconds = seconds + 0.25 WHERE seconds > 0")
         con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     with kero.read() as con:
@@ -141,6 +149,7 @@ def test_schema_8_upgrade_keeps_the_properties_of_the_days_already_rolled_up(ker
         con.execute("DROP TABLE day_properties")  # back to schema 7
         con.execute("DROP TABLE day_goals")  # (schema 9)
         con.execute("DROP TABLE day_funnels")
+        drop_schema_10(con)
         con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
     with kero.read() as con:
         assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)

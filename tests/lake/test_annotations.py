@@ -8,9 +8,9 @@ from typing import Callable
 
 import pytest
 
-from kero_core import Kero
+from kero_core import Kero, rollups
 from kero_core.lake.store import LAKE_SCHEMA_VERSION
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, environ
 
 
 @pytest.mark.slow
@@ -60,3 +60,29 @@ def test_a_lake_of_schema_2_gets_the_properties_of_its_rolled_up_days(make_host:
         assert con.execute("SELECT day, name, k, events FROM day_properties").fetchall() == [
             (date(2026, 11, 20), "signup", "signup\x1fplan\x1fpro", 1)]
         assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [(str(LAKE_SCHEMA_VERSION),)]
+
+
+def test_a_lake_of_schema_4_gets_the_goals_rollups_of_its_rolled_up_days(make_host: Callable[..., Kero]) -> None:
+    clock = FakeClock(datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc))
+    old = make_host("old", clock=clock, goals=["signup"])
+    old.record_request(environ("/pricing"), status=200)
+    old.track("signup", {"plan": "pro"}, request=environ("/signup"))  # the same visitor
+    assert old.flush(timeout=60)
+    clock.advance(86_400)
+    with old.read() as con:
+        old.store.maintain(con, budget=60)  # yesterday is rolled up
+        for table in (*rollups.GOAL_TABLES.values(), "day_goal_goals"):  # a lake before schema 5
+            con.execute(f"DROP TABLE {table}")
+        con.execute("DELETE FROM meta WHERE key = 'schema_version'")
+        con.execute("INSERT INTO meta VALUES ('schema_version', '4')")
+    old.close()
+    new = make_host("new", clock=clock, goals=["signup"])
+    with new.read() as con:
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [(str(LAKE_SCHEMA_VERSION),)]
+        new.store.maintain(con, budget=60)  # the day lost its day_goals rows to the upgrade: rolled up again
+        assert con.execute("SELECT day, goal, visitors, conversions FROM day_goals").fetchall() == [
+            (date(2026, 11, 20), "signup", 1, 1)]
+        assert con.execute("SELECT day, goal, name, k, events FROM day_goal_properties").fetchall() == [
+            (date(2026, 11, 20), "signup", "signup", "signup\x1fplan\x1fpro", 1)]
+        assert con.execute("SELECT goal, visitors, views FROM day_goal_figures WHERE name = 'http_req'").fetchall() == [
+            ("signup", 1, 1)]

@@ -16,7 +16,7 @@ import duckdb
 import psycopg
 import pytest
 
-from kero_core import Kero, KeroConfigError, goal_queries, rollups
+from kero_core import Kero, KeroConfigError, goal_queries, queries, rollups
 from kero_core.dashboard import model
 from kero_core.dashboard.view import parse_view
 from kero_core.lake import LakeStore
@@ -414,3 +414,30 @@ def test_goal_and_funnel_rollups_follow_the_maintainers_options(make_host: Calla
         other.store.maintain(con, budget=60)  # the day lacked the goal "/": rolled up again
         assert con.execute("SELECT goal, visitors FROM day_goals ORDER BY goal").fetchall() == [("/", 5), ("/thanks", 3)]
         assert con.execute("SELECT count(*) FROM day_funnels").fetchone()[0] == 0  # other defines no funnel
+
+
+def test_a_goal_view_reads_the_goals_rollups_of_the_lake(make_host: Callable[..., Kero]) -> None:
+    """The maintainer rolls up the goal's converters' days (the twins of schema 10); a view
+    filtered by the goal reads them, and today's events of today's converters."""
+    clock = FakeClock(T0)
+    host = make_host("host", clock=clock, goals=["/thanks"])
+    visitors(host, "/", 5)
+    clock.advance(60)
+    visitors(host, "/thanks", 3)
+    assert host.flush(timeout=60)
+    clock.set(T0 + timedelta(days=1))
+    visitors(host, "/", 2)
+    clock.advance(60)
+    visitors(host, "/thanks", 1)
+    assert host.flush(timeout=60)
+    view = parse_view({"period": ["7d"], "goal": ["/thanks"]}, host.now(), goals=host.config.goals)
+    with host.read() as con:
+        host.store.maintain(con, budget=60)
+        assert con.execute("SELECT day, goal, visitors, views FROM day_goal_figures").fetchall() == [
+            (T0.date(), "/thanks", 3, 6)]
+        assert rollups.figures(con, view.scope(), view.previous_start) == queries.figures(con, view.scope(), view.previous_start)
+        con.execute("DELETE FROM events WHERE ts < ?", [(T0 + timedelta(days=1)).replace(hour=0, tzinfo=None)])
+    dashboard = model.build(host, view)  # from the rollups: the events of the day before are gone
+    by_key = {figure.id: figure.value for figure in dashboard.figures}
+    assert (by_key["visitors"], by_key["views"]) == (3 + 1, 6 + 2)
+    assert [(g.goal.text, g.visitors) for g in dashboard.goals] == [("/thanks", 4)]
