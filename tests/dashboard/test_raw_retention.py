@@ -28,7 +28,7 @@ FIRST_RAW_DAY = (NOW - timedelta(days=RAW_DAYS)).date()  # 2026-11-16
 
 def shown(kero: Kero, query: str) -> model.Dashboard:
     params = {k: [v] for k, v in (p.split("=") for p in query.split("&") if p)}
-    return model.build(kero, parse_view(params, NOW.replace(tzinfo=None)))
+    return model.build(kero, parse_view(params, NOW.replace(tzinfo=None), goals=kero.config.goals))
 
 
 def content(dashboard: model.Dashboard) -> tuple[object, ...]:
