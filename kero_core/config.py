@@ -36,7 +36,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("ignore_bots", False, "Do not record bots, crawlers and HTTP client libraries."),
     Option("ignore_dnt", False, "Record requests that send 'DNT: 1' or 'Sec-GPC: 1' (by default they are not recorded)."),
     Option("retention", timedelta(days=15), "How long the dashboard's data is kept (a timedelta, or a number of days)."),
-    Option("raw_retention", None, "How long individual events are kept, when shorter than retention (at least 2 days): older days keep only their daily rollups, so views that need events (filters other than one country, a goal, event lists, exports) cover this window only. None: as long as retention."),
+    Option("raw_retention", None, "How long individual events are kept, when shorter than retention (at least 2 days): older days keep only their daily rollups, so views that need events (filters other than one country, a goal added later, event lists, exports) cover this window only. None: as long as retention."),
     Option("trusted_proxies", None, "None: forwarding headers only from a loopback/private peer (a reverse proxy), then the right-most non-private X-Forwarded-For entry; 0: REMOTE_ADDR only; N: the N-th X-Forwarded-For entry from the right."),
     Option("title", "App stats", "Title shown on the dashboard."),
     Option("flush_interval", 1.0, "Seconds between two background writes."),
