@@ -22,11 +22,12 @@ up yet) from the events, and add them up. Views with other filters read the even
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Collection, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 import duckdb
 
@@ -112,7 +113,7 @@ def fill_properties(con: duckdb.DuckDBPyConnection) -> None:
     _insert_properties(con, EVERY_EVENT, queries.Where("ts::DATE IN (SELECT day FROM rollup_days WHERE rolled)", []))
 
 
-def _insert_properties(con: duckdb.DuckDBPyConnection, into: "_Into", within: queries.Where) -> None:
+def _insert_properties(con: duckdb.DuckDBPyConnection, into: "Into", within: queries.Where) -> None:
     """The day_properties rows (or ``into``'s twin's) of ``into``'s events ``within``."""
     group = ", ".join(GROUP)
     goal, params = ("", within.params) if into.goal is None else (", ?::VARCHAR AS goal", [into.goal, *within.params])
@@ -142,7 +143,7 @@ def create_v10(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM day_goals")
 
 
-def _sum_countries(con: duckdb.DuckDBPyConnection, into: "_Into", condition: queries.Where) -> None:
+def _sum_countries(con: duckdb.DuckDBPyConnection, into: "Into", condition: queries.Where) -> None:
     """day_cards_all from day_cards where ``condition`` holds (or ``into``'s twins). Exact: a
     visitor id hashes the IP, so each visitor has one country a day and visitor counts add up
     over countries."""
@@ -151,15 +152,19 @@ def _sum_countries(con: duckdb.DuckDBPyConnection, into: "_Into", condition: que
 
 
 @dataclass(frozen=True)
-class _Into:
+class Into:
     """What one pass of a day's roll-up reads and where it writes: every event of the day into
     the view tables, or (with ``goal``) the events of the goal's converting visitors of the day,
     copied into ``source``, into the goal's twins of them (GOAL_TABLES)."""
 
     source: str = "events"
     goal: str | None = None
+    rows: str | None = None  # write into the temporary tables named ``{rows}_{table}`` instead
+    fold: bool = True  # fold a card's keys past CARD_KEYS (not in live rows, see kero_core.live_days)
 
     def table(self, name: str) -> str:
+        if self.rows is not None:
+            return f"{self.rows}_{name}"
         return name if self.goal is None else GOAL_TABLES[name]
 
     @property
@@ -176,7 +181,7 @@ class _Into:
         return queries.Where("day = ?", [day]) if self.goal is None else queries.Where("day = ? AND goal = ?", [day, self.goal])
 
 
-EVERY_EVENT = _Into()
+EVERY_EVENT = Into()
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,27 @@ def events_kept_from(con: duckdb.DuckDBPyConnection) -> date | None:
     their rollups are final."""
     row = con.execute("SELECT value FROM meta WHERE key = ?", [RAW_KEPT_FROM]).fetchone()
     return date.fromisoformat(row[0]) if row else None
+
+
+LIVE = "live_days"  # meta key: the days whose rollups are kept current at ingest (kero_core.live_days)
+
+
+def live_days(con: duckdb.DuckDBPyConnection) -> dict[date, datetime]:
+    """The days whose rollup rows are kept current at ingest (see :mod:`kero_core.live_days`),
+    each with the newest event time its rows hold: they answer a period that covers the day
+    from its midnight to after that time (Today does)."""
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [LIVE]).fetchone()
+    return {date.fromisoformat(day): datetime.fromisoformat(until) for day, until in json.loads(row[0]).items()} \
+        if row else {}
+
+
+def save_live_days(con: duckdb.DuckDBPyConnection, days: dict[date, datetime]) -> None:
+    """Record ``days`` as the live days (inside the caller's transaction)."""
+    if days:
+        value = json.dumps({day.isoformat(): until.isoformat() for day, until in sorted(days.items())})
+        con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [LIVE, value])
+    else:
+        con.execute("DELETE FROM meta WHERE key = ?", [LIVE])
 
 
 def mark_files(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
@@ -277,6 +303,9 @@ def roll_up(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions 
     con.execute("BEGIN")
     compute(con, day, conversions)
     con.execute("UPDATE rollup_days SET rolled = true WHERE day = ?", [day])
+    live = live_days(con)
+    if live.pop(day, None) is not None:  # its live rows are replaced: no longer kept at ingest
+        save_live_days(con, live)
     con.execute("COMMIT")
 
 
@@ -285,11 +314,11 @@ def compute(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions 
     caller's transaction); goals and funnels: those of ``conversions``."""
     for table in TABLES:
         con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
-    _roll(con, day, EVERY_EVENT)
+    roll_events(con, day, EVERY_EVENT)
     _compute_conversions(con, day, conversions)
 
 
-def _roll(con: duckdb.DuckDBPyConnection, day: date, into: _Into) -> None:
+def roll_events(con: duckdb.DuckDBPyConnection, day: date, into: Into) -> None:
     """The view tables' rows of one day: of which events, into which tables, ``into`` says."""
     start = datetime.combine(day, datetime.min.time())
     span = [start, start + DAY]
@@ -306,7 +335,7 @@ def _roll(con: duckdb.DuckDBPyConnection, day: date, into: _Into) -> None:
                 [*span, *key_params])
     _cards(con, into, day, span)
     this_day = into.of_day(day)
-    folded = _keep_top_keys(con, into, day)
+    folded = into.fold and _keep_top_keys(con, into, day)
     if folded:
         con.execute(f"DELETE FROM {into.table('day_cards')} WHERE {this_day.sql}", this_day.params)
         _cards(con, into, day, span, fold=KEPT)
@@ -330,7 +359,7 @@ def _roll(con: duckdb.DuckDBPyConnection, day: date, into: _Into) -> None:
         con.execute(f"DROP TABLE {KEPT}")
 
 
-def _cards(con: duckdb.DuckDBPyConnection, into: _Into, day: date, span: list[datetime], fold: str | None = None) -> None:
+def _cards(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[datetime], fold: str | None = None) -> None:
     """The day's day_cards rows, or ``into``'s (with ``fold``, keys it does not hold as queries.OTHER)."""
     ctes, parts = queries.dimension_sql(list(queries.DIMENSION_BREAKDOWNS), GROUP, fold)
     columns = ", ".join(dict.fromkeys([*GROUP, *queries.BREAKDOWN_COLUMNS]))
@@ -342,7 +371,7 @@ def _cards(con: duckdb.DuckDBPyConnection, into: _Into, day: date, span: list[da
                 [*span, *key_params])
 
 
-def _keep_top_keys(con: duckdb.DuckDBPyConnection, into: _Into, day: date) -> bool:
+def _keep_top_keys(con: duckdb.DuckDBPyConnection, into: Into, day: date) -> bool:
     """When a card of the day has more than CARD_KEYS keys (for one event name, bots or humans),
     fill the temporary table KEPT with the CARD_KEYS first of each (by their value summed over
     countries) and say so; the day's cards are then counted again with the others folded."""
@@ -381,7 +410,7 @@ def _compute_conversions(con: duckdb.DuckDBPyConnection, day: date, conversions:
         converting = goal_queries.goal_where(goal, scope.start - DAY, scope.end + DAY)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {CONVERTING} AS SELECT * FROM events WHERE ts >= ? AND ts < ? "
                     f"AND {converting.sql}", [scope.start, scope.end, *converting.params])
-        _roll(con, day, _Into(CONVERTING, goal.text))
+        roll_events(con, day, Into(CONVERTING, goal.text))
         _goals_among(con, day, goal, conversions.goals)
     if conversions.goals:
         con.execute(f"DROP TABLE {CONVERTING}")
@@ -433,9 +462,11 @@ def _with_goal_rows(goal: Step | None) -> queries.Where:
 
 
 def plan(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, rolled: Collection[date] | None = None,
-         goal: Step | None = None) -> Plan:
+         goal: Step | None = None, live: Mapping[date, datetime] | None = None) -> Plan:
     """How ``[start, end)`` is read, given the ``rolled`` days (read here when not given: those
-    rolled up, with ``goal``'s rows when given; see :func:`rolled_days`)."""
+    rolled up, with ``goal``'s rows when given; see :func:`rolled_days`) and the ``live`` ones
+    (:func:`live_days`; none when not given): a live day's rows stand for its events from
+    midnight to ``end`` when the period starts by then and ends after its newest event."""
     first = datetime.combine(start.date(), datetime.min.time())
     if first < start:
         first += DAY
@@ -453,6 +484,12 @@ def plan(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, rolled:
                 raw.append((cursor, moment))
             cursor = moment + DAY
         moment += DAY
+    until = (live or {}).get(moment.date())
+    if until is not None and start <= moment < end and until < end:
+        days.append(moment.date())
+        if cursor < moment:
+            raw.append((cursor, moment))
+        cursor = end
     if cursor < end:
         raw.append((cursor, end))
     return Plan(days, raw)
@@ -462,6 +499,14 @@ def usable(scope: Scope) -> bool:
     """Whether the rollups can answer the scope: no filter, or one country; and a goal only for
     humans (the goal's twins count the converters of its human events)."""
     return all(key == "country" for key in scope.filters) and (scope.goal is None or scope.humans_only)
+
+
+def _live(con: duckdb.DuckDBPyConnection, scope: Scope, live: Mapping[date, datetime] | None) -> Mapping[date, datetime]:
+    """The live days a view of the scope can read (``live``, or read here when not given): none
+    with a goal (live days have no goal twins)."""
+    if scope.goal is not None:
+        return {}
+    return live_days(con) if live is None else live
 
 
 def _table(scope: Scope, name: str) -> str:
@@ -540,12 +585,14 @@ def _raw_events(scope: Scope, plans: Sequence[Plan], columns: str, *, name: bool
 
 
 def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetime,
-            rolled: Collection[date] | None = None) -> tuple[Figures, Figures]:
-    """:func:`kero_core.queries.figures`, from the rollups where they can answer."""
+            rolled: Collection[date] | None = None, live: Mapping[date, datetime] | None = None) -> tuple[Figures, Figures]:
+    """:func:`kero_core.queries.figures`, from the rollups where they can answer (``rolled`` and
+    ``live``: see :func:`plan`; read here when not given)."""
     if not usable(scope):
         return queries.figures(con, scope, previous_start)
-    current, previous = (plan(con, scope.start, scope.end, rolled, scope.goal),
-                         plan(con, previous_start, scope.start, rolled, scope.goal))
+    live = _live(con, scope, live)
+    current, previous = (plan(con, scope.start, scope.end, rolled, scope.goal, live),
+                         plan(con, previous_start, scope.start, rolled, scope.goal, live))
     if not current.days and not previous.days:
         return queries.figures(con, scope, previous_start)
     raw, raw_params = _raw_events(scope, [current, previous], "ts, visitor_id, status, duration_ms", since=previous_start)
@@ -619,7 +666,7 @@ def _histogram_quantiles(source: str, by: Sequence[str] = ("cur",)) -> str:
 
 
 def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetime,
-           rolled: Collection[date] | None = None) -> tuple[str, list[Bucket]]:
+           rolled: Collection[date] | None = None, live: Mapping[date, datetime] | None = None) -> tuple[str, list[Bucket]]:
     """:func:`kero_core.queries.series`, from the rollups where they can answer: not for hourly
     buckets, nor for the previous period when its shift onto the current one is not whole days
     (each of its days would straddle two buckets)."""
@@ -627,8 +674,9 @@ def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetim
     if not usable(scope) or unit == "hour":
         return queries.series(con, scope, previous_start)
     shift = scope.start - previous_start
-    current = plan(con, scope.start, scope.end, rolled, scope.goal)
-    previous = plan(con, previous_start, scope.start, rolled, scope.goal) if shift % DAY == timedelta(0) else \
+    live = _live(con, scope, live)
+    current = plan(con, scope.start, scope.end, rolled, scope.goal, live)
+    previous = plan(con, previous_start, scope.start, rolled, scope.goal, live) if shift % DAY == timedelta(0) else \
         Plan([], [(previous_start, scope.start)])
     raw, raw_params = _raw_events(scope, [current, previous], "ts, visitor_id", since=previous_start)
     rolled = _rolled(scope, previous.days + current.days)
@@ -652,10 +700,12 @@ def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetim
 
 
 def breakdowns(
-    con: duckdb.DuckDBPyConnection, scope: Scope, ids: Sequence[str], limit: int, rolled: Collection[date] | None = None
+    con: duckdb.DuckDBPyConnection, scope: Scope, ids: Sequence[str], limit: int, rolled: Collection[date] | None = None,
+    live: Mapping[date, datetime] | None = None,
 ) -> dict[str, tuple[int, list[BreakdownRow]]]:
     """:func:`kero_core.queries.breakdowns`, from the rollups where they can answer."""
-    current = plan(con, scope.start, scope.end, rolled, scope.goal) if usable(scope) else Plan([], [])
+    current = plan(con, scope.start, scope.end, rolled, scope.goal, _live(con, scope, live)) if usable(scope) \
+        else Plan([], [])
     if not current.days or not ids:
         return queries.breakdowns(con, scope, ids, limit)
     unknown = [i for i in ids if i not in queries.BREAKDOWNS]
@@ -714,9 +764,11 @@ def breakdowns(
 
 
 def properties(con: duckdb.DuckDBPyConnection, scope: Scope, limit: int,
-               rolled: Collection[date] | None = None) -> tuple[int, list[BreakdownRow]]:
+               rolled: Collection[date] | None = None, live: Mapping[date, datetime] | None = None,
+               ) -> tuple[int, list[BreakdownRow]]:
     """:func:`kero_core.goal_queries.properties`, from the rollups where they can answer."""
-    current = plan(con, scope.start, scope.end, rolled, scope.goal) if usable(scope) else Plan([], [])
+    current = plan(con, scope.start, scope.end, rolled, scope.goal, _live(con, scope, live)) if usable(scope) \
+        else Plan([], [])
     if not current.days:
         return goal_queries.properties(con, scope, limit)
     one_event = scope.name != "http_req"  # else the custom events of every name

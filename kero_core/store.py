@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kero_core import notes, private, rollups, shares
+from kero_core import live_days, notes, private, rollups, shares
 from kero_core.enrich import SaltStore
 from kero_core.schema import COLUMN_NAMES, COLUMNS
 
@@ -101,6 +101,7 @@ class Store:
         self._spool_measured = -math.inf
         self._pending_release: tuple[str, datetime] | None = None
         self.days_rolled_up = 0  # by the last session's maintenance (see ingesting_alongside)
+        self.keeps_live_days = True  # today's rollups kept current at ingest (see _insert)
 
     def note_release(self, release: str, at: datetime) -> None:
         """Annotate ``release`` at ``at`` in the next session, unless some process did already
@@ -506,11 +507,31 @@ class Store:
         self._spool_measured = -math.inf  # the spool shrank: measure it again at the next batch
 
     def _insert(self, con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
-        """Load ``files`` and record their names, in one transaction."""
+        """Load ``files`` and record their names, in one transaction, which also keeps today's
+        rollups current (:mod:`kero_core.live_days`). Should that fail, the live days stop being
+        live (views read their events) and this process keeps none from then on."""
+        try:
+            self._insert_once(con, files)
+        except duckdb.Error as exc:
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already rolled back
+                con.execute("ROLLBACK")
+            if not self.keeps_live_days:
+                raise
+            self.keeps_live_days = False
+            log.error("kero: could not keep today's rollups current (%s); views read today's events instead", exc)
+            con.execute("BEGIN")
+            rollups.save_live_days(con, {})
+            con.execute("COMMIT")
+            self._insert_once(con, files)
+
+    def _insert_once(self, con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
         columns = ", ".join(COLUMN_NAMES)
         con.execute("BEGIN")
+        live = live_days.before_insert(con, files, self._now().date()) if self.keeps_live_days else None
         con.execute(f"INSERT INTO events ({columns}) SELECT {columns} FROM read_parquet(?)", [[str(f) for f in files]])
         rollups.mark_files(con, files)
+        if live is not None:
+            live_days.after_insert(con, live)
         now = self._now()
         con.execute("INSERT INTO ingested SELECT unnest(?::VARCHAR[]), ?", [[f.name for f in files], now])
         con.execute("COMMIT")

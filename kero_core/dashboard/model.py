@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Callable, Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Mapping, Sequence
 
 from kero_core import goal_queries, notes, queries, rollups
 from kero_core.dashboard import chart, conversions, labels
@@ -128,26 +128,28 @@ def figures(current: Figures, previous: Figures, *, name: str, durations: bool, 
     return tuple(out)
 
 
-def compared(con: "duckdb.DuckDBPyConnection", view: View, goals: Sequence[Step], rolled: Collection[date]) -> tuple[
+def compared(con: "duckdb.DuckDBPyConnection", view: View, goals: Sequence[Step], rolled: Collection[date],
+             live: Mapping[date, datetime]) -> tuple[
         tuple[Figures, Figures], tuple[str, list[Bucket]], list[tuple[goal_queries.GoalCounts, goal_queries.GoalCounts]]]:
     """The key figures, the chart's buckets and the goals' counts of the view and of the period
     it is compared with. The period just before is read with the view's own period, in one
     query each; a year before or a picked one as a period of its own, then laid over the view's
     buckets one by one (both periods are as long); without comparison, nothing else is read.
-    ``rolled``: the days rolled up (:func:`kero_core.rollups.rolled_days`)."""
+    ``rolled`` and ``live``: the days rolled up and those kept current at ingest
+    (:func:`kero_core.rollups.rolled_days`, :func:`kero_core.rollups.live_days`)."""
     scope = view.scope()
     if view.compare == "previous":
-        return (rollups.figures(con, scope, view.previous_start, rolled),
-                rollups.series(con, scope, view.previous_start, rolled),
+        return (rollups.figures(con, scope, view.previous_start, rolled, live),
+                rollups.series(con, scope, view.previous_start, rolled, live),
                 rollups.goals(con, scope, goals, view.previous_start, rolled))
-    current = rollups.figures(con, scope, scope.start, rolled)[0]
-    unit, buckets = rollups.series(con, scope, scope.start, rolled)
+    current = rollups.figures(con, scope, scope.start, rolled, live)[0]
+    unit, buckets = rollups.series(con, scope, scope.start, rolled, live)
     goal_now = [counts for counts, _ in rollups.goals(con, scope, goals, scope.start, rolled)]
     if view.comparison is None:
         return (current, Figures()), (unit, buckets), [(c, goal_queries.GoalCounts()) for c in goal_now]
     other = replace(scope, start=view.comparison[0], end=view.comparison[1])
-    previous = rollups.figures(con, other, other.start, rolled)[0]
-    _, earlier = rollups.series(con, other, other.start, rolled)
+    previous = rollups.figures(con, other, other.start, rolled, live)[0]
+    _, earlier = rollups.series(con, other, other.start, rolled, live)
     laid = [replace(b, previous_visitors=e.visitors, previous_views=e.views) for b, e in zip(buckets, earlier)]
     goal_then = [counts for counts, _ in rollups.goals(con, other, goals, other.start, rolled)]
     return (current, previous), (unit, laid + buckets[len(laid):]), list(zip(goal_now, goal_then))
@@ -292,13 +294,13 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         release = next((a for a in reversed(noted) if a.release is not None), None) if durations else None
         panels = {card.id: panels_of(view, card, durations, release) for card in CARDS}
         ids = [p.id for card_panels in panels.values() for p in card_panels if p.id != RELEASE_ROUTES.id]
-        rolled = rollups.rolled_days(con, scope.goal)
+        rolled, live_days = rollups.rolled_days(con, scope.goal), rollups.live_days(con)
         kept_from = rollups.events_kept_from(con)  # events of older days are gone (raw_retention)
         expired = rollups.rolled_days(con) if kept_from and scope.goal else rolled
         events_from = kept_from if kept_from and _reads_events_before(con, view, kept_from, rolled, expired) else None
-        (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals, rolled)
-        found = rollups.breakdowns(con, scope, ids, rows, rolled)
-        found[PROPERTIES.id] = rollups.properties(con, scope, rows, rolled)
+        (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals, rolled, live_days)
+        found = rollups.breakdowns(con, scope, ids, rows, rolled, live_days)
+        found[PROPERTIES.id] = rollups.properties(con, scope, rows, rolled, live_days)
         if release is not None:
             found[RELEASE_ROUTES.id] = queries.release_routes(con, scope, release.at, rows)
         modal = _breakdowns(con, view, view.show, MODAL_ROWS) if view.show else {}

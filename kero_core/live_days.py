@@ -1,0 +1,141 @@
+"""Today's rollups, kept current at ingest: a view of today reads the day's rollup rows (a few
+thousand) instead of grouping its events (the cards of a day's events took most of Today's
+render, and all of it under a flood of unique values).
+
+Every rollup row is a sum over visitors: distinct visitors of a key, page views, visits (a visit
+is one visitor's), response times. So when a batch brings events of a live day, the day's rows
+change by f(after) - f(before), where ``before`` is what the day already holds of the batch's
+visitors, ``after`` the same plus the batch's events of the day, and f the day's roll-up
+(:func:`kero_core.rollups.roll_events`) of such a set. Both are small (the batch's visitors'
+events of one day), exact, and need no order: events arrive late and from several spool files.
+It runs in the ingest's transaction, so the rows never miss nor count twice a committed event;
+if it fails (a bug, rows a crash left inconsistent), the day stops being live and the batch is
+ingested without it: views then read the day's events, as before.
+
+A day becomes live at the first ingest of its events while it is the clock's today (its rows
+are then computed from what is stored, once) and stops being live when it is rolled up after
+midnight, like every day (:func:`kero_core.rollups.roll_up` replaces its rows with the usual
+ones: cards folded past CARD_KEYS, goals and funnels). Live rows fold nothing, and a view
+filtered by a goal reads the day from its events (live days have no goal twins). The lake
+keeps no live days: its hosts commit concurrently, and its rows are rolled up by one of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Sequence
+
+import duckdb
+
+from kero_core import rollups
+from kero_core.schema import COLUMN_NAMES
+
+# What each view table sums (its other columns are the row's key).
+VALUES = {
+    "day_figures": ("visitors", "views", "errors"),
+    "day_lengths": ("visits", "bounces"),
+    "day_cards": ("v1", "v2"),
+    "day_cards_all": ("v1", "v2"),
+    "day_durations": ("n",),
+    "day_routes": ("n",),
+    "day_routes_all": ("n",),
+    "day_properties": ("events", "visitors"),
+}
+assert set(VALUES) == set(rollups.VIEW_TABLES)
+BEFORE, AFTER = "kero_live_before", "kero_live_after"  # the two sets' events, and their rows' tables
+DELTA = "kero_live_delta"
+DAY = timedelta(days=1)
+
+
+@dataclass
+class Update:
+    """What an ingest does to the live days: the days it starts (rolled up whole once the batch
+    is in) and those it updates (their ``before`` rows are computed before the batch goes in)."""
+
+    files: list[str]
+    live: dict[date, datetime]
+    start: list[date] = field(default_factory=list)
+    update: list[date] = field(default_factory=list)
+    newest: dict[date, datetime] = field(default_factory=dict)
+
+
+def before_insert(con: duckdb.DuckDBPyConnection, files: Sequence[Path], today: date) -> Update:
+    """Inside the ingest's transaction, before the events of ``files`` go in: which live days
+    they touch, with each one's ``before`` rows computed (see the module docstring)."""
+    update = Update([str(f) for f in files], rollups.live_days(con))
+    rolled = {r[0] for r in con.execute("SELECT day FROM rollup_days WHERE rolled").fetchall()}
+    for day, newest in con.execute("SELECT ts::DATE, max(ts) FROM read_parquet(?) GROUP BY ALL", [update.files]).fetchall():
+        update.newest[day] = newest
+        if day in update.live:
+            update.update.append(day)
+        elif day == today and day not in rolled:
+            update.start.append(day)
+    for day in update.update:
+        span = _span(day)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {BEFORE}_{day:%Y%m%d} AS SELECT * FROM events
+                        WHERE ts >= ? AND ts < ? AND visitor_id IN (
+                            SELECT visitor_id FROM read_parquet(?) WHERE ts >= ? AND ts < ?)""",
+                    [*span, update.files, *span])
+    return update
+
+
+def after_insert(con: duckdb.DuckDBPyConnection, update: Update) -> None:
+    """Inside the ingest's transaction, once the events are in: the started days rolled up
+    whole, the updated ones changed by f(after) - f(before), and the live days recorded."""
+    for day in update.start:
+        for table in rollups.TABLES:
+            con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
+        rollups.roll_events(con, day, rollups.Into(fold=False))
+        update.live[day] = con.execute("SELECT max(ts) FROM events WHERE ts >= ? AND ts < ?", _span(day)).fetchone()[0]
+    columns = ", ".join(COLUMN_NAMES)
+    for day in update.update:
+        span, events = _span(day), f"{BEFORE}_{day:%Y%m%d}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {AFTER}_{day:%Y%m%d} AS SELECT * FROM {events}")
+        con.execute(f"""INSERT INTO {AFTER}_{day:%Y%m%d} ({columns}) SELECT {columns} FROM read_parquet(?)
+                        WHERE ts >= ? AND ts < ?""", [update.files, *span])
+        for name in (BEFORE, AFTER):
+            for table in rollups.VIEW_TABLES:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_{table} AS SELECT * FROM {table} LIMIT 0")
+            rollups.roll_events(con, day, rollups.Into(f"{name}_{day:%Y%m%d}", rows=name, fold=False))
+            con.execute(f"DROP TABLE {name}_{day:%Y%m%d}")
+        for table in rollups.VIEW_TABLES:
+            _merge(con, table, day)
+        update.live[day] = max(update.live[day], update.newest[day])
+    if update.start or update.update:
+        rollups.save_live_days(con, update.live)
+
+
+def _merge(con: duckdb.DuckDBPyConnection, table: str, day: date) -> None:
+    """Add ``{AFTER}_{table}``'s rows less ``{BEFORE}_{table}``'s to ``table``'s rows of ``day``,
+    key by key (a row whose sums all come to zero goes). A sum below zero means the rows were
+    not what the events say: the cast fails, and with it the ingest's transaction (see the
+    module docstring)."""
+    values = VALUES[table]
+    keys = [c for c in _columns(con, table) if c not in values]
+    key_list = ", ".join(keys)
+    sums = ", ".join(f"sum({v})::BIGINT AS {v}" for v in values)
+    negated = ", ".join(f"-({v}::BIGINT)" for v in values)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {DELTA} AS SELECT {key_list}, {sums} FROM (
+                        SELECT {key_list}, {', '.join(values)} FROM {AFTER}_{table}
+                        UNION ALL SELECT {key_list}, {negated} FROM {BEFORE}_{table})
+                    GROUP BY ALL HAVING {' OR '.join(f'sum({v}) <> 0' for v in values)}""")
+    same = " AND ".join(f"t.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
+    merged = ", ".join(f"(coalesce(t.{v}, 0) + d.{v})::UBIGINT AS {v}" for v in values)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {DELTA}_merged AS
+                    SELECT {', '.join(f'd.{k}' for k in keys)}, {merged}
+                    FROM {DELTA} AS d LEFT JOIN (SELECT * FROM {table} WHERE day = ?) AS t ON {same}""", [day])
+    con.execute(f"DELETE FROM {table} AS t USING {DELTA} AS d WHERE t.day = ? AND {same}", [day])
+    con.execute(f"INSERT INTO {table} ({key_list}, {', '.join(values)}) SELECT * FROM {DELTA}_merged "
+                f"WHERE {' OR '.join(f'{v} <> 0' for v in values)}")
+    for name in (DELTA, f"{DELTA}_merged", f"{AFTER}_{table}", f"{BEFORE}_{table}"):
+        con.execute(f"DROP TABLE {name}")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
+
+
+def _span(day: date) -> list[datetime]:
+    start = datetime.combine(day, datetime.min.time())
+    return [start, start + DAY]
