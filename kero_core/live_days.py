@@ -15,8 +15,9 @@ ingested without it: views then read the day's events, as before.
 A day becomes live at the first ingest of its events while it is the clock's today (its rows
 are then computed from what is stored, once) and stops being live when it is rolled up after
 midnight, like every day (:func:`kero_core.rollups.roll_up` replaces its rows with the usual
-ones: cards folded past CARD_KEYS, goals and funnels). Live rows fold nothing, and a view
-filtered by a goal reads the day from its events (live days have no goal twins). The lake
+ones: each card's 1,000 most frequent keys, goals and funnels). A live day's card keeps the first
+CARD_KEYS keys it sees and counts the others in one queries.OTHER row (see _keep_keys), and a
+view filtered by a goal reads the day from its events (live days have no goal twins). The lake
 keeps no live days: its hosts commit concurrently, and its rows are rolled up by one of them."""
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Sequence
 
 import duckdb
 
-from kero_core import rollups
+from kero_core import queries, rollups
 from kero_core.schema import COLUMN_NAMES
 
 # What each view table sums (its other columns are the row's key).
@@ -45,6 +46,11 @@ VALUES = {
 assert set(VALUES) == set(rollups.VIEW_TABLES)
 BEFORE, AFTER = "kero_live_before", "kero_live_after"  # the two sets' events, and their rows' tables
 DELTA = "kero_live_delta"
+KEPT = "kero_live_kept"  # the keys the cards of the live day being updated keep (see _keep_keys)
+# A live day's card keeps its first this many keys (rollups keep 1,000 of a finished day: the most
+# frequent ones, which a day in progress cannot know yet): 300,000 events of a day of the
+# synthetic site have 6,400 paths.
+CARD_KEYS = 10 * rollups.CARD_KEYS
 DAY = timedelta(days=1)
 
 
@@ -86,7 +92,7 @@ def after_insert(con: duckdb.DuckDBPyConnection, update: Update) -> None:
     for day in update.start:
         for table in rollups.TABLES:
             con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
-        rollups.roll_events(con, day, rollups.Into(fold=False))
+        rollups.roll_events(con, day, rollups.Into(keys=CARD_KEYS))
         update.live[day] = con.execute("SELECT max(ts) FROM events WHERE ts >= ? AND ts < ?", _span(day)).fetchone()[0]
     columns = ", ".join(COLUMN_NAMES)
     for day in update.update:
@@ -94,16 +100,43 @@ def after_insert(con: duckdb.DuckDBPyConnection, update: Update) -> None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {AFTER}_{day:%Y%m%d} AS SELECT * FROM {events}")
         con.execute(f"""INSERT INTO {AFTER}_{day:%Y%m%d} ({columns}) SELECT {columns} FROM read_parquet(?)
                         WHERE ts >= ? AND ts < ?""", [update.files, *span])
+        _keep_keys(con, day, f"{AFTER}_{day:%Y%m%d}")
         for name in (BEFORE, AFTER):
             for table in rollups.VIEW_TABLES:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_{table} AS SELECT * FROM {table} LIMIT 0")
-            rollups.roll_events(con, day, rollups.Into(f"{name}_{day:%Y%m%d}", rows=name, fold=False))
+            rollups.roll_events(con, day, rollups.Into(f"{name}_{day:%Y%m%d}", rows=name, kept=KEPT))
             con.execute(f"DROP TABLE {name}_{day:%Y%m%d}")
+        con.execute(f"DROP TABLE {KEPT}")
         for table in rollups.VIEW_TABLES:
             _merge(con, table, day)
         update.live[day] = max(update.live[day], update.newest[day])
     if update.start or update.update:
         rollups.save_live_days(con, update.live)
+
+
+def _keep_keys(con: duckdb.DuckDBPyConnection, day: date, events: str) -> None:
+    """The temporary table KEPT: the keys each card of the live ``day`` keeps, those of its rows,
+    and among ``events``' keys it does not have yet, as many as it has room for below CARD_KEYS
+    (the most frequent first), unless it folds already (it has a queries.OTHER row): a key past
+    that is counted in the OTHER row for the rest of the day. So a card's keys are the first
+    CARD_KEYS of the day, kept from then on, and a flood of unique values costs one row."""
+    new = f"{KEPT}_new"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {new}_day_cards AS SELECT * FROM day_cards LIMIT 0")
+    rollups.cards(con, rollups.Into(events, rows=new), day, _span(day))
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {KEPT} AS
+        WITH kept AS (SELECT DISTINCT name, is_bot, card, k FROM day_cards WHERE day = ?),
+             sizes AS (SELECT name, is_bot, card, count(*) AS n, bool_or(k = ?) AS folding FROM kept GROUP BY ALL),
+             seen AS (SELECT name, is_bot, card, k, sum(v1) AS v FROM {new}_day_cards AS c
+                      WHERE NOT EXISTS (SELECT 1 FROM kept WHERE kept.name = c.name AND kept.is_bot = c.is_bot
+                                                            AND kept.card = c.card AND kept.k = c.k)
+                      GROUP BY ALL)
+        SELECT * FROM kept
+        UNION ALL
+        SELECT name, is_bot, card, k FROM seen LEFT JOIN sizes USING (name, is_bot, card)
+        WHERE NOT coalesce(folding, false)
+        QUALIFY row_number() OVER (PARTITION BY name, is_bot, card ORDER BY v DESC, k) <= ? - coalesce(n, 0)""",
+                [day, queries.OTHER, CARD_KEYS])
+    con.execute(f"DROP TABLE {new}_day_cards")
 
 
 def _merge(con: duckdb.DuckDBPyConnection, table: str, day: date) -> None:

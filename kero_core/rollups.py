@@ -160,7 +160,8 @@ class Into:
     source: str = "events"
     goal: str | None = None
     rows: str | None = None  # write into the temporary tables named ``{rows}_{table}`` instead
-    fold: bool = True  # fold a card's keys past CARD_KEYS (not in live rows, see kero_core.live_days)
+    keys: int = CARD_KEYS  # a card keeps its this many first keys, the others folded (see _keep_top_keys)
+    kept: str | None = None  # or: the table of the keys each card keeps (live days, see kero_core.live_days)
 
     def table(self, name: str) -> str:
         if self.rows is not None:
@@ -333,12 +334,12 @@ def roll_events(con: duckdb.DuckDBPyConnection, day: date, into: Into) -> None:
              lengths AS ({queries.visit_lengths("marked", GROUP)})
         SELECT {key}, {group}, seconds, count(*), count(*) FILTER (WHERE bounce) FROM lengths GROUP BY ALL""",
                 [*span, *key_params])
-    _cards(con, into, day, span)
+    cards(con, into, day, span)
     this_day = into.of_day(day)
-    folded = into.fold and _keep_top_keys(con, into, day)
+    folded = into.kept or (KEPT if _keep_top_keys(con, into, day) else None)
     if folded:
         con.execute(f"DELETE FROM {into.table('day_cards')} WHERE {this_day.sql}", this_day.params)
-        _cards(con, into, day, span, fold=KEPT)
+        cards(con, into, day, span, fold=folded)
     _sum_countries(con, into, this_day)
     con.execute(f"""INSERT INTO {into.table('day_durations')} SELECT {key}, {group}, {BUCKET}, count(*) {events}
                     AND duration_ms IS NOT NULL GROUP BY ALL""", [*key_params, *span])
@@ -347,7 +348,7 @@ def roll_events(con: duckdb.DuckDBPyConnection, day: date, into: Into) -> None:
         routes = f"""SELECT r.name, r.is_bot, country, CASE WHEN f.k IS NULL THEN '{queries.OTHER}' ELSE label END,
                             method, routed, bucket, sum(n)
                      FROM ({routes}) AS r (name, is_bot, country, label, method, routed, bucket, n)
-                     LEFT JOIN {KEPT} AS f ON f.card = 'routes' AND f.name = r.name AND f.is_bot = r.is_bot
+                     LEFT JOIN {folded} AS f ON f.card = 'routes' AND f.name = r.name AND f.is_bot = r.is_bot
                                           AND f.k = {queries.ROUTE_KEY}
                      GROUP BY ALL"""
     con.execute(f"INSERT INTO {into.table('day_routes')} SELECT {key}, * FROM ({routes})", [*key_params, *span])
@@ -355,11 +356,11 @@ def roll_events(con: duckdb.DuckDBPyConnection, day: date, into: Into) -> None:
                     SELECT {into.key}, name, is_bot, label, method, routed, bucket, sum(n)
                     FROM {into.table('day_routes')} WHERE {this_day.sql} GROUP BY ALL""", this_day.params)
     _insert_properties(con, into, queries.Where("ts >= ? AND ts < ?", span))
-    if folded:
+    if folded == KEPT:
         con.execute(f"DROP TABLE {KEPT}")
 
 
-def _cards(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[datetime], fold: str | None = None) -> None:
+def cards(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[datetime], fold: str | None = None) -> None:
     """The day's day_cards rows, or ``into``'s (with ``fold``, keys it does not hold as queries.OTHER)."""
     ctes, parts = queries.dimension_sql(list(queries.DIMENSION_BREAKDOWNS), GROUP, fold)
     columns = ", ".join(dict.fromkeys([*GROUP, *queries.BREAKDOWN_COLUMNS]))
@@ -372,20 +373,20 @@ def _cards(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[dat
 
 
 def _keep_top_keys(con: duckdb.DuckDBPyConnection, into: Into, day: date) -> bool:
-    """When a card of the day has more than CARD_KEYS keys (for one event name, bots or humans),
-    fill the temporary table KEPT with the CARD_KEYS first of each (by their value summed over
-    countries) and say so; the day's cards are then counted again with the others folded."""
+    """When a card of the day has more than ``into.keys`` keys (for one event name, bots or
+    humans), fill the temporary table KEPT with the ``into.keys`` first of each (by their value
+    summed over countries) and say so; the day's cards are then counted again with the others folded."""
     this_day = into.of_day(day)
     cards = into.table("day_cards")
     most = con.execute(f"""SELECT max(n) FROM (SELECT count(DISTINCT k) AS n FROM {cards} WHERE {this_day.sql}
                                                 GROUP BY name, is_bot, card)""", this_day.params).fetchone()[0]
-    if (most or 0) <= CARD_KEYS:
+    if (most or 0) <= into.keys:
         return False
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {KEPT} AS
                     SELECT name, is_bot, card, k FROM (
                         SELECT name, is_bot, card, k, sum(v1) AS v FROM {cards} WHERE {this_day.sql} GROUP BY ALL)
                     QUALIFY row_number() OVER (PARTITION BY name, is_bot, card ORDER BY v DESC, k) <= ?""",
-                [*this_day.params, CARD_KEYS])
+                [*this_day.params, into.keys])
     return True
 
 

@@ -1,0 +1,168 @@
+"""Today's rollups kept current at ingest (kero_core.live_days): after events arrive out of order,
+in many ingests, with visitors spread over them, a view of today read from the live rows answers
+exactly what the raw-event queries answer (response times within the rollups' documented 1%);
+a card past its keys counts the rest in one exact "(other)" row; midnight hands the day to the
+usual roll-up; a failure falls back to reading the events, without losing one."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import date, datetime, timedelta, timezone
+from typing import Callable
+
+import duckdb
+import pytest
+
+from kero_core import Kero, goal_queries, live_days, queries, rollups
+from kero_core.capture import Hit
+from kero_core.dashboard.cards import PANELS
+from kero_core.dashboard.view import parse_view
+from kero_core.synthetic import generate
+from tests.conftest import FakeClock
+from tests.dashboard.test_rollups import close, exact, far_from_midnight
+
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
+MIDNIGHT = NOW.replace(hour=0).timestamp()
+CARDS = [i for i in PANELS if i in queries.BREAKDOWNS and i != "slowest_routes"]
+
+
+def today_in_pieces(hits: list[Hit], pieces: int) -> list[list[Hit]]:
+    """Today's hits shuffled (late events, several spool files) and cut into ``pieces``."""
+    today = [h for h in hits if h.ts >= MIDNIGHT]
+    random.Random(7).shuffle(today)
+    size = len(today) // pieces + 1
+    return [today[i:i + size] for i in range(0, len(today), size)]
+
+
+@pytest.fixture
+def kero(make_kero: Callable[..., Kero], geoip_db: str) -> Kero:
+    """Three days of traffic, today's in 8 ingests of shuffled events (each visitor's events
+    spread over several of them)."""
+    kero = make_kero(clock=FakeClock(NOW), geoip_db=geoip_db, measure_requests=True, retention=60)
+    # Away from midnight: a visit across it counts on both days in the rollups (see test_rollups).
+    hits = [h for h in generate(6000, days=3, seed=5, end=NOW.timestamp()) if far_from_midnight(h)]
+    pieces = today_in_pieces(hits, 8)
+    kero.ingest([h for h in hits if h.ts < MIDNIGHT] + pieces[0])  # the first ingest of today starts it
+    for piece in pieces[1:]:
+        kero.ingest(piece)
+    return kero
+
+
+def assert_rollups_answer_like_events(kero: Kero, params: dict[str, list[str]]) -> None:
+    view = parse_view(params, NOW.replace(tzinfo=None))
+    scope = view.scope()
+    with kero.read() as con:
+        live = rollups.live_days(con)
+        assert list(live) == [NOW.date()]  # else the rollups would read today's events: no test
+        assert NOW.date() in rollups.plan(con, scope.start, scope.end, live=live).days
+        rolled, raw = rollups.figures(con, scope, view.previous_start), queries.figures(con, scope, view.previous_start)
+        assert [exact(f) for f in rolled] == [exact(f) for f in raw] and raw[0].views > 0
+        assert close(rolled[0].p50_ms, raw[0].p50_ms) and close(rolled[0].p95_ms, raw[0].p95_ms)
+        assert rollups.series(con, scope, view.previous_start) == queries.series(con, scope, view.previous_start)
+        assert rollups.breakdowns(con, scope, CARDS, 50) == queries.breakdowns(con, scope, CARDS, 50)
+        assert rollups.properties(con, scope, 50) == goal_queries.properties(con, scope, 50)
+
+
+@pytest.mark.parametrize("params", [{"period": ["today"]}, {"period": ["today"], "country": ["US"]},
+                                    {"period": ["today"], "name": ["signup"]}, {"period": ["7d"]}])
+def test_a_live_day_answers_like_its_events(kero: Kero, params: dict[str, list[str]]) -> None:
+    assert_rollups_answer_like_events(kero, params)
+
+
+def test_each_ingest_updates_the_live_rows_by_the_batch_alone(kero: Kero, geoip_db: str) -> None:
+    """More of today's events after the views were read: the rows follow, and only the visitors
+    of the new batch were read (the day's other rows did not change)."""
+    more = today_in_pieces(list(generate(900, days=1, seed=11, end=NOW.timestamp())), 3)
+    with kero.read() as con:
+        before = con.execute("SELECT count(*) FROM day_cards_all WHERE day = ?", [NOW.date()]).fetchone()[0]
+    for piece in more:
+        kero.ingest(piece)
+    with kero.read() as con:
+        assert con.execute("SELECT count(*) FROM day_cards_all WHERE day = ?", [NOW.date()]).fetchone()[0] > before
+    assert_rollups_answer_like_events(kero, {"period": ["today"]})
+
+
+def test_a_card_past_its_keys_counts_the_rest_in_one_exact_row(make_kero: Callable[..., Kero],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live_days, "CARD_KEYS", 12)
+    kero = make_kero(clock=FakeClock(NOW), measure_requests=True)
+    hits = list(generate(4000, days=1, seed=3, end=NOW.timestamp()))
+    pieces = today_in_pieces(hits, 6)
+    kero.ingest(pieces[0])
+    scope = parse_view({"period": ["today"]}, NOW.replace(tzinfo=None)).scope()
+    with kero.read() as con:
+        first = {row.key for row in rollups.breakdowns(con, scope, ["pages"], 1000)["pages"][1]}
+    for piece in pieces[1:]:
+        kero.ingest(piece)
+    with kero.read() as con:
+        assert NOW.date() in rollups.live_days(con)
+        total, rows = rollups.breakdowns(con, scope, ["pages"], 1000)["pages"]
+        _, raw_rows = queries.breakdowns(con, scope, ["pages"], 10_000)["pages"]
+    raw = {row.key: row for row in raw_rows}
+    kept = [row for row in rows if row.key[0] != queries.OTHER]
+    assert len(raw) > 12 and len(kept) <= 12 and total == len(rows)
+    assert {row.key for row in kept} <= first  # the first keys seen stay the card's keys
+    for row in kept:  # exact: visitors and views
+        assert (row.value, row.value2) == (raw[row.key].value, raw[row.key].value2), row.key
+    other, = (row for row in rows if row.key[0] == queries.OTHER)
+    assert other.value2 == sum(r.value2 for r in raw_rows) - sum(r.value2 for r in kept)  # views add up
+
+
+def test_midnight_hands_the_live_day_to_the_roll_up(kero: Kero) -> None:
+    clock = kero.store.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(timedelta(hours=10).total_seconds())  # 01:00 the next day
+    kero.ingest(list(generate(50, days=1 / 24, seed=9, end=clock())))  # the new day starts, yesterday is rolled up
+    tomorrow = (NOW + timedelta(days=1)).date()
+    view = parse_view({"from": [NOW.date().isoformat()], "to": [NOW.date().isoformat()]}, datetime.fromtimestamp(clock()))
+    scope = view.scope()
+    with kero.read() as con:
+        assert list(rollups.live_days(con)) == [tomorrow]
+        assert con.execute("SELECT rolled FROM rollup_days WHERE day = ?", [NOW.date()]).fetchone() == (True,)
+        assert rollups.plan(con, scope.start, scope.end).days == [NOW.date()]
+        assert [exact(f) for f in rollups.figures(con, scope, view.previous_start)] == \
+            [exact(f) for f in queries.figures(con, scope, view.previous_start)]
+        assert rollups.breakdowns(con, scope, CARDS, 50) == queries.breakdowns(con, scope, CARDS, 50)
+
+
+def test_a_failed_update_reads_the_events_and_loses_none(kero: Kero, caplog: pytest.LogCaptureFixture,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """An update that fails (an injected fault, half-way through the live rows): the ingest
+    stores its events all the same, and today is read from its events from then on."""
+    merged = []
+
+    def failing_merge(con: duckdb.DuckDBPyConnection, table: str, day: date) -> None:
+        if merged:
+            raise duckdb.IOException("injected fault")
+        merged.append(table)
+        real_merge(con, table, day)
+
+    real_merge = live_days._merge
+    monkeypatch.setattr(live_days, "_merge", failing_merge)
+    with kero.read() as con:
+        stored = con.execute("SELECT count(*) FROM events").fetchone()[0]
+    more = today_in_pieces(list(generate(300, days=1, seed=5, end=NOW.timestamp())), 1)[0]  # visitors seen today
+    with caplog.at_level(logging.ERROR, logger="kero"):
+        kero.ingest(more)
+    assert "could not keep today's rollups current" in caplog.text and "injected fault" in caplog.text
+    assert kero.store.keeps_live_days is False
+    view = parse_view({"period": ["today"]}, NOW.replace(tzinfo=None))
+    with kero.read() as con:
+        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == stored + len(more)
+        assert rollups.live_days(con) == {}
+        assert [exact(f) for f in rollups.figures(con, view.scope(), view.previous_start)] == \
+            [exact(f) for f in queries.figures(con, view.scope(), view.previous_start)]
+
+
+def test_a_view_filtered_by_a_goal_reads_a_live_day_from_its_events(make_kero: Callable[..., Kero]) -> None:
+    kero = make_kero(clock=FakeClock(NOW), goals=["signup"])
+    hits = list(generate(3000, days=2, seed=5, end=NOW.timestamp()))
+    kero.ingest(hits)
+    view = parse_view({"period": ["today"], "goal": ["signup"]}, NOW.replace(tzinfo=None), goals=kero.config.goals)
+    scope = view.scope()
+    with kero.read() as con:
+        assert NOW.date() in rollups.live_days(con)
+        assert rollups.plan(con, scope.start, scope.end, live=rollups.live_days(con)).days == [NOW.date()]
+        assert rollups.figures(con, scope, view.previous_start) == queries.figures(con, scope, view.previous_start)
+        assert rollups.breakdowns(con, scope, CARDS, 50) == queries.breakdowns(con, scope, CARDS, 50)
