@@ -45,7 +45,7 @@ VALUES = {
 }
 assert set(VALUES) == set(rollups.VIEW_TABLES)
 BEFORE, AFTER = "kero_live_before", "kero_live_after"  # the two sets' events, and their rows' tables
-DELTA = "kero_live_delta"
+DELTA = "kero_live_delta"  # a table's rows changed by an update, as they become
 KEPT = "kero_live_kept"  # the keys the cards of the live day being updated keep (see _keep_keys)
 # A live day's card keeps its first this many keys (rollups keep 1,000 of a finished day: the most
 # frequent ones, which a day in progress cannot know yet): 300,000 events of a day of the
@@ -88,7 +88,8 @@ def before_insert(con: duckdb.DuckDBPyConnection, files: Sequence[Path], today: 
 
 def after_insert(con: duckdb.DuckDBPyConnection, update: Update) -> None:
     """Inside the ingest's transaction, once the events are in: the started days rolled up
-    whole, the updated ones changed by f(after) - f(before), and the live days recorded."""
+    whole, the updated ones changed by f(after) - f(before), and the live days recorded.
+    (Temporary tables go with the session's connection.)"""
     for day in update.start:
         for table in rollups.TABLES:
             con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
@@ -96,36 +97,42 @@ def after_insert(con: duckdb.DuckDBPyConnection, update: Update) -> None:
         update.live[day] = con.execute("SELECT max(ts) FROM events WHERE ts >= ? AND ts < ?", _span(day)).fetchone()[0]
     columns = ", ".join(COLUMN_NAMES)
     for day in update.update:
-        span, events = _span(day), f"{BEFORE}_{day:%Y%m%d}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {AFTER}_{day:%Y%m%d} AS SELECT * FROM {events}")
-        con.execute(f"""INSERT INTO {AFTER}_{day:%Y%m%d} ({columns}) SELECT {columns} FROM read_parquet(?)
-                        WHERE ts >= ? AND ts < ?""", [update.files, *span])
-        _keep_keys(con, day, f"{AFTER}_{day:%Y%m%d}")
-        for name in (BEFORE, AFTER):
+        span, before = _span(day), f"{BEFORE}_{day:%Y%m%d}"
+        after = f"{AFTER}_{day:%Y%m%d}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {after} AS SELECT * FROM {before}")
+        con.execute(f"INSERT INTO {after} ({columns}) SELECT {columns} FROM read_parquet(?) WHERE ts >= ? AND ts < ?",
+                    [update.files, *span])
+        kept = _keep_keys(con, day, after)
+        seen = con.execute(f"SELECT count(*) FROM {before}").fetchone()[0] > 0  # else f(before) is nothing
+        for name, events in ((BEFORE, before), (AFTER, after)) if seen else ((AFTER, after),):
             for table in rollups.VIEW_TABLES:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_{table} AS SELECT * FROM {table} LIMIT 0")
-            rollups.roll_events(con, day, rollups.Into(f"{name}_{day:%Y%m%d}", rows=name, kept=KEPT))
-            con.execute(f"DROP TABLE {name}_{day:%Y%m%d}")
-        con.execute(f"DROP TABLE {KEPT}")
+            rollups.roll_events(con, day, rollups.Into(events, rows=name, keys=CARD_KEYS, kept=kept))
         for table in rollups.VIEW_TABLES:
-            _merge(con, table, day)
+            _merge(con, table, day, seen)
         update.live[day] = max(update.live[day], update.newest[day])
     if update.start or update.update:
         rollups.save_live_days(con, update.live)
 
 
-def _keep_keys(con: duckdb.DuckDBPyConnection, day: date, events: str) -> None:
-    """The temporary table KEPT: the keys each card of the live ``day`` keeps, those of its rows,
-    and among ``events``' keys it does not have yet, as many as it has room for below CARD_KEYS
-    (the most frequent first), unless it folds already (it has a queries.OTHER row): a key past
-    that is counted in the OTHER row for the rest of the day. So a card's keys are the first
-    CARD_KEYS of the day, kept from then on, and a flood of unique values costs one row."""
+def _keep_keys(con: duckdb.DuckDBPyConnection, day: date, events: str) -> str | None:
+    """The keys each card of the live ``day`` keeps, as the name of a temporary table (KEPT),
+    or None when no card can fold with ``events`` added: those of its rows, and among
+    ``events``' keys it does not have yet, as many as it has room for below CARD_KEYS (the most
+    frequent first), unless it folds already (it has a queries.OTHER row): a key past that is
+    counted in the OTHER row for the rest of the day. So a card's keys are the first CARD_KEYS
+    of the day, kept from then on, and a flood of unique values costs one row."""
+    kept = "(SELECT DISTINCT name, is_bot, card, k FROM day_cards WHERE day = ?)"
+    sizes = f"SELECT name, is_bot, card, count(*) AS n, bool_or(k = ?) AS folding FROM {kept} GROUP BY ALL"
+    most, folding = con.execute(f"SELECT coalesce(max(n), 0), coalesce(bool_or(folding), false) FROM ({sizes})",
+                                [queries.OTHER, day]).fetchone()
+    if not folding and most + con.execute(f"SELECT count(*) FROM {events}").fetchone()[0] <= CARD_KEYS:
+        return None  # an event brings a card one key at most
     new = f"{KEPT}_new"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {new}_day_cards AS SELECT * FROM day_cards LIMIT 0")
     rollups.cards(con, rollups.Into(events, rows=new), day, _span(day))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {KEPT} AS
-        WITH kept AS (SELECT DISTINCT name, is_bot, card, k FROM day_cards WHERE day = ?),
-             sizes AS (SELECT name, is_bot, card, count(*) AS n, bool_or(k = ?) AS folding FROM kept GROUP BY ALL),
+        WITH kept AS {kept}, sizes AS ({sizes}),
              seen AS (SELECT name, is_bot, card, k, sum(v1) AS v FROM {new}_day_cards AS c
                       WHERE NOT EXISTS (SELECT 1 FROM kept WHERE kept.name = c.name AND kept.is_bot = c.is_bot
                                                             AND kept.card = c.card AND kept.k = c.k)
@@ -135,34 +142,31 @@ def _keep_keys(con: duckdb.DuckDBPyConnection, day: date, events: str) -> None:
         SELECT name, is_bot, card, k FROM seen LEFT JOIN sizes USING (name, is_bot, card)
         WHERE NOT coalesce(folding, false)
         QUALIFY row_number() OVER (PARTITION BY name, is_bot, card ORDER BY v DESC, k) <= ? - coalesce(n, 0)""",
-                [day, queries.OTHER, CARD_KEYS])
-    con.execute(f"DROP TABLE {new}_day_cards")
+                [day, queries.OTHER, day, CARD_KEYS])
+    return KEPT
 
 
-def _merge(con: duckdb.DuckDBPyConnection, table: str, day: date) -> None:
-    """Add ``{AFTER}_{table}``'s rows less ``{BEFORE}_{table}``'s to ``table``'s rows of ``day``,
-    key by key (a row whose sums all come to zero goes). A sum below zero means the rows were
-    not what the events say: the cast fails, and with it the ingest's transaction (see the
-    module docstring)."""
+def _merge(con: duckdb.DuckDBPyConnection, table: str, day: date, seen: bool) -> None:
+    """Add ``{AFTER}_{table}``'s rows less ``{BEFORE}_{table}``'s (none unless ``seen``) to
+    ``table``'s rows of ``day``, key by key (a row whose sums all come to zero goes). A sum
+    below zero means the rows were not what the events say: the cast fails, and with it the
+    ingest's transaction (see the module docstring)."""
     values = VALUES[table]
     keys = [c for c in _columns(con, table) if c not in values]
     key_list = ", ".join(keys)
-    sums = ", ".join(f"sum({v})::BIGINT AS {v}" for v in values)
-    negated = ", ".join(f"-({v}::BIGINT)" for v in values)
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {DELTA} AS SELECT {key_list}, {sums} FROM (
-                        SELECT {key_list}, {', '.join(values)} FROM {AFTER}_{table}
-                        UNION ALL SELECT {key_list}, {negated} FROM {BEFORE}_{table})
-                    GROUP BY ALL HAVING {' OR '.join(f'sum({v}) <> 0' for v in values)}""")
+    rows = f"SELECT {key_list}, {', '.join(values)} FROM {AFTER}_{table}"
+    if seen:
+        rows += f" UNION ALL SELECT {key_list}, {', '.join(f'-({v}::BIGINT)' for v in values)} FROM {BEFORE}_{table}"
     same = " AND ".join(f"t.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
-    merged = ", ".join(f"(coalesce(t.{v}, 0) + d.{v})::UBIGINT AS {v}" for v in values)
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {DELTA}_merged AS
-                    SELECT {', '.join(f'd.{k}' for k in keys)}, {merged}
-                    FROM {DELTA} AS d LEFT JOIN (SELECT * FROM {table} WHERE day = ?) AS t ON {same}""", [day])
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {DELTA} AS
+                    WITH d AS (SELECT {key_list}, {', '.join(f'sum({v})::BIGINT AS {v}' for v in values)}
+                               FROM ({rows}) GROUP BY ALL HAVING {' OR '.join(f'sum({v}) <> 0' for v in values)})
+                    SELECT {', '.join(f'd.{k}' for k in keys)},
+                           {', '.join(f'(coalesce(t.{v}, 0) + d.{v})::UBIGINT AS {v}' for v in values)}
+                    FROM d LEFT JOIN (SELECT * FROM {table} WHERE day = ?) AS t ON {same}""", [day])
     con.execute(f"DELETE FROM {table} AS t USING {DELTA} AS d WHERE t.day = ? AND {same}", [day])
-    con.execute(f"INSERT INTO {table} ({key_list}, {', '.join(values)}) SELECT * FROM {DELTA}_merged "
+    con.execute(f"INSERT INTO {table} ({key_list}, {', '.join(values)}) SELECT * FROM {DELTA} "
                 f"WHERE {' OR '.join(f'{v} <> 0' for v in values)}")
-    for name in (DELTA, f"{DELTA}_merged", f"{AFTER}_{table}", f"{BEFORE}_{table}"):
-        con.execute(f"DROP TABLE {name}")
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:

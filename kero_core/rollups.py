@@ -265,6 +265,9 @@ def prune(con: duckdb.DuckDBPyConnection, cutoff: datetime, raw_from: date | Non
     are kept by whole days."""
     for table in (*TABLES, "rollup_days"):
         con.execute(f"DELETE FROM {table} WHERE day < ?", [cutoff.date()])
+    live = live_days(con)
+    if any(day <= cutoff.date() for day in live):  # its rows would count the events deleted
+        save_live_days(con, {day: until for day, until in live.items() if day > cutoff.date()})
     if raw_from is None:
         con.execute("UPDATE rollup_days SET rolled = false WHERE day = ?", [cutoff.date()])
         return 0

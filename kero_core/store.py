@@ -509,7 +509,8 @@ class Store:
     def _insert(self, con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
         """Load ``files`` and record their names, in one transaction, which also keeps today's
         rollups current (:mod:`kero_core.live_days`). Should that fail, the live days stop being
-        live (views read their events) and this process keeps none from then on."""
+        live (views read their events) and this process keeps none from then on: its ingests
+        end those another process starts, whose rows would miss its events."""
         try:
             self._insert_once(con, files)
         except duckdb.Error as exc:
@@ -527,7 +528,11 @@ class Store:
     def _insert_once(self, con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
         columns = ", ".join(COLUMN_NAMES)
         con.execute("BEGIN")
-        live = live_days.before_insert(con, files, self._now().date()) if self.keeps_live_days else None
+        live = None
+        if self.keeps_live_days:
+            live = live_days.before_insert(con, files, self._now().date())
+        else:  # another process may have started some: their rows would miss these events
+            rollups.save_live_days(con, {})
         con.execute(f"INSERT INTO events ({columns}) SELECT {columns} FROM read_parquet(?)", [[str(f) for f in files]])
         rollups.mark_files(con, files)
         if live is not None:

@@ -127,16 +127,17 @@ def test_midnight_hands_the_live_day_to_the_roll_up(kero: Kero) -> None:
 
 
 def test_a_failed_update_reads_the_events_and_loses_none(kero: Kero, caplog: pytest.LogCaptureFixture,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           make_kero: Callable[..., Kero]) -> None:
     """An update that fails (an injected fault, half-way through the live rows): the ingest
     stores its events all the same, and today is read from its events from then on."""
     merged = []
 
-    def failing_merge(con: duckdb.DuckDBPyConnection, table: str, day: date) -> None:
+    def failing_merge(con: duckdb.DuckDBPyConnection, table: str, day: date, seen: bool) -> None:
         if merged:
             raise duckdb.IOException("injected fault")
         merged.append(table)
-        real_merge(con, table, day)
+        real_merge(con, table, day, seen)
 
     real_merge = live_days._merge
     monkeypatch.setattr(live_days, "_merge", failing_merge)
@@ -153,6 +154,15 @@ def test_a_failed_update_reads_the_events_and_loses_none(kero: Kero, caplog: pyt
         assert rollups.live_days(con) == {}
         assert [exact(f) for f in rollups.figures(con, view.scope(), view.previous_start)] == \
             [exact(f) for f in queries.figures(con, view.scope(), view.previous_start)]
+    # Another process starts today again; the next ingest of this one, which keeps no live day
+    # any more, ends it (its rows would miss this ingest's events).
+    other = make_kero(clock=FakeClock(NOW), db_path=kero.config.db_path)
+    other.ingest(more[:10])
+    with kero.read() as con:
+        assert list(rollups.live_days(con)) == [NOW.date()]
+    kero.ingest(more[10:20])
+    with kero.read() as con:
+        assert rollups.live_days(con) == {}
 
 
 def test_a_view_filtered_by_a_goal_reads_a_live_day_from_its_events(make_kero: Callable[..., Kero]) -> None:

@@ -1,0 +1,149 @@
+"""Today from counters (issue 15): the Today view's render time, read from today's rollups kept
+current at ingest (kero_core.live_days), against the same view read from today's events by the
+kero packages of ``--before DIR``, alternated run by run over the same folder; and what keeping
+the rows current costs each ingest.
+
+    python benchmarks/today.py FOLDER [--before DIR] [--runs 7]   # a dashboard_scale.py folder
+    python benchmarks/today.py --big FOLDER [--before DIR]        # builds a day of 1M page views first
+    python benchmarks/today.py --smoke                            # tiny, seconds
+
+FOLDER is changed: the first ingest of today makes today live (its rows are computed once; the
+time is printed). Renders use a clock stopped at the folder's end (``bench.json``), each variant
+in a fresh process per round."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+TARGETS = "target 100 ms at 10M events, 300 ms for a day of 1M page views"
+BIG_DAY = 1_200_000  # events of the --big day: about 1M of them page views
+TODAY = "period=today"
+# One variant's renders, in its own process: median ms of ``runs`` renders after a warm-up.
+RENDER = """
+import json, sys
+sys.path.insert(0, sys.argv[4])
+from dashboard_scale import open_kero, render_ms
+from pathlib import Path
+with open_kero(Path(sys.argv[1]), float(sys.argv[2])) as kero:
+    print(json.dumps(render_ms(kero, sys.argv[3], int(sys.argv[5]))))
+"""
+
+
+def end_of(folder: Path) -> float:
+    return float(json.loads((folder / "bench.json").read_text())["end"])
+
+
+def render(folder: Path, runs: int, kero_from: str | None) -> float:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [kero_from or str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, "-c", RENDER, str(folder), str(end_of(folder)), TODAY,
+                           str(ROOT / "benchmarks"), str(runs)], env=env, capture_output=True, text=True,
+                          timeout=1800, check=False)
+    if done.returncode:
+        raise SystemExit(f"the render failed:\n{done.stderr}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def make_live(folder: Path) -> dict[str, float]:
+    """Ingest a few of today's events (today becomes live: its rows computed once), then time
+    ingests of a typical batch with the rows kept current."""
+    from dashboard_scale import open_kero
+
+    from kero_core import rollups
+    from kero_core.synthetic import generate
+
+    end = end_of(folder)
+    times = {}
+    with open_kero(folder, end) as kero:
+        hits = list(generate(2000, days=1 / 24, seed=99, end=end))
+        started = time.perf_counter()
+        kero.ingest(hits[:10])
+        times["start"] = time.perf_counter() - started
+        with kero.read() as con:
+            live = rollups.live_days(con)
+            today = datetime.fromtimestamp(end, timezone.utc).date()
+            if today not in live:
+                raise SystemExit(f"today ({today}) did not become live: {live}")
+            times["events today"] = con.execute("SELECT count(*) FROM events WHERE ts >= ?", [
+                datetime.combine(today, datetime.min.time())]).fetchone()[0]
+        batches = []
+        for i in range(10, 2000, 200):  # a second of a busy site's traffic per ingest
+            started = time.perf_counter()
+            kero.ingest(hits[i:i + 200])
+            batches.append(time.perf_counter() - started)
+        times["ingest of 200 events"] = statistics.median(batches)
+    return times
+
+
+def big_day(folder: Path) -> None:
+    """A folder whose today holds BIG_DAY events (about 1M page views), ending at 23:00."""
+    from dashboard_scale import open_kero
+
+    from kero_core.synthetic import generate
+
+    folder.mkdir(parents=True, exist_ok=True)
+    end = float(int(time.time()) // 86_400 * 86_400 - 3600)  # 23:00 yesterday: a whole day of events but one hour
+    (folder / "bench.json").write_text(json.dumps({"end": end}))
+    with open_kero(folder, end) as kero:
+        kero.ingest(generate(BIG_DAY, days=23 / 24, seed=3, end=end))
+
+
+def run(folder: Path, label: str, runs: int, rounds: int, before: str | None) -> None:
+    loads = [os.getloadavg()[0]]
+    live = make_live(folder)
+    print(f"{label} ({live['events today']:,} events today): today made live in {live['start']:.2f} s (once); "
+          f"an ingest of 200 of today's events (Kero.ingest) then takes {live['ingest of 200 events'] * 1000:.0f} ms (median of 10 sessions)")
+    variants = {"this checkout (live rows)": None, **({"before (events)": before} if before else {})}
+    got: dict[str, list[float]] = {name: [] for name in variants}
+    for r in range(rounds):
+        for name in (list(variants) if r % 2 == 0 else list(variants)[::-1]):
+            got[name].append(render(folder, runs, variants[name]))
+        loads.append(os.getloadavg()[0])
+    for name, medians in got.items():
+        print(f"  {name:28s} Today {statistics.median(medians):7.0f} ms (rounds: "
+              + ", ".join(f"{m:.0f}" for m in medians) + ")")
+    if before:
+        ratio = statistics.median(b / a for a, b in zip(got["this checkout (live rows)"], got["before (events)"]))
+        print(f"  before / this checkout: {ratio:.1f}x (median of per-round ratios)")
+    print(f"  ({TARGETS}); load average {min(loads):.1f} to {max(loads):.1f} ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path, nargs="?")
+    parser.add_argument("--before", metavar="DIR", help="also render with the kero packages found in DIR")
+    parser.add_argument("--runs", type=int, default=7, help="renders per round (median)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--big", action="store_true", help="build FOLDER as a day of 1M page views first")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the script works")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        from dashboard_scale import seed
+
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "smoke"
+            seed(folder, 3000, 1)
+            run(folder, "smoke", runs=1, rounds=1, before=None)
+        return
+    if args.folder is None:
+        parser.error("FOLDER is needed (or --smoke)")
+    if args.big:
+        big_day(args.folder)
+    run(args.folder, str(args.folder), args.runs, args.rounds, args.before)
+
+
+if __name__ == "__main__":
+    main()
