@@ -68,8 +68,10 @@ def _gunicorn(app: WSGIApp, host: str, port: int, workers: int) -> None:
     class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
         def load_config(self) -> None:
             # No access log: it would record every visitor's IP address.
+            # Workers live 120 s per request, not 30: a first render of a big lake (a Today of 10M
+            # events on a loaded machine) took longer, and gunicorn killed it mid-way (HTTP 500).
             settings = {"bind": [f"{url_host(host)}:{port}"], "workers": workers, "accesslog": None,
-                        "errorlog": "-", "loglevel": "warning", "proc_name": "kero"}
+                        "errorlog": "-", "loglevel": "warning", "proc_name": "kero", "timeout": 120}
             for name, value in settings.items():
                 self.cfg.set(name, value)
 
