@@ -64,10 +64,10 @@ def assert_rollups_answer_like_events(kero: Kero, params: dict[str, list[str]]) 
         assert rollups.properties(con, scope, 50) == goal_queries.properties(con, scope, 50)
 
 
-@pytest.mark.parametrize("params", [{"period": ["today"]}, {"period": ["today"], "country": ["US"]},
-                                    {"period": ["today"], "name": ["signup"]}, {"period": ["7d"]}])
-def test_a_live_day_answers_like_its_events(kero: Kero, params: dict[str, list[str]]) -> None:
-    assert_rollups_answer_like_events(kero, params)
+def test_a_live_day_answers_like_its_events(kero: Kero) -> None:
+    for params in ({"period": ["today"]}, {"period": ["today"], "country": ["US"]},
+                   {"period": ["today"], "name": ["signup"]}, {"period": ["7d"]}):
+        assert_rollups_answer_like_events(kero, params)
 
 
 def test_each_ingest_updates_the_live_rows_by_the_batch_alone(kero: Kero, geoip_db: str) -> None:
