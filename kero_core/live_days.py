@@ -66,6 +66,13 @@ class Update:
     newest: dict[date, datetime] = field(default_factory=dict)
 
 
+def create_v11(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema version 11: today's rollups are kept current at ingest (the live days, recorded in
+    ``meta``). Nothing to create; the version goes up so that a Kero which does not keep them (an
+    older one, during a rolling deploy) cannot ingest into the database: the live rows would miss
+    its events. It refuses the newer schema, and its events wait in the spool for a newer one."""
+
+
 def before_insert(con: duckdb.DuckDBPyConnection, files: Sequence[Path], today: date) -> Update:
     """Inside the ingest's transaction, before the events of ``files`` go in: which live days
     they touch, with each one's ``before`` rows computed (see the module docstring)."""

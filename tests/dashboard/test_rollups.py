@@ -42,9 +42,15 @@ def close(approximate: float | None, exact_ms: float | None) -> bool:
 
 
 def drop_schema_10(con: duckdb.DuckDBPyConnection) -> None:
-    """Back to schema 9: no goal twins."""
+    """Back to schema 9: no goal twins, and (schema 11) no live day: today's rows go, and the
+    day is read from its events."""
     for table in (*rollups.GOAL_TABLES.values(), "day_goal_goals"):
         con.execute(f"DROP TABLE {table}")
+    kept = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    for day in rollups.live_days(con):
+        for table in kept.intersection(rollups.VIEW_TABLES):
+            con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
+    rollups.save_live_days(con, {})
 
 
 @pytest.fixture
