@@ -38,7 +38,9 @@ started, cpu = time.perf_counter(), time.process_time()
 kero = Kero(sys.argv[1], geoip_db=geolite2_database(), measure_requests=True, retention=3650)
 stored, _ = seed_database(kero, int(sys.argv[2]), 30, 1, datetime.fromtimestamp(float(sys.argv[3]), timezone.utc))
 kero.close()
-print(json.dumps({"stored": stored, "wall": time.perf_counter() - started, "cpu": time.process_time() - cpu}))
+import kero_core
+print(json.dumps({"stored": stored, "wall": time.perf_counter() - started, "cpu": time.process_time() - cpu,
+                  "package": kero_core.__file__}))
 """
 # What a run stored, as one hash: the events in a fixed order with each visitor id replaced by
 # the position of that visitor's first event (salts differ per folder, who made what does not),
@@ -65,9 +67,13 @@ def one_run(events: int, end: float, kero_from: str | None, folder: Path) -> dic
     env = dict(os.environ)
     if kero_from:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [kero_from, env.get("PYTHONPATH")]))
+    # Not run from this checkout: ``python -c`` puts the working directory first on sys.path.
     done = subprocess.run([sys.executable, "-c", RUN, str(folder), str(events), str(end)], env=env,
-                          capture_output=True, text=True, check=True, timeout=3600)
+                          capture_output=True, text=True, check=True, timeout=3600, cwd=folder.parent)
     result = json.loads(done.stdout.strip().splitlines()[-1])
+    expected = Path(kero_from or Path(__file__).resolve().parent.parent).resolve() / "kero_core" / "__init__.py"
+    if Path(result["package"]).resolve() != expected:
+        raise SystemExit(f"the run used {result['package']}, not {expected}")
     if result["stored"] < events * 0.9:  # bots are stored too; only ignore_bots would leave some out
         raise SystemExit(f"seeded {result['stored']:,} of {events:,} events")
     result["content"] = subprocess.run([sys.executable, "-c", CONTENT, str(folder)], capture_output=True, text=True,

@@ -8,7 +8,7 @@ the rows current costs each ingest.
     python benchmarks/today.py --smoke                            # tiny, seconds
 
 FOLDER is changed: the first ingest of today makes today live (its rows are computed once; the
-time is printed). Renders use a clock stopped at the folder's end (``bench.json``), each variant
+time is printed); with ``--before``, a copy made first (FOLDER-before) is what the kero before reads. Renders use a clock stopped at the folder's end (``bench.json``), each variant
 in a fresh process per round."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,11 +35,12 @@ TODAY = "period=today"
 # One variant's renders, in its own process: median ms of ``runs`` renders after a warm-up.
 RENDER = """
 import json, sys
+import kero_core  # the variant's (PYTHONPATH), before dashboard_scale puts this checkout first
 sys.path.insert(0, sys.argv[4])
 from dashboard_scale import open_kero, render_ms
 from pathlib import Path
 with open_kero(Path(sys.argv[1]), float(sys.argv[2])) as kero:
-    print(json.dumps(render_ms(kero, sys.argv[3], int(sys.argv[5]))))
+    print(json.dumps([render_ms(kero, sys.argv[3], int(sys.argv[5])), kero_core.__file__]))
 """
 
 
@@ -49,12 +51,17 @@ def end_of(folder: Path) -> float:
 def render(folder: Path, runs: int, kero_from: str | None) -> float:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [kero_from or str(ROOT), env.get("PYTHONPATH")]))
+    # Not run from this checkout: ``python -c`` puts the working directory first on sys.path.
     done = subprocess.run([sys.executable, "-c", RENDER, str(folder), str(end_of(folder)), TODAY,
                            str(ROOT / "benchmarks"), str(runs)], env=env, capture_output=True, text=True,
-                          timeout=1800, check=False)
+                          timeout=1800, check=False, cwd=tempfile.gettempdir())
     if done.returncode:
         raise SystemExit(f"the render failed:\n{done.stderr}")
-    return float(done.stdout.strip().splitlines()[-1])
+    ms, package = json.loads(done.stdout.strip().splitlines()[-1])
+    expected = Path(kero_from or ROOT).resolve() / "kero_core" / "__init__.py"
+    if Path(package).resolve() != expected:
+        raise SystemExit(f"the render ran {package}, not {expected}")
+    return float(ms)
 
 
 def make_live(folder: Path) -> dict[str, float]:
@@ -103,6 +110,10 @@ def big_day(folder: Path) -> None:
 
 def run(folder: Path, label: str, runs: int, rounds: int, before: str | None) -> None:
     loads = [os.getloadavg()[0]]
+    copy = folder.with_name(folder.name + "-before")  # the same events, for the kero that reads the events
+    if before:  # (a schema 11 database, which keeps live days, is refused by the kero before it)
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(folder, copy)
     live = make_live(folder)
     print(f"{label} ({live['events today']:,} events today): today made live in {live['start']:.2f} s (once); "
           f"an ingest of 200 of today's events (Kero.ingest) then takes {live['ingest of 200 events'] * 1000:.0f} ms (median of 10 sessions)")
@@ -110,7 +121,7 @@ def run(folder: Path, label: str, runs: int, rounds: int, before: str | None) ->
     got: dict[str, list[float]] = {name: [] for name in variants}
     for r in range(rounds):
         for name in (list(variants) if r % 2 == 0 else list(variants)[::-1]):
-            got[name].append(render(folder, runs, variants[name]))
+            got[name].append(render(copy if variants[name] else folder, runs, variants[name]))
         loads.append(os.getloadavg()[0])
     for name, medians in got.items():
         print(f"  {name:28s} Today {statistics.median(medians):7.0f} ms (rounds: "
@@ -118,6 +129,7 @@ def run(folder: Path, label: str, runs: int, rounds: int, before: str | None) ->
     if before:
         ratio = statistics.median(b / a for a, b in zip(got["this checkout (live rows)"], got["before (events)"]))
         print(f"  before / this checkout: {ratio:.1f}x (median of per-round ratios)")
+        shutil.rmtree(copy)
     print(f"  ({TARGETS}); load average {min(loads):.1f} to {max(loads):.1f} ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)")
 
 
@@ -136,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "smoke"
             seed(folder, 3000, 1)
-            run(folder, "smoke", runs=1, rounds=1, before=None)
+            run(folder, "smoke", runs=1, rounds=1, before=str(ROOT))  # this checkout as "before": the plumbing
         return
     if args.folder is None:
         parser.error("FOLDER is needed (or --smoke)")

@@ -129,7 +129,7 @@ def _keep_keys(con: duckdb.DuckDBPyConnection, day: date, events: str) -> str | 
     frequent first), unless it folds already (it has a queries.OTHER row): a key past that is
     counted in the OTHER row for the rest of the day. So a card's keys are the first CARD_KEYS
     of the day, kept from then on, and a flood of unique values costs one row."""
-    kept = "(SELECT DISTINCT name, is_bot, card, k FROM day_cards WHERE day = ?)"
+    kept = "(SELECT name, is_bot, card, k FROM day_cards_all WHERE day = ?)"  # one row per key
     sizes = f"SELECT name, is_bot, card, count(*) AS n, bool_or(k = ?) AS folding FROM {kept} GROUP BY ALL"
     most, folding = con.execute(f"SELECT coalesce(max(n), 0), coalesce(bool_or(folding), false) FROM ({sizes})",
                                 [queries.OTHER, day]).fetchone()

@@ -76,3 +76,11 @@ def test_storage_smoke() -> None:
     kept_all, kept_raw = (int(rows[k][-4].replace(",", "")) for k in ("none", "3"))
     assert kept_all == 2000 and 0 < kept_raw < kept_all, out
     assert rows["3"][-2] == "yes", out
+
+
+def test_today_smoke() -> None:
+    """Both variants render Today over the same events (this checkout standing in for the one
+    before), each in a process that imported the kero it was given."""
+    out = run("today.py", 180)
+    assert "today made live in" in out and "an ingest of 200 of today's events" in out, out
+    assert "this checkout (live rows)    Today" in out and "before (events)" in out and "before / this checkout:" in out, out
