@@ -65,13 +65,13 @@ print(digest.hexdigest())
 
 def one_run(events: int, end: float, kero_from: str | None, folder: Path) -> dict[str, Any]:
     env = dict(os.environ)
-    if kero_from:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [kero_from, env.get("PYTHONPATH")]))
+    kero_from = kero_from or str(Path(__file__).resolve().parent.parent)  # else this checkout
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [kero_from, env.get("PYTHONPATH")]))
     # Not run from this checkout: ``python -c`` puts the working directory first on sys.path.
     done = subprocess.run([sys.executable, "-c", RUN, str(folder), str(events), str(end)], env=env,
                           capture_output=True, text=True, check=True, timeout=3600, cwd=folder.parent)
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    expected = Path(kero_from or Path(__file__).resolve().parent.parent).resolve() / "kero_core" / "__init__.py"
+    expected = Path(kero_from).resolve() / "kero_core" / "__init__.py"
     if Path(result["package"]).resolve() != expected:
         raise SystemExit(f"the run used {result['package']}, not {expected}")
     if result["stored"] < events * 0.9:  # bots are stored too; only ignore_bots would leave some out
