@@ -78,6 +78,7 @@ def test_storage_smoke() -> None:
     assert rows["3"][-2] == "yes", out
 
 
+@pytest.mark.slow
 def test_today_smoke() -> None:
     """Both variants render Today over the same events (this checkout standing in for the one
     before), each in a process that imported the kero it was given."""
