@@ -257,8 +257,8 @@ def header_texts(headers: Any) -> list[str]:
     texts = list(_NO_TEXTS)
     places = _PLACES
     for name, value in headers:
-        place = places.get(name)
-        if place is not None:
+        if name in places:  # most of a browser's headers are not: no call for them
+            place = places[name]
             text = value.decode("latin-1")
             texts[place] = texts[place] + "," + text if texts[place] else text
     return texts
