@@ -1,0 +1,111 @@
+"""Where KeroMiddleware's µs go inside the FastAPI hello-world of asgi_overhead.py: the same
+loop, the variants taking turns every 200 requests, thread CPU added over bare (medians of
+per-round differences). Each variant leaves out one part:
+
+- ``structure``: the middleware's own work (app path, own-page check, the ``send`` wrapper) with
+  neither capture nor record;
+- ``no record``: Kero with its record stubbed out (capture, route and duration still done);
+- ``no capture``: Kero with its capture stubbed out (a request captured once, reused);
+- ``kero``: all of it.
+
+So the capture costs about ``kero`` − ``no capture``, the record ``kero`` − ``no record``.
+
+    python benchmarks/asgi_breakdown.py [--requests 4000] [--rounds 15] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from typing import Any
+
+from asgi_overhead import SCOPE, TURN, fastapi_app, per_request
+
+from kero_core import Kero
+from kero_core.asgi import KeroMiddleware, _Tracked
+from kero_core.capture import app_path
+
+
+class Structure(KeroMiddleware):
+    """The middleware with neither capture nor record: what its structure costs."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or self.kero.rules.is_own(app_path(scope)):
+            await self.app(scope, receive, send)
+            return
+        tracked = _Unrecorded(scope, send, self.kero, ())
+        try:
+            await self.app(scope, receive, tracked.send)
+        except BaseException:
+            tracked.finish(500)
+            raise
+        tracked.finish()
+
+
+class _Unrecorded(_Tracked):
+    __slots__ = ()
+
+    def finish(self, status: int = 0) -> None:
+        self._recorded = True
+
+
+async def compare(apps: dict[str, Any], keros: list[Kero], requests: int, rounds: int) -> dict[str, list[float]]:
+    labels = list(apps)
+    times: dict[str, list[float]] = {label: [] for label in labels}
+    for r in range(rounds):
+        sums = dict.fromkeys(labels, 0.0)
+        for turn, start in enumerate(range(0, requests, TURN)):
+            n = min(TURN, requests - start)
+            k = (r + turn) % len(labels)
+            for label in labels[k:] + labels[:k]:
+                sums[label] += (await per_request(apps[label], n))[1] * n
+        for label in labels:
+            times[label].append(sums[label] / requests)
+        for kero in keros:  # outside the timed part
+            await asyncio.to_thread(kero.flush)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=4_000)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the script works")
+    args = parser.parse_args()
+    if args.smoke:
+        args.requests, args.rounds = 200, 2
+    print(f"load average {os.getloadavg()[0]:.1f} at the start")
+    with tempfile.TemporaryDirectory() as tmp:
+        def kero(name: str) -> Kero:
+            return Kero(db_path=os.path.join(tmp, name), measure_requests=True, flush_interval=3600)
+
+        full, no_record, no_capture = kero("full"), kero("no-record"), kero("no-capture")
+        no_record.record_scope_request = lambda request, **fields: None  # type: ignore[method-assign]
+        captured = no_capture.request_from_scope(dict(SCOPE), app_path(SCOPE))
+        no_capture.request_from_scope = lambda scope, path: captured  # type: ignore[method-assign]
+        apps = {"bare": fastapi_app("bare"), "structure": fastapi_app("kero", full, Structure),
+                "no record": fastapi_app("kero", no_record), "no capture": fastapi_app("kero", no_capture),
+                "kero": fastapi_app("kero", full)}
+        started = time.monotonic()
+        times = asyncio.run(compare(apps, [full, no_capture], args.requests, args.rounds))
+        stored = [full.count(), no_capture.count()]
+        for each in (full, no_record, no_capture):
+            each.close()
+    print(f"FastAPI hello-world, {args.requests} requests x {args.rounds} rounds in turns of {TURN}, "
+          f"{time.monotonic() - started:.0f} s; thread CPU per request, added over bare")
+    for label, values in times.items():
+        added = statistics.median(t - b for t, b in zip(values, times["bare"]))
+        print(f"  {label:10s} {statistics.median(values):7.2f} µs, added {added:6.2f} µs")
+    expected = 2 * args.requests * args.rounds  # "structure" and "no record" store nothing
+    print(f"  events stored: {sum(stored)} (expected {expected})")
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    if sum(stored) != expected:
+        raise SystemExit("not every recorded request was stored")
+
+
+if __name__ == "__main__":
+    main()
