@@ -227,9 +227,9 @@ _HEADERS = {
     b"sec-gpc": "HTTP_SEC_GPC",
     b"authorization": "HTTP_AUTHORIZATION",
 }
-_KEPT = 12
-_DNT, _GPC = 12, 13
 _PLACES = {name: place for place, name in enumerate(_HEADERS)}
+_DNT, _GPC = _PLACES[b"dnt"], _PLACES[b"sec-gpc"]
+_KEPT = _DNT
 _WSGI_NAMES = tuple(_HEADERS.values())
 _NO_TEXTS = ("",) * len(_HEADERS)
 
@@ -267,9 +267,9 @@ def header_texts(headers: Any) -> list[str]:
 def request_from_scope(scope: Mapping[str, Any], path: str, honour_dnt: bool) -> tuple[str, ...] | None:
     """The request's part of :func:`hit_fields`' arguments (from ``method`` on), read from an
     ASGI ``http`` scope whose app path (see :func:`app_path`) is ``path``, already in the form
-    of :func:`wsgi_str`; None when the
-    browser asks not to be tracked and ``honour_dnt``. What the ASGI middleware keeps of a
-    request while the app runs (routers rewrite the scope's ``path`` and ``root_path``)."""
+    of :func:`wsgi_str`; None when the browser asks not to be tracked and ``honour_dnt``. What
+    the ASGI middleware keeps of a request while the app runs (routers rewrite the scope's
+    ``path`` and ``root_path``)."""
     texts = header_texts(scope.get("headers") or ())
     if honour_dnt and do_not_track(texts[_DNT], texts[_GPC]):
         return None
