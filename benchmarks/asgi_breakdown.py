@@ -1,6 +1,7 @@
 """Where KeroMiddleware's µs go inside the FastAPI hello-world of asgi_overhead.py: the same
-loop, the variants taking turns every 200 requests, thread CPU added over bare (medians of
-per-round differences). Each variant leaves out one part:
+loop and the same figures (``in_process`` of asgi_overhead.py: variants in turns every 200
+requests, thread CPU added over bare, medians of per-round differences). Each variant leaves
+out one part:
 
 - ``structure``: the middleware's own work (app path, own-page check, the ``send`` wrapper) with
   neither capture nor record;
@@ -18,12 +19,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import tempfile
-import time
 from typing import Any
 
-from asgi_overhead import SCOPE, TURN, fastapi_app, per_request
+from asgi_overhead import SCOPE, fastapi_app, in_process
 
 from kero_core import Kero
 from kero_core.asgi import KeroMiddleware, _Tracked
@@ -53,23 +52,6 @@ class _Unrecorded(_Tracked):
         self._recorded = True
 
 
-async def compare(apps: dict[str, Any], keros: list[Kero], requests: int, rounds: int) -> dict[str, list[float]]:
-    labels = list(apps)
-    times: dict[str, list[float]] = {label: [] for label in labels}
-    for r in range(rounds):
-        sums = dict.fromkeys(labels, 0.0)
-        for turn, start in enumerate(range(0, requests, TURN)):
-            n = min(TURN, requests - start)
-            k = (r + turn) % len(labels)
-            for label in labels[k:] + labels[:k]:
-                sums[label] += (await per_request(apps[label], n))[1] * n
-        for label in labels:
-            times[label].append(sums[label] / requests)
-        for kero in keros:  # outside the timed part
-            await asyncio.to_thread(kero.flush)
-    return times
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=4_000)
@@ -90,21 +72,11 @@ def main() -> None:
         apps = {"bare": fastapi_app("bare"), "structure": fastapi_app("kero", full, Structure),
                 "no record": fastapi_app("kero", no_record), "no capture": fastapi_app("kero", no_capture),
                 "kero": fastapi_app("kero", full)}
-        started = time.monotonic()
-        times = asyncio.run(compare(apps, [full, no_capture], args.requests, args.rounds))
-        stored = [full.count(), no_capture.count()]
+        title = "FastAPI hello-world, each part of Kero left out in turn"
+        asyncio.run(in_process(title, apps, [full, no_capture], args.requests, args.rounds))  # both record every request
         for each in (full, no_record, no_capture):
             each.close()
-    print(f"FastAPI hello-world, {args.requests} requests x {args.rounds} rounds in turns of {TURN}, "
-          f"{time.monotonic() - started:.0f} s; thread CPU per request, added over bare")
-    for label, values in times.items():
-        added = statistics.median(t - b for t, b in zip(values, times["bare"]))
-        print(f"  {label:10s} {statistics.median(values):7.2f} µs, added {added:6.2f} µs")
-    expected = 2 * args.requests * args.rounds  # "structure" and "no record" store nothing
-    print(f"  events stored: {sum(stored)} (expected {expected})")
     print(f"load average {os.getloadavg()[0]:.1f}")
-    if sum(stored) != expected:
-        raise SystemExit("not every recorded request was stored")
 
 
 if __name__ == "__main__":

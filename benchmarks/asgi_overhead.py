@@ -150,7 +150,7 @@ async def in_process(name: str, apps: dict[str, Any], keros: list[Any], requests
         cpu = statistics.median(t[1] for t in times[label])
         added = statistics.median(t[1] - b[1] for t, b in zip(times[label], times["bare"]))
         extra = "" if label == "bare" else f", added {added:6.2f} µs CPU/request (median of per-round differences)"
-        print(f"  {label:6s} wall {wall:7.2f} µs, thread CPU {cpu:7.2f} µs{extra}")
+        print(f"  {label:10s} wall {wall:7.2f} µs, thread CPU {cpu:7.2f} µs{extra}")
     stored, expected = [kero.count() for kero in keros], requests * rounds
     print(f"  events stored: {' and '.join(map(str, stored))} (expected {expected} each; target added <= {TARGET_US:g} µs)")
     if set(stored) != {expected}:
