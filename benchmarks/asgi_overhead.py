@@ -8,7 +8,9 @@
    drained between rounds, outside the timed part. Every tracked request must be stored.
 2. Over HTTP: the FastAPI hello-world under ``uvicorn`` (1 worker) on 127.0.0.1, bare, with Kero
    and with the peer, side by side, driven by wrk in turn (order rotated each round); throughput
-   and the ratio to bare (medians of per-round ratios). Then each server is stopped with SIGTERM
+   and the ratio to bare (medians of per-round ratios), and the worker's CPU per request, split
+   into its event loop's thread (the request path) and its other threads (Kero's writer, DuckDB's
+   threads: what one worker pays beside the requests). Then each server is stopped with SIGTERM
    and Kero's count must equal every request wrk completed (plus a few wrk sent but no longer
    counted when it stopped).
 
@@ -148,7 +150,7 @@ async def in_process(name: str, apps: dict[str, Any], keros: list[Any], requests
         cpu = statistics.median(t[1] for t in times[label])
         added = statistics.median(t[1] - b[1] for t, b in zip(times[label], times["bare"]))
         extra = "" if label == "bare" else f", added {added:6.2f} µs CPU/request (median of per-round differences)"
-        print(f"  {label:6s} wall {wall:7.2f} µs, thread CPU {cpu:7.2f} µs{extra}")
+        print(f"  {label:10s} wall {wall:7.2f} µs, thread CPU {cpu:7.2f} µs{extra}")
     stored, expected = [kero.count() for kero in keros], requests * rounds
     print(f"  events stored: {' and '.join(map(str, stored))} (expected {expected} each; target added <= {TARGET_US:g} µs)")
     if set(stored) != {expected}:
@@ -185,9 +187,15 @@ class Uvicorn:
                 time.sleep(0.2)
         raise SystemExit(f"{self.variant}: uvicorn did not start")
 
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU seconds of the whole process and of its main thread (the event loop's: the
+        request path), so the rest is the other threads' (Kero's writer, DuckDB's)."""
+        def of(stat: str) -> float:
+            fields = Path(stat).read_text().rpartition(")")[2].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        pid = self.process.pid
+        return of(f"/proc/{pid}/stat"), of(f"/proc/{pid}/task/{pid}/stat")
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -203,6 +211,7 @@ def over_http(seconds: float, rounds: int, folder: Path, before: str | None) -> 
     servers = [Uvicorn(v, folder / v, before) for v in variants]
     rates: dict[str, list[float]] = {s.variant: [] for s in servers}
     cpu: dict[str, list[float]] = {s.variant: [] for s in servers}
+    loop_cpu: dict[str, list[float]] = {s.variant: [] for s in servers}
     sent = {s.variant: 0 for s in servers}
     connections = 8
     try:
@@ -213,12 +222,14 @@ def over_http(seconds: float, rounds: int, folder: Path, before: str | None) -> 
         for r in range(rounds):
             k = r % len(servers)
             for server in servers[k:] + servers[:k]:
-                before = server.cpu_seconds()
+                (total, loop) = server.cpu_seconds()
                 load = wrk(server.url, seconds, connections)
                 if load.errors:
                     raise SystemExit(f"{server.variant}: {load.errors}")
                 rates[server.variant].append(load.rate)
-                cpu[server.variant].append((server.cpu_seconds() - before) / load.requests * 1e6)
+                (total_after, loop_after) = server.cpu_seconds()
+                cpu[server.variant].append((total_after - total) / load.requests * 1e6)
+                loop_cpu[server.variant].append((loop_after - loop) / load.requests * 1e6)
                 sent[server.variant] += load.requests
     finally:
         for server in servers:
@@ -227,7 +238,9 @@ def over_http(seconds: float, rounds: int, folder: Path, before: str | None) -> 
     for variant in rates:
         ratio = statistics.median(x / b for x, b in zip(rates[variant], rates["bare"]))
         print(f"  {variant:6s} {statistics.median(rates[variant]):8.0f} requests/s, worker CPU "
-              f"{statistics.median(cpu[variant]):6.0f} µs/request, / bare: {ratio:.3f}")
+              f"{statistics.median(cpu[variant]):6.0f} µs/request (event loop's thread "
+              f"{statistics.median(loop_cpu[variant]):4.0f}, other threads "
+              f"{statistics.median(c - lc for c, lc in zip(cpu[variant], loop_cpu[variant])):4.0f}), / bare: {ratio:.3f}")
     for server in servers:
         if server.variant in ("kero", "before"):
             with Kero(db_path=server.data / "kero") as reader:

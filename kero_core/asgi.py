@@ -91,12 +91,14 @@ class KeroMiddleware:
             await self._own(scope, send, path)
             return
         try:
-            environ = environ_from_scope(scope, path)
+            request = self.kero.request_from_scope(scope, path)
         except Exception:  # a malformed scope: serve the request, untracked
             log.exception("kero: could not record a request")
+            request = None
+        if request is None:
             await self.app(scope, receive, send)
             return
-        tracked = _Tracked(scope, send, self.kero, environ)
+        tracked = _Tracked(scope, send, self.kero, request)
         try:
             await self.app(scope, receive, tracked.send)
         except BaseException:
@@ -162,11 +164,11 @@ class _Tracked:
     awaitable instead of being a coroutine: this runs on every request, and each coroutine
     frame per message costs (see benchmarks/RESULTS.md, ASGI)."""
 
-    __slots__ = ("_scope", "_send", "_kero", "_environ", "_status", "_started", "_recorded")
+    __slots__ = ("_scope", "_send", "_kero", "_request", "_status", "_started", "_recorded")
 
-    def __init__(self, scope: Scope, send: Send, kero: Kero, environ: dict[str, str]) -> None:
+    def __init__(self, scope: Scope, send: Send, kero: Kero, request: tuple[str, ...]) -> None:
         self._scope = scope
-        self._environ = environ
+        self._request = request
         self._send = send
         self._kero = kero
         self._status = 500  # stays so if the app raises before starting the response
@@ -189,8 +191,8 @@ class _Tracked:
         self._recorded = True
         try:
             duration = (time.perf_counter() - self._started) * 1000.0
-            self._kero.record_request(
-                self._environ, status=status or self._status, duration_ms=duration, route=route_of(self._scope)
+            self._kero.record_scope_request(
+                self._request, status=status or self._status, duration_ms=duration, route=route_of(self._scope)
             )
         except Exception:  # a malformed scope: tracking never breaks the app
             log.exception("kero: could not record a request")

@@ -141,34 +141,62 @@ def fields_from_environ(
 
     WSGI guarantees ``str`` values, so there is no conversion here: this runs on every request."""
     get = environ.get
-    forwarded_for = get("HTTP_X_FORWARDED_FOR") or ""
+    return hit_fields(
+        ts, name, route, status, duration_ms, labels, value,
+        get("REQUEST_METHOD") or "GET",
+        path if path is not None else (get("PATH_INFO") or "/"),
+        query if query is not None else (get("QUERY_STRING") or ""),
+        get("REMOTE_ADDR") or "",
+        get("HTTP_X_FORWARDED_FOR") or "",
+        get("HTTP_CF_CONNECTING_IP") or "",
+        get("HTTP_X_REAL_IP") or "",
+        get("HTTP_USER_AGENT") or "",
+        get("HTTP_ACCEPT_LANGUAGE") or "",
+        get("HTTP_ACCEPT_ENCODING") or "",
+        referrer if referrer is not None else (get("HTTP_REFERER") or ""),
+        get("HTTP_HOST") or "",
+        get("HTTP_SEC_CH_UA_PLATFORM") or "",
+        get("HTTP_SEC_CH_UA_MOBILE") or "",
+        get("HTTP_SEC_CH_UA_PLATFORM_VERSION") or "",
+        get("HTTP_SEC_CH_UA") or "",
+    )
+
+
+def hit_fields(
+    ts: float, name: str, route: str, status: int, duration_ms: float | None, labels: Mapping[str, Any] | None,
+    value: float, method: str, path: str, query: str, remote_addr: str, forwarded_for: str, cf_connecting_ip: str,
+    real_ip: str, user_agent: str, accept_language: str, accept_encoding: str, referrer: str, host: str,
+    platform: str, mobile: str, platform_version: str, brands: str,
+) -> tuple[Any, ...]:
+    """The fields of a :class:`Hit`, in its order, each cut to its bound: the one capture of
+    every request, whether read from a WSGI environ (:func:`fields_from_environ`) or from an
+    ASGI scope (:func:`request_from_scope`). What describes the request comes last, in the
+    order of ``_HEADERS``, so the ASGI middleware reads it once, when the request starts, and
+    adds the first seven when it ends."""
     if len(forwarded_for) > MAX_FORWARDED:
         forwarded_for = _forwarded_for(forwarded_for)
-    # Chromium sends its hints (on secure pages) with Sec-CH-UA-Platform always among them.
-    platform = get("HTTP_SEC_CH_UA_PLATFORM")
-    hints = joined(platform, get("HTTP_SEC_CH_UA_MOBILE") or "", get("HTTP_SEC_CH_UA_PLATFORM_VERSION") or "",
-                   get("HTTP_SEC_CH_UA") or "") if platform else ""
     return (
         ts,
         name[:MAX_NAME],
-        (get("REQUEST_METHOD") or "GET")[:16],
-        (path if path is not None else (get("PATH_INFO") or "/"))[:MAX_PATH],
-        (query if query is not None else (get("QUERY_STRING") or ""))[:MAX_QUERY],
+        method[:16],
+        path[:MAX_PATH],
+        query[:MAX_QUERY],
         route[:MAX_PATH],
         status,
         duration_ms,
-        (get("REMOTE_ADDR") or "")[:MAX_HEADER],
+        remote_addr[:MAX_HEADER],
         forwarded_for,
-        (get("HTTP_CF_CONNECTING_IP") or "")[:MAX_HEADER],
-        (get("HTTP_X_REAL_IP") or "")[:MAX_HEADER],
-        (get("HTTP_USER_AGENT") or "")[:MAX_USER_AGENT],
-        (get("HTTP_ACCEPT_LANGUAGE") or "")[:MAX_HEADER],
-        (get("HTTP_ACCEPT_ENCODING") or "")[:MAX_HEADER],
-        (referrer if referrer is not None else (get("HTTP_REFERER") or ""))[:MAX_REFERRER],
+        cf_connecting_ip[:MAX_HEADER],
+        real_ip[:MAX_HEADER],
+        user_agent[:MAX_USER_AGENT],
+        accept_language[:MAX_HEADER],
+        accept_encoding[:MAX_HEADER],
+        referrer[:MAX_REFERRER],
         labels,
         value,
-        (get("HTTP_HOST") or "")[:MAX_HEADER],
-        hints,
+        host[:MAX_HEADER],
+        # Chromium sends its hints (on secure pages) with Sec-CH-UA-Platform always among them.
+        joined(platform, mobile, platform_version, brands) if platform else "",
     )
 
 
@@ -180,24 +208,30 @@ def _forwarded_for(header: str) -> str:
     return header[:_FORWARDED_HEAD] + "," + header[_FORWARDED_HEAD + 1 - MAX_FORWARDED:]
 
 
-# The request headers Kero's capture reads, under their WSGI names (ASGI names are lowercase).
+# The request headers Kero reads, under their ASGI names (lowercase) and their WSGI names. The
+# first twelve, in this order, are what :func:`hit_fields` keeps of them.
 _HEADERS = {
-    b"user-agent": "HTTP_USER_AGENT",
-    b"referer": "HTTP_REFERER",
-    b"accept-language": "HTTP_ACCEPT_LANGUAGE",
-    b"accept-encoding": "HTTP_ACCEPT_ENCODING",
     b"x-forwarded-for": "HTTP_X_FORWARDED_FOR",
     b"cf-connecting-ip": "HTTP_CF_CONNECTING_IP",
     b"x-real-ip": "HTTP_X_REAL_IP",
+    b"user-agent": "HTTP_USER_AGENT",
+    b"accept-language": "HTTP_ACCEPT_LANGUAGE",
+    b"accept-encoding": "HTTP_ACCEPT_ENCODING",
+    b"referer": "HTTP_REFERER",
     b"host": "HTTP_HOST",
+    b"sec-ch-ua-platform": "HTTP_SEC_CH_UA_PLATFORM",
+    b"sec-ch-ua-mobile": "HTTP_SEC_CH_UA_MOBILE",
+    b"sec-ch-ua-platform-version": "HTTP_SEC_CH_UA_PLATFORM_VERSION",
+    b"sec-ch-ua": "HTTP_SEC_CH_UA",
     b"dnt": "HTTP_DNT",
     b"sec-gpc": "HTTP_SEC_GPC",
     b"authorization": "HTTP_AUTHORIZATION",
-    b"sec-ch-ua": "HTTP_SEC_CH_UA",
-    b"sec-ch-ua-mobile": "HTTP_SEC_CH_UA_MOBILE",
-    b"sec-ch-ua-platform": "HTTP_SEC_CH_UA_PLATFORM",
-    b"sec-ch-ua-platform-version": "HTTP_SEC_CH_UA_PLATFORM_VERSION",
 }
+_PLACES = {name: place for place, name in enumerate(_HEADERS)}
+_DNT, _GPC = _PLACES[b"dnt"], _PLACES[b"sec-gpc"]
+_KEPT = _DNT
+_WSGI_NAMES = tuple(_HEADERS.values())
+_NO_TEXTS = ("",) * len(_HEADERS)
 
 
 def app_path(scope: Mapping[str, Any]) -> str:
@@ -216,12 +250,45 @@ def wsgi_str(text: str) -> str:
     return text if text.isascii() else text.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
+def header_texts(headers: Any) -> list[str]:
+    """The values of the headers in ``_HEADERS``, in its order, from an ASGI scope's
+    ``headers``: latin-1 decoded as WSGI carries them, repeated ones joined by commas (as WSGI
+    servers do), "" for those not sent. One pass, decoding only the headers Kero reads."""
+    texts = list(_NO_TEXTS)
+    places = _PLACES
+    for name, value in headers:
+        if name in places:  # most of a browser's headers are not: no call for them
+            place = places[name]
+            text = value.decode("latin-1")
+            texts[place] = texts[place] + "," + text if texts[place] else text
+    return texts
+
+
+def request_from_scope(scope: Mapping[str, Any], path: str, honour_dnt: bool) -> tuple[str, ...] | None:
+    """The request's part of :func:`hit_fields`' arguments (from ``method`` on), read from an
+    ASGI ``http`` scope whose app path (see :func:`app_path`) is ``path``, already in the form
+    of :func:`wsgi_str`; None when the browser asks not to be tracked and ``honour_dnt``. What
+    the ASGI middleware keeps of a request while the app runs (routers rewrite the scope's
+    ``path`` and ``root_path``)."""
+    texts = header_texts(scope.get("headers") or ())
+    if honour_dnt and do_not_track(texts[_DNT], texts[_GPC]):
+        return None
+    client = scope.get("client")
+    return (
+        scope.get("method") or "GET",
+        path,
+        (scope.get("query_string") or b"").decode("latin-1"),
+        str(client[0]) if client else "",
+        *texts[:_KEPT],
+    )
+
+
 def environ_from_scope(scope: Mapping[str, Any], path: str | None = None) -> dict[str, str]:
-    """The WSGI-style fields Kero reads, from an ASGI ``http`` scope (the ASGI middleware reads
-    requests through this, so one capture serves both): method, path (``path``, the scope's
-    :func:`app_path` when the caller has it already), query string, client address and the
-    headers in ``_HEADERS`` (repeated ones joined by commas, as WSGI servers do). Not
-    ``SCRIPT_NAME``: no capture reads it."""
+    """The WSGI-style fields Kero reads, from an ASGI ``http`` scope (for what reads an
+    environ: custom events, the pixel, the dashboard's auth): method, path (``path``, the
+    scope's :func:`app_path` when the caller has it already), query string, client address and
+    the headers in ``_HEADERS`` that were sent (see :func:`header_texts`). Not ``SCRIPT_NAME``:
+    no capture reads it."""
     client = scope.get("client")
     environ = {
         "REQUEST_METHOD": scope.get("method") or "GET",
@@ -229,17 +296,19 @@ def environ_from_scope(scope: Mapping[str, Any], path: str | None = None) -> dic
         "QUERY_STRING": (scope.get("query_string") or b"").decode("latin-1"),
         "REMOTE_ADDR": str(client[0]) if client else "",
     }
-    for name, value in scope.get("headers") or ():
-        key = _HEADERS.get(name)
-        if key is not None:
-            text = value.decode("latin-1")
-            environ[key] = environ[key] + "," + text if key in environ else text
+    texts = header_texts(scope.get("headers") or ())
+    environ.update((key, text) for key, text in zip(_WSGI_NAMES, texts) if text)
     return environ
+
+
+def do_not_track(dnt: str | None, gpc: str | None) -> bool:
+    """True when the browser asks not to be tracked: its ``DNT`` or ``Sec-GPC`` header is ``1``."""
+    return dnt == "1" or gpc == "1"
 
 
 def sends_do_not_track(environ: Mapping[str, Any]) -> bool:
     """True when the browser asks not to be tracked (``DNT: 1`` or ``Sec-GPC: 1``)."""
-    return environ.get("HTTP_DNT") == "1" or environ.get("HTTP_SEC_GPC") == "1"
+    return do_not_track(environ.get("HTTP_DNT"), environ.get("HTTP_SEC_GPC"))
 
 
 class PathRules:
@@ -279,9 +348,11 @@ class PathRules:
         return self._cached
 
     def should_track(self, path: str) -> bool:
-        if self.is_own(path):
-            return False
+        return not self.is_own(path) and not self.ignores(path)
+
+    def ignores(self, path: str) -> bool:
+        """An ignored prefix or suffix (the web assets' with ``ignore_web_assets``)."""
         prefixes, suffixes = self._active()
         if prefixes and path.startswith(prefixes):
-            return False
-        return not (suffixes and path.lower().endswith(suffixes))
+            return True
+        return bool(suffixes) and path.lower().endswith(suffixes)

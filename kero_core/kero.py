@@ -21,18 +21,22 @@ from kero_core import app_identity, notes, queries, rollups, shares
 from kero_core.notes import Annotation
 from kero_core.shares import Share
 from kero_core.batch import EventBuilder
-from kero_core.capture import environ_from_scope
 from kero_core.capture import (
     DEFAULT_IGNORED_PREFIXES,
     DEFAULT_IGNORED_SUFFIXES,
     MAX_NAME,
+    PAGE_VIEW,
     Hit,
     PathRules,
     captured_labels,
     captured_text,
+    environ_from_scope,
     fields_from_environ,
+    hit_fields,
     hit_from_environ,
+    request_from_scope,
     sends_do_not_track,
+    wsgi_str,
 )
 from kero_core.config import Config, make_config
 from kero_core.enrich import DEFAULT_IGNORED_AGENTS
@@ -145,6 +149,24 @@ class Kero:
                 self.pipeline.record(
                     fields_from_environ(environ, self.clock(), route=route, status=status, duration_ms=duration_ms)
                 )
+        except Exception as exc:  # tracking must never break the host app
+            self.problems.report("request", "kero: could not record a request", exc)
+
+    def request_from_scope(self, scope: Mapping[str, Any], path: str) -> tuple[str, ...] | None:
+        """What the ASGI middleware keeps of a request with this ASGI scope and app path while
+        the app runs, for :meth:`record_scope_request`; None when it is not tracked (path
+        rules, DNT/GPC). The caller has ruled out Kero's own pages."""
+        path = wsgi_str(path)
+        if self.rules.ignores(path):
+            return None
+        return request_from_scope(scope, path, not self.config.ignore_dnt)
+
+    def record_scope_request(
+        self, request: tuple[str, ...], *, status: int, duration_ms: float | None = None, route: str = ""
+    ) -> None:
+        """Record a finished request whose fields :meth:`request_from_scope` read."""
+        try:
+            self.pipeline.record(hit_fields(self.clock(), PAGE_VIEW, route, status, duration_ms, None, 1.0, *request))
         except Exception as exc:  # tracking must never break the host app
             self.problems.report("request", "kero: could not record a request", exc)
 

@@ -35,6 +35,12 @@ def test_asgi_overhead_smoke() -> None:
     assert "kero stored" in out and "/ bare:" in out, out
 
 
+def test_asgi_breakdown_smoke() -> None:
+    out = run("asgi_breakdown.py", 120)
+    assert "events stored: 400 and 400 (expected 400 each" in out, out
+    assert all(f"  {label} " in out for label in ("structure", "no record", "no capture", "kero")), out
+
+
 def test_ingest_smoke() -> None:
     out = run("ingest.py", 60)
     assert "median ingest rate:" in out and "GeoIP: on" in out, out

@@ -65,6 +65,17 @@ def test_tracking_rules_are_the_wsgi_middlewares(app: KeroMiddleware, kero: Kero
     assert paths(kero) == ["/", "/hello/earth", "/hello/world"]
 
 
+def test_dnt_and_gpc_are_respected(app: KeroMiddleware, kero: Kero, make_kero: Callable[..., Kero], tmp_path: Any) -> None:
+    get(app, "/a", DNT="1")
+    get(app, "/b", **{"Sec-GPC": "1"})
+    get(app, "/visit.gif", DNT="1", Referer="https://example.com/c")
+    get(app, "/d", DNT="0")
+    assert paths(kero) == ["/d"]
+    ignoring = make_kero(ignore_dnt=True, db_path=tmp_path / "ignoring")
+    get(KeroMiddleware(hello, ignoring), "/a", DNT="1")
+    assert paths(ignoring) == ["/a"]
+
+
 def test_recorded_fields(app: KeroMiddleware, kero: Kero) -> None:
     get(app, "/hello/world?utm_source=news&utm_campaign=spring", Referer="https://www.Google.com/search?q=x")
     [event] = kero.query()
