@@ -1,6 +1,6 @@
-"""Today's rollups, kept current at ingest: a view of today reads the day's rollup rows (a few
-thousand) instead of grouping its events (the cards of a day's events took most of Today's
-render, and all of it under a flood of unique values).
+"""Today's rollups, kept current at ingest: a view of today reads the day's rollup rows, as it
+does for any rolled-up day, instead of grouping its events (the cards of a day's events took
+most of Today's render, and all of it under a flood of unique values).
 
 Every rollup row is a sum over visitors: distinct visitors of a key, page views, visits (a visit
 is one visitor's), response times. So when a batch brings events of a live day, the day's rows
@@ -23,7 +23,7 @@ keeps no live days: its hosts commit concurrently, and its rows are rolled up by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Sequence
 
@@ -51,7 +51,6 @@ KEPT = "kero_live_kept"  # the keys the cards of the live day being updated keep
 # frequent ones, which a day in progress cannot know yet): 300,000 events of a day of the
 # synthetic site have 6,400 paths.
 CARD_KEYS = 10 * rollups.CARD_KEYS
-DAY = timedelta(days=1)
 
 
 @dataclass
@@ -182,4 +181,4 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 
 def _span(day: date) -> list[datetime]:
     start = datetime.combine(day, datetime.min.time())
-    return [start, start + DAY]
+    return [start, start + rollups.DAY]
