@@ -70,9 +70,8 @@ def test_a_live_day_answers_like_its_events(kero: Kero) -> None:
         assert_rollups_answer_like_events(kero, params)
 
 
-def test_each_ingest_updates_the_live_rows_by_the_batch_alone(kero: Kero, geoip_db: str) -> None:
-    """More of today's events after the views were read: the rows follow, and only the visitors
-    of the new batch were read (the day's other rows did not change)."""
+def test_later_ingests_keep_the_live_rows_equal_to_the_events(kero: Kero) -> None:
+    """More of today's events after the views were read: the rows follow (new keys among them)."""
     more = today_in_pieces(list(generate(900, days=1, seed=11, end=NOW.timestamp())), 3)
     with kero.read() as con:
         before = con.execute("SELECT count(*) FROM day_cards_all WHERE day = ?", [NOW.date()]).fetchone()[0]
