@@ -639,7 +639,7 @@ def ranked(
     cards = list(dict.fromkeys(ids))
     tops = " UNION ALL ".join(["(SELECT * FROM all_rows WHERE card = ? ORDER BY v1 DESC, k LIMIT ?)"] * len(cards))
     sql = f"""
-        WITH {', '.join(ctes)},
+        WITH {''.join(f"{cte}, " for cte in ctes)}
         all_rows (card, k, v1, v2, v3) AS MATERIALIZED ({rows_sql}),
         totals AS (SELECT card, count(*) AS total FROM all_rows GROUP BY card)
         SELECT card, k, v1, v2, v3, total FROM ({tops}) JOIN totals USING (card)
