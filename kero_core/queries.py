@@ -406,8 +406,12 @@ def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetim
 NOT_FOUND_ROUTE = "(not found)"
 # The row of a card that stands for the keys past the CARD_KEYS most frequent of a day (see
 # kero_core.rollups): its counts are the exact sums of theirs, so a flood of unique values costs
-# one row, not one per value.
-OTHER = "(other)"
+# one row, not one per value. Its key starts with a control character, which no tracked value
+# holds (enrichment removes them): a visit with ``?utm_source=(other)`` is a key of its own, not
+# the folded row (before schema 12 it was, and it froze the card's keys of a live day). Shown as
+# OTHER_LABEL.
+OTHER = "\x1e(other)"
+OTHER_LABEL = "(other)"
 ROUTE_LABEL = f"CASE WHEN route <> '' THEN route WHEN status = 404 THEN '{NOT_FOUND_ROUTE}' ELSE path END"
 _ROUTE_KEY = (ROUTE_LABEL, "method", "(route <> '')::VARCHAR")  # the last key tells a route from a path
 

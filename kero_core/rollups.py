@@ -143,6 +143,16 @@ def create_v10(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM day_goals")
 
 
+def create_v12(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema version 12: the folded row's key is queries.OTHER, which no tracked value can
+    spell (it was the text "(other)", which a visitor could send). The stored folded rows take
+    the new key (a tracked "(other)" stored before cannot be told from them: it stays folded)."""
+    for table, column in (("day_cards", "k"), ("day_cards_all", "k"), ("day_routes", "label"),
+                          ("day_routes_all", "label")):
+        for name in (table, GOAL_TABLES[table]):
+            con.execute(f"UPDATE {name} SET {column} = ? WHERE {column} = '(other)'", [queries.OTHER])
+
+
 def _sum_countries(con: duckdb.DuckDBPyConnection, into: "Into", condition: queries.Where) -> None:
     """day_cards_all from day_cards where ``condition`` holds (or ``into``'s twins). Exact: a
     visitor id hashes the IP, so each visitor has one country a day and visitor counts add up

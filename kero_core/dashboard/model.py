@@ -189,7 +189,7 @@ def panel_view(view: View, panel: Panel, total: int, rows: Iterable[BreakdownRow
         bar = round(100 * (row.value or 0) / largest) if largest else 0
         texts = tuple(_text(v, c) for v, c in zip(values, panel.columns))
         if row.key[0] == queries.OTHER:  # many values counted together (see rollups.CARD_KEYS): no filter
-            built.append(Row(Label(queries.OTHER), values, texts, bar, (), ""))
+            built.append(Row(Label(queries.OTHER_LABEL), values, texts, bar, (), ""))
             continue
         filters = panel.filters(row.key)
         dimensions = frozenset(f.dimension for f in filters)

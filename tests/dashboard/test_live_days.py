@@ -175,3 +175,26 @@ def test_a_view_filtered_by_a_goal_reads_a_live_day_from_its_events(make_kero: C
         assert rollups.plan(con, scope.start, scope.end, live=rollups.live_days(con)).days == [NOW.date()]
         assert rollups.figures(con, scope, view.previous_start) == queries.figures(con, scope, view.previous_start)
         assert rollups.breakdowns(con, scope, CARDS, 50) == queries.breakdowns(con, scope, CARDS, 50)
+
+
+def test_a_tracked_other_value_is_a_key_not_the_folded_row(make_kero: Callable[..., Kero],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A visitor who sends ``utm_source=(other)`` gets a key of its own: it does not pass for the
+    folded row, which would stop the live card from taking new keys for the rest of the day."""
+    monkeypatch.setattr(live_days, "CARD_KEYS", 12)
+    kero = make_kero(clock=FakeClock(NOW), measure_requests=True)
+
+    def visit(source: str, n: int) -> Hit:
+        return Hit(NOW.timestamp() - 600 + n, "http_req", "GET", "/", f"utm_source={source}", "", 200, 5.0,
+                   f"203.0.113.{n}", "", "", "", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+                   "", "", "")
+
+    kero.ingest([visit("(other)", 1), visit("news", 2)])
+    kero.ingest([visit(f"campaign-{n}", n) for n in range(3, 9)])
+    scope = parse_view({"period": ["today"]}, NOW.replace(tzinfo=None)).scope()
+    with kero.read() as con:
+        assert NOW.date() in rollups.live_days(con)
+        found = rollups.breakdowns(con, scope, ["utm_sources"], 100)["utm_sources"]
+        assert found == queries.breakdowns(con, scope, ["utm_sources"], 100)["utm_sources"]
+    keys = {row.key[0] for row in found[1]}
+    assert keys == {"(other)", "news", *(f"campaign-{n}" for n in range(3, 9))} and queries.OTHER not in keys

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import duckdb
@@ -166,3 +166,21 @@ def test_schema_8_upgrade_keeps_the_properties_of_the_days_already_rolled_up(ker
         con.execute("DELETE FROM events WHERE name <> 'http_req' AND ts < ?", [NOW.replace(hour=0, tzinfo=None)])
         assert rollups.properties(con, scope, 1000) == before != goal_queries.properties(con, scope, 1000)
     assert before[0] >= 2  # there was something to keep
+
+
+def test_schema_12_upgrade_gives_the_folded_rows_their_new_key(kero: Kero) -> None:
+    """Before schema 12 the folded row's key was the text "(other)"; the upgrade renames it in
+    the cards and the routes' histograms (and their goal twins), and nothing else."""
+    day = (NOW - timedelta(days=2)).date()
+    with kero.read() as con:
+        con.execute("INSERT INTO day_cards_all VALUES (?, 'http_req', false, 'pages', '(other)', 7, 9)", [day])
+        con.execute("INSERT INTO day_goal_cards VALUES (?, 'g', 'http_req', false, 'US', 'pages', '(other)', 1, 1)", [day])
+        con.execute("INSERT INTO day_routes_all VALUES (?, 'http_req', false, '(other)', 'GET', true, 3, 4)", [day])
+        before = con.execute("SELECT count(*) FROM day_cards_all").fetchone()[0]
+        con.execute("UPDATE meta SET value = '11' WHERE key = 'schema_version'")
+    with kero.read() as con:
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+        assert con.execute("SELECT k, v1, v2 FROM day_cards_all WHERE k LIKE '%(other)'").fetchall() == [(queries.OTHER, 7, 9)]
+        assert con.execute("SELECT k FROM day_goal_cards WHERE k LIKE '%(other)'").fetchall() == [(queries.OTHER,)]
+        assert con.execute("SELECT label FROM day_routes_all WHERE label LIKE '%(other)'").fetchall() == [(queries.OTHER,)]
+        assert con.execute("SELECT count(*) FROM day_cards_all").fetchone()[0] == before
