@@ -42,6 +42,7 @@ VALUES = {
     "day_routes": ("n",),
     "day_routes_all": ("n",),
     "day_properties": ("events", "visitors"),
+    "day_hours": ("visitors", "views"),
 }
 assert set(VALUES) == set(rollups.VIEW_TABLES)
 BEFORE, AFTER = "kero_live_before", "kero_live_after"  # the two sets' events, and their rows' tables

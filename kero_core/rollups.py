@@ -39,7 +39,7 @@ from kero_core.queries import BreakdownRow, Bucket, Figures, Scope
 
 GROUP = ("name", "is_bot", "country")
 VIEW_TABLES = ("day_figures", "day_lengths", "day_cards", "day_cards_all", "day_durations", "day_routes",
-               "day_routes_all", "day_properties")  # what a view reads, rolled up again per goal below
+               "day_routes_all", "day_properties", "day_hours")  # what a view reads, rolled up again per goal below
 # Each view table's twin for the views filtered by a goal: its columns, and the goal after the day.
 GOAL_TABLES = {table: table.replace("day_", "day_goal_", 1) for table in VIEW_TABLES}
 TABLES = (*VIEW_TABLES, "day_goals", "day_funnels", *GOAL_TABLES.values(), "day_goal_goals")
@@ -136,17 +136,39 @@ def create_v10(con: duckdb.DuckDBPyConnection) -> None:
     filtered by a goal read all of them from a month's events at each render), and of the
     other goals among them (day_goal_goals: per the converters' country, for a goal ``counted``).
     The days rolled up before lose their day_goals rows, so their next roll-up adds the rest."""
-    for table, twin in GOAL_TABLES.items():
-        con.execute(f"CREATE TABLE {twin} AS SELECT day, ''::VARCHAR AS goal, * EXCLUDE (day) FROM {table} LIMIT 0")
+    for table in VIEW_TABLES[:-1]:  # day_hours came with schema 12
+        _create_twin(con, table)
     con.execute("CREATE TABLE day_goal_goals (day DATE NOT NULL, goal VARCHAR, country VARCHAR, counted VARCHAR, "
                 "visitors UBIGINT, conversions UBIGINT)")
     con.execute("DELETE FROM day_goals")
 
 
+def _create_twin(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    con.execute(f"CREATE TABLE {GOAL_TABLES[table]} AS SELECT day, ''::VARCHAR AS goal, * EXCLUDE (day) FROM {table} LIMIT 0")
+
+
 def create_v12(con: duckdb.DuckDBPyConnection) -> None:
-    """Schema version 12: the folded row's key is queries.OTHER, which no tracked value can
-    spell (it was the text "(other)", which a visitor could send). The stored folded rows take
-    the new key (a tracked "(other)" stored before cannot be told from them: it stays folded)."""
+    """Schema version 12: per-hour visitors and page views (day_hours, and its goal twin): the
+    hourly chart of Today and of Past 24 hours read the events of two days at each render; the
+    days already rolled up get theirs now. And the folded row's key is queries.OTHER, which no
+    tracked value can spell (it was the text "(other)", which a visitor could send): the stored
+    folded rows take it (a tracked "(other)" stored before cannot be told from them)."""
+    con.execute("CREATE TABLE day_hours (day DATE NOT NULL, name VARCHAR, is_bot BOOLEAN, country VARCHAR, "
+                "hour TINYINT, visitors UBIGINT, views UBIGINT)")
+    _create_twin(con, "day_hours")
+    fill_hours(con)
+    rename_folded_rows(con)
+
+
+def fill_hours(con: duckdb.DuckDBPyConnection) -> None:
+    """day_hours of the days already rolled up or live (a store made before they were kept)."""
+    con.execute(f"""INSERT INTO day_hours SELECT ts::DATE, {', '.join(GROUP)}, hour(ts), {queries.METRICS['visitors']},
+                    count(*) FROM events WHERE ts::DATE IN (SELECT day FROM rollup_days WHERE rolled)
+                                            OR list_contains(?::DATE[], ts::DATE) GROUP BY ALL""", [list(live_days(con))])
+
+
+def rename_folded_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """The folded rows stored before schema 12 take their key queries.OTHER (see create_v12)."""
     for table, column in (("day_cards", "k"), ("day_cards_all", "k"), ("day_routes", "label"),
                           ("day_routes_all", "label")):
         for name in (table, GOAL_TABLES[table]):
@@ -341,6 +363,8 @@ def roll_events(con: duckdb.DuckDBPyConnection, day: date, into: Into) -> None:
     key, key_params = into.values(day)
     con.execute(f"""INSERT INTO {into.table('day_figures')} SELECT {key}, {group}, {queries.METRICS['visitors']},
                     count(*), count(*) FILTER (WHERE status >= 500) {events} GROUP BY ALL""", [*key_params, *span])
+    con.execute(f"""INSERT INTO {into.table('day_hours')} SELECT {key}, {group}, hour(ts), {queries.METRICS['visitors']},
+                    count(*) {events} GROUP BY ALL""", [*key_params, *span])
     con.execute(f"""INSERT INTO {into.table('day_lengths')}
         WITH e AS (SELECT {group}, ts, visitor_id {events}),
              marked AS ({queries.visit_marks("e", GROUP)}),
@@ -685,8 +709,10 @@ def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetim
     buckets, nor for the previous period when its shift onto the current one is not whole days
     (each of its days would straddle two buckets)."""
     unit, starts = queries.buckets(scope.start, scope.end)
-    if not usable(scope) or unit == "hour":
+    if not usable(scope):
         return queries.series(con, scope, previous_start)
+    if unit == "hour":
+        return unit, _hourly_series(con, scope, previous_start, starts, rolled, live)
     shift = scope.start - previous_start
     live = _live(con, scope, live)
     current = plan(con, scope.start, scope.end, rolled, scope.goal, live)
@@ -711,6 +737,63 @@ def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetim
         previous_visitors, previous_views = found.get((False, b), (0, 0))
         out.append(Bucket(b, visitors, views, previous_visitors, previous_views))
     return unit, out
+
+
+def hour_plan(start: datetime, end: datetime, rolled: Collection[date], live: Collection[date],
+              ) -> tuple[list[tuple[date, int, int]], list[tuple[datetime, datetime]]]:
+    """How ``[start, end)`` is read by the hour: (day, first hour, end hour) ranges of whole
+    hours from day_hours, of the ``rolled`` and ``live`` days, and raw intervals from the events
+    for the rest. A live day's rows hold every event of the day stored so far, so any of its
+    whole hours reads from them what the events would give."""
+    hours, raw = [], []
+    day = start.date()
+    while datetime.combine(day, datetime.min.time()) < end:
+        midnight = datetime.combine(day, datetime.min.time())
+        low, high = max(start, midnight), min(end, midnight + DAY)
+        first = low.replace(minute=0, second=0, microsecond=0)
+        first += timedelta(hours=1) if first < low else timedelta(0)
+        last = high.replace(minute=0, second=0, microsecond=0) if high < midnight + DAY else high
+        if first < last and (day in rolled or day in live):
+            hours.append((day, first.hour, (last - midnight) // timedelta(hours=1)))
+            raw += [(a, b) for a, b in ((low, first), (last, high)) if a < b]
+        else:
+            raw.append((low, high))
+        day += DAY
+    return hours, raw
+
+
+def _hourly_series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetime, starts: list[datetime],
+                   rolled: Collection[date] | None, live: Mapping[date, datetime] | None) -> list[Bucket]:
+    """Hourly buckets: whole hours of rolled-up and live days from day_hours (visitors are
+    distinct per hour, as a bucket counts them), the rest from the events. The previous period
+    reads rows only when it is shifted by whole hours (else each of its hours straddles two buckets)."""
+    shift = scope.start - previous_start
+    days = (rolled_days(con, scope.goal) if rolled is None else rolled, _live(con, scope, live))
+    current = hour_plan(scope.start, scope.end, *days)
+    previous = hour_plan(previous_start, scope.start, *days) if shift % timedelta(hours=1) == timedelta(0) \
+        else ([], [(previous_start, scope.start)])
+    hours = current[0] + previous[0]
+    raw, raw_params = _raw_events(scope, [Plan([], current[1]), Plan([], previous[1])], "ts, visitor_id",
+                                  since=previous_start)
+    parts = [f"""SELECT ts >= ? AS cur, date_trunc('hour', CASE WHEN ts >= ? THEN ts ELSE ts + ? END) AS b,
+                        {queries.METRICS['visitors']} AS v, count(*) AS n FROM {raw} GROUP BY ALL"""]
+    params = [scope.start, scope.start, shift, *raw_params]
+    if hours:
+        rows = _rolled(scope, sorted({day for day, _, _ in hours}))
+        within = " OR ".join(["(day = ? AND hour >= ? AND hour < ?)"] * len(hours))
+        moment = "(day + to_hours(hour))"
+        parts.append(f"""SELECT {moment} >= ?, CASE WHEN {moment} >= ? THEN {moment} ELSE {moment} + ? END,
+                                sum(visitors), sum(views)
+                         FROM {_table(scope, 'day_hours')} WHERE {rows.sql} AND ({within}) GROUP BY ALL""")
+        params += [scope.start, scope.start, shift, *rows.params, *(v for h in hours for v in h)]
+    sql = f"SELECT cur, b, sum(v), sum(n) FROM ({' UNION ALL '.join(parts)}) AS p (cur, b, v, n) GROUP BY ALL"
+    found = {(cur, b): (int(v), int(n)) for cur, b, v, n in con.execute(sql, params).fetchall()}
+    out = []
+    for b in starts:
+        visitors, views = found.get((True, b), (0, 0))
+        previous_visitors, previous_views = found.get((False, b), (0, 0))
+        out.append(Bucket(b, visitors, views, previous_visitors, previous_views))
+    return out
 
 
 def breakdowns(

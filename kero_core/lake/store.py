@@ -43,8 +43,8 @@ from kero_core.store import MIGRATIONS, PRUNE_EVERY, SCHEMA_VERSION, Store, Stor
 log = logging.getLogger("kero")
 
 # 2: the annotations and shared_links tables; 3: day_properties; 4: day_goals and day_funnels;
-# 5: the goals' twins of the view tables and day_goal_goals (rollups.create_v10); 6: the folded
-# rows' new key (rollups.create_v12)
+# 5: the goals' twins of the view tables and day_goal_goals (rollups.create_v10); 6: day_hours
+# and the folded rows' new key (rollups.create_v12)
 LAKE_SCHEMA_VERSION = 6
 HOST_ID_FILE = "host-id"
 LOCAL_SALTS = private.LAKE_SALTS
@@ -189,8 +189,9 @@ class LakeStore(Store):
                     rollups.fill_properties(con)
                 if version < 5:  # as rollups.create_v10: the goals' days are rolled up again, with their twins
                     con.execute("DELETE FROM day_goals")
-                if version < 6:
-                    rollups.create_v12(con)
+                if version < 6:  # as rollups.create_v12
+                    rollups.fill_hours(con)
+                    rollups.rename_folded_rows(con)
             con.execute("DELETE FROM meta WHERE key = 'schema_version'")
             con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(LAKE_SCHEMA_VERSION)])
             con.execute("COMMIT")

@@ -149,3 +149,16 @@ def test_schema_9_upgrade_fills_the_goals_of_the_days_already_rolled_up(kero: Ke
         assert len(days) >= 10 and date(2026, 11, 19) in days
         assert con.execute("SELECT count(DISTINCT day) FROM day_goal_figures WHERE goal = 'signup'").fetchone()[0] >= 10
         assert answers(con, view, "rollups") == before
+
+
+@pytest.mark.parametrize("params", [{"period": "24h", "goal": "signup"}, {"from": "2026-11-18", "to": "2026-11-18", "goal": "/pricing"}])
+def test_an_hourly_goal_chart_reads_the_goals_hours(kero: Kero, params: dict[str, str]) -> None:
+    """A goal's hourly chart reads its converters' rolled-up hours (day_goal_hours) and the
+    rest from the events, like the events alone."""
+    view = view_of(kero, **params)
+    scope = view.scope()
+    with kero.read() as con:
+        unit, buckets = rollups.series(con, scope, view.previous_start)
+        assert unit == "hour" and (unit, buckets) == queries.series(con, scope, view.previous_start)
+        assert sum(b.views for b in buckets) > 0
+        assert con.execute("SELECT count(*) FROM day_goal_hours WHERE goal = ?", [params["goal"]]).fetchone()[0] > 0

@@ -198,3 +198,27 @@ def test_a_tracked_other_value_is_a_key_not_the_folded_row(make_kero: Callable[.
         assert found == queries.breakdowns(con, scope, ["utm_sources"], 100)["utm_sources"]
     keys = {row.key[0] for row in found[1]}
     assert keys == {"(other)", "news", *(f"campaign-{n}" for n in range(3, 9))} and queries.OTHER not in keys
+
+
+def test_hourly_charts_read_whole_hours_from_the_rows_and_the_cut_hours_from_events(kero: Kero) -> None:
+    """At 15:37:20 the hourly charts (Today, Past 24 hours, one past day, one country) read
+    yesterday's rolled-up hours and today's live ones from day_hours, the cut hours at either end
+    from the events, and answer exactly what the events answer."""
+    clock = kero.store.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(37 * 60 + 20)
+    kero.ingest(list(generate(300, days=1 / 48, seed=12, end=clock())))  # 15:07 to 15:37
+    now = datetime.fromtimestamp(clock(), timezone.utc).replace(tzinfo=None)
+    yesterday = (NOW - timedelta(days=1)).date().isoformat()
+    with kero.read() as con:
+        for params in ({"period": ["today"]}, {"period": ["24h"]}, {"period": ["24h"], "country": ["US"]},
+                       {"from": [yesterday], "to": [yesterday]}):
+            view = parse_view(params, now)
+            scope = view.scope()
+            unit, buckets = rollups.series(con, scope, view.previous_start)
+            assert unit == "hour" and (unit, buckets) == queries.series(con, scope, view.previous_start), params
+            assert sum(b.views for b in buckets) > 0
+        hours, raw = rollups.hour_plan(now - timedelta(hours=24), now, rollups.rolled_days(con), rollups.live_days(con))
+    assert hours == [(NOW.date() - timedelta(days=1), 16, 24), (NOW.date(), 0, 15)]
+    assert raw == [(now - timedelta(hours=24), datetime.combine(NOW.date() - timedelta(days=1), datetime.min.time())
+                    + timedelta(hours=16)), (now.replace(minute=0, second=0), now)]

@@ -42,9 +42,9 @@ def close(approximate: float | None, exact_ms: float | None) -> bool:
 
 
 def drop_schema_10(con: duckdb.DuckDBPyConnection) -> None:
-    """Back to schema 9: no goal twins, and (schema 11) no live day: today's rows go, and the
-    day is read from its events."""
-    for table in (*rollups.GOAL_TABLES.values(), "day_goal_goals"):
+    """Back to schema 9: no goal twins, (schema 11) no live day: today's rows go, and the day
+    is read from its events, and (schema 12) no day_hours."""
+    for table in (*rollups.GOAL_TABLES.values(), "day_goal_goals", "day_hours"):
         con.execute(f"DROP TABLE {table}")
     kept = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     for day in rollups.live_days(con):
@@ -168,11 +168,16 @@ def test_schema_8_upgrade_keeps_the_properties_of_the_days_already_rolled_up(ker
     assert before[0] >= 2  # there was something to keep
 
 
-def test_schema_12_upgrade_gives_the_folded_rows_their_new_key(kero: Kero) -> None:
+def test_schema_12_upgrade_gives_the_folded_rows_their_new_key_and_hours_to_rolled_days(kero: Kero) -> None:
     """Before schema 12 the folded row's key was the text "(other)"; the upgrade renames it in
-    the cards and the routes' histograms (and their goal twins), and nothing else."""
+    the cards and the routes' histograms (and their goal twins), and nothing else. The days
+    already rolled up get their day_hours rows."""
     day = (NOW - timedelta(days=2)).date()
     with kero.read() as con:
+        hours = con.execute("SELECT * FROM day_hours ORDER BY ALL").fetchall()
+        assert len({row[0] for row in hours}) >= 10
+        con.execute("DROP TABLE day_hours")  # back to schema 11
+        con.execute("DROP TABLE day_goal_hours")
         con.execute("INSERT INTO day_cards_all VALUES (?, 'http_req', false, 'pages', '(other)', 7, 9)", [day])
         con.execute("INSERT INTO day_goal_cards VALUES (?, 'g', 'http_req', false, 'US', 'pages', '(other)', 1, 1)", [day])
         con.execute("INSERT INTO day_routes_all VALUES (?, 'http_req', false, '(other)', 'GET', true, 3, 4)", [day])
@@ -184,3 +189,4 @@ def test_schema_12_upgrade_gives_the_folded_rows_their_new_key(kero: Kero) -> No
         assert con.execute("SELECT k FROM day_goal_cards WHERE k LIKE '%(other)'").fetchall() == [(queries.OTHER,)]
         assert con.execute("SELECT label FROM day_routes_all WHERE label LIKE '%(other)'").fetchall() == [(queries.OTHER,)]
         assert con.execute("SELECT count(*) FROM day_cards_all").fetchone()[0] == before
+        assert con.execute("SELECT * FROM day_hours ORDER BY ALL").fetchall() == hours
