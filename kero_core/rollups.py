@@ -156,15 +156,16 @@ def create_v12(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE day_hours (day DATE NOT NULL, name VARCHAR, is_bot BOOLEAN, country VARCHAR, "
                 "hour TINYINT, visitors UBIGINT, views UBIGINT)")
     _create_twin(con, "day_hours")
-    fill_hours(con)
+    fill_hours(con, live_days(con))
     rename_folded_rows(con)
 
 
-def fill_hours(con: duckdb.DuckDBPyConnection) -> None:
-    """day_hours of the days already rolled up or live (a store made before they were kept)."""
+def fill_hours(con: duckdb.DuckDBPyConnection, live: Collection[date] = ()) -> None:
+    """day_hours of the days already rolled up, and of the ``live`` ones (a store made before
+    they were kept)."""
     con.execute(f"""INSERT INTO day_hours SELECT ts::DATE, {', '.join(GROUP)}, hour(ts), {queries.METRICS['visitors']},
                     count(*) FROM events WHERE ts::DATE IN (SELECT day FROM rollup_days WHERE rolled)
-                                            OR list_contains(?::DATE[], ts::DATE) GROUP BY ALL""", [list(live_days(con))])
+                                            OR list_contains(?::DATE[], ts::DATE) GROUP BY ALL""", [list(live)])
 
 
 def rename_folded_rows(con: duckdb.DuckDBPyConnection) -> None:

@@ -60,6 +60,11 @@ class StoreUnavailable(RuntimeError):
     the spool keeps what was written meanwhile, and the next session ingests it."""
 
 
+def create_meta(con: duckdb.DuckDBPyConnection) -> None:
+    """The table of the database's own facts (schema version, live days...), there before any migration."""
+    con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+
+
 def _create_v1(con: duckdb.DuckDBPyConnection) -> None:
     columns = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in COLUMNS)
     con.execute(f"CREATE TABLE events ({columns})")
@@ -463,7 +468,7 @@ class Store:
 
     # -- inside a session ------------------------------------------------------------------------
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        create_meta(con)
         row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         version = int(row[0]) if row else 0
         if version > SCHEMA_VERSION:

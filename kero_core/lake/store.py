@@ -38,7 +38,7 @@ from kero_core.enrich import SaltStore
 from kero_core.lake.catalog import Catalog, CatalogUnavailable, LakeSalts
 from kero_core.lake.connection import CATALOG, LakeUnavailable, connect, described, redact
 from kero_core.schema import COLUMN_NAMES
-from kero_core.store import MIGRATIONS, PRUNE_EVERY, SCHEMA_VERSION, Store, StoreUnavailable
+from kero_core.store import MIGRATIONS, PRUNE_EVERY, SCHEMA_VERSION, Store, StoreUnavailable, create_meta
 
 log = logging.getLogger("kero")
 
@@ -412,6 +412,7 @@ def _single_file_tables() -> dict[str, str]:
     rollups), as column lists without constraints: DuckLake has none, and one definition of
     each table serves both storages."""
     with duckdb.connect() as scratch:
+        create_meta(scratch)
         for version in range(1, SCHEMA_VERSION + 1):
             MIGRATIONS[version](scratch)
         rows = scratch.execute("""
