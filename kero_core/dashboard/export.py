@@ -111,6 +111,7 @@ def _stats_json(dashboard: Dashboard) -> dict[str, Any]:
         "filters": [{"dimension": f.dimension, "operator": "is not" if f.negate else "is", "value": f.value}
                     for f in view.filters],
         "realtime": {"visitors": dashboard.realtime, "minutes": 5},
+        "events_from": None if dashboard.events_from is None else dashboard.events_from.isoformat(),
         "figures": [{"id": f.id, "label": f.label, "value": _number(f.value), "previous": _number(f.previous),
                      "change": f.change.text or None} for f in dashboard.figures],
         "chart": {

@@ -199,7 +199,7 @@ def test_json_api_schema(client: Client, seeded: Kero) -> None:
     answer = get(client, "/_kero/api/stats?period=7d&browser!=Chrome&limit=2")
     assert (answer.status_code, answer.headers["Content-Type"]) == (200, "application/json")
     data = answer.get_json()
-    assert set(data) == {"title", "period", "comparison", "filters", "realtime", "figures", "chart", "annotations", "cards"}
+    assert set(data) == {"title", "period", "comparison", "filters", "realtime", "events_from", "figures", "chart", "annotations", "cards"}
     assert data["period"]["id"] == "7d" and data["period"]["timezone"] == "UTC"
     assert data["period"]["start"] == "2026-11-04T00:00:00Z"
     assert data["filters"] == [{"dimension": "browser", "operator": "is not", "value": "Chrome"}]

@@ -6,6 +6,7 @@ up again from the little left of it."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -105,6 +106,8 @@ def test_a_view_read_from_events_says_from_which_day(twins: tuple[Kero, Kero, Fa
     assert filtered.events_from == FIRST_RAW_DAY
     page = call(raw, "/", "period=30d&path=/").body.decode()
     assert 'id="events-from"' in page and "Events before 2026-11-16 are no longer kept (raw_retention)" in page
+    assert json.loads(call(raw, "/api/stats", "period=30d&path=/").body)["events_from"] == "2026-11-16"
+    assert json.loads(call(raw, "/api/stats", "period=30d").body)["events_from"] is None
     views = next(f.value for f in filtered.figures if f.id == "views")
     with kept.read() as con:  # counted independently, from the twin that kept every event
         expected = con.execute("""SELECT count(*) FROM events WHERE name = 'http_req' AND NOT is_bot AND path = '/'
