@@ -71,7 +71,7 @@ def test_a_lake_of_schema_4_gets_the_goals_rollups_of_its_rolled_up_days(make_ho
     clock.advance(86_400)
     with old.read() as con:
         old.store.maintain(con, budget=60)  # yesterday is rolled up
-        for table in (*rollups.GOAL_TABLES.values(), "day_goal_goals"):  # a lake before schema 5
+        for table in (*rollups.GOAL_TABLES.values(), "day_goal_goals", "day_hours"):  # a lake before schema 5
             con.execute(f"DROP TABLE {table}")
         con.execute("DELETE FROM meta WHERE key = 'schema_version'")
         con.execute("INSERT INTO meta VALUES ('schema_version', '4')")
@@ -86,3 +86,5 @@ def test_a_lake_of_schema_4_gets_the_goals_rollups_of_its_rolled_up_days(make_ho
             (date(2026, 11, 20), "signup", "signup", "signup\x1fplan\x1fpro", 1)]
         assert con.execute("SELECT goal, visitors, views FROM day_goal_figures WHERE name = 'http_req'").fetchall() == [
             ("signup", 1, 1)]
+        assert con.execute("SELECT day, hour, visitors, views FROM day_hours WHERE name = 'http_req'").fetchall() == [
+            (date(2026, 11, 20), 12, 1, 1)]  # (schema 6) the upgrade's hours, once
