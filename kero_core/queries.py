@@ -380,12 +380,22 @@ class Bucket:
     previous_views: int
 
 
+def overlay_shift(length: timedelta, unit: str) -> timedelta:
+    """How far the previous period's events move to overlay the chart's buckets: the period's
+    length, rounded to whole hours on an hourly chart, so an hour of the period before lines up
+    with one bucket (a view ends a microsecond after "now": without rounding, an event in the
+    last microsecond of an hour would move to the next bucket)."""
+    if unit != "hour":
+        return length
+    return round(length / timedelta(hours=1)) * timedelta(hours=1)
+
+
 def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetime) -> tuple[str, list[Bucket]]:
     """The scope's buckets (as :func:`buckets` cuts them) with the previous period overlaid:
     previous events are shifted by one period length, so bucket i of both lines up."""
     unit, starts = buckets(scope.start, scope.end)
     w = scope.where(previous_start)
-    shift = scope.start - previous_start
+    shift = overlay_shift(scope.start - previous_start, unit)
     # The unit is one of four literals chosen by bucket_unit(), never user input.
     sql = f"""
         SELECT ts >= ? AS cur, date_trunc('{unit}', CASE WHEN ts >= ? THEN ts ELSE ts + ? END) AS b,

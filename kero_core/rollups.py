@@ -706,9 +706,10 @@ def _histogram_quantiles(source: str, by: Sequence[str] = ("cur",)) -> str:
 
 def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetime,
            rolled: Collection[date] | None = None, live: Mapping[date, datetime] | None = None) -> tuple[str, list[Bucket]]:
-    """:func:`kero_core.queries.series`, from the rollups where they can answer: not for hourly
-    buckets, nor for the previous period when its shift onto the current one is not whole days
-    (each of its days would straddle two buckets)."""
+    """:func:`kero_core.queries.series`, from the rollups where they can answer: hourly buckets
+    from day_hours (see _hourly_series); longer ones from day_figures, but not for the previous
+    period when its shift onto the current one is not whole days (each of its days would
+    straddle two buckets)."""
     unit, starts = queries.buckets(scope.start, scope.end)
     if not usable(scope):
         return queries.series(con, scope, previous_start)
@@ -767,12 +768,11 @@ def _hourly_series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start:
                    rolled: Collection[date] | None, live: Mapping[date, datetime] | None) -> list[Bucket]:
     """Hourly buckets: whole hours of rolled-up and live days from day_hours (visitors are
     distinct per hour, as a bucket counts them), the rest from the events. The previous period
-    reads rows only when it is shifted by whole hours (else each of its hours straddles two buckets)."""
-    shift = scope.start - previous_start
+    moves by whole hours onto the buckets (queries.overlay_shift), so its whole hours come from rows too."""
+    shift = queries.overlay_shift(scope.start - previous_start, "hour")
     days = (rolled_days(con, scope.goal) if rolled is None else rolled, _live(con, scope, live))
     current = hour_plan(scope.start, scope.end, *days)
-    previous = hour_plan(previous_start, scope.start, *days) if shift % timedelta(hours=1) == timedelta(0) \
-        else ([], [(previous_start, scope.start)])
+    previous = hour_plan(previous_start, scope.start, *days)
     hours = current[0] + previous[0]
     raw, raw_params = _raw_events(scope, [Plan([], current[1]), Plan([], previous[1])], "ts, visitor_id",
                                   since=previous_start)
