@@ -5,6 +5,7 @@ the rows current costs each ingest.
 
     python benchmarks/today.py FOLDER [--before DIR] [--runs 7]   # a dashboard_scale.py folder
     python benchmarks/today.py --big FOLDER [--before DIR]        # builds a day of 1M page views first
+    python benchmarks/today.py FOLDER --before DIR --before-live  # DIR's kero keeps live rows too
     python benchmarks/today.py --smoke                            # tiny, seconds
 
 FOLDER is changed: the first ingest of today makes today live (its rows are computed once; the
@@ -140,17 +141,32 @@ def big_day(folder: Path) -> None:
         kero.ingest(generate(BIG_DAY, days=23 / 24, seed=3, end=end))
 
 
-def run(folder: Path, label: str, runs: int, rounds: int, before: str | None) -> None:
+def make_live_with(folder: Path, kero_from: str) -> None:
+    """:func:`make_live` run by the kero packages of ``kero_from`` (in a process of their own)."""
+    env = dict(os.environ, PYTHONPATH=kero_from)
+    code = ("import sys, kero_core; sys.path.insert(0, sys.argv[2]); from today import make_live; "  # kero_core first:
+            "make_live(__import__('pathlib').Path(sys.argv[1])); print(kero_core.__file__)")  # today.py adds this checkout
+    done = subprocess.run([sys.executable, "-c", code, str(folder), str(ROOT / "benchmarks")], env=env, check=True,
+                          cwd=tempfile.gettempdir(), timeout=1800, capture_output=True, text=True)
+    if Path(done.stdout.split()[-1]).resolve() != Path(kero_from).resolve() / "kero_core" / "__init__.py":
+        raise SystemExit(f"made live by {done.stdout.split()[-1]}, not the kero of {kero_from}")
+
+
+def run(folder: Path, label: str, runs: int, rounds: int, before: str | None, before_live: bool = False) -> None:
     loads = [os.getloadavg()[0]]
-    copy = folder.with_name(folder.name + "-before")  # the same events, for the kero that reads the events
+    copy = folder.with_name(folder.name + "-before")  # the same events, for the kero before
     if before:
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(folder, copy)
-        set_back_to_schema_10(copy / "kero.duckdb")
+        if before_live:  # it keeps live rows too (schema 11 or later): made live by its own code
+            make_live_with(copy, before)
+        else:  # it reads the events
+            set_back_to_schema_10(copy / "kero.duckdb")
     took, events = make_live(folder)
     print(f"{label} ({events:,} events today): " + ("today was live already" if took is None
                                                     else f"today made live in {took:.2f} s (once)"))
-    variants = {"this checkout (live rows)": None, **({"before (events)": before} if before else {})}
+    before_name = "before (live rows)" if before_live else "before (events)"
+    variants = {"this checkout (live rows)": None, **({before_name: before} if before else {})}
     got: dict[str, list[float]] = {name: [] for name in variants}
     for r in range(rounds):
         for name in (list(variants) if r % 2 == 0 else list(variants)[::-1]):
@@ -160,12 +176,12 @@ def run(folder: Path, label: str, runs: int, rounds: int, before: str | None) ->
         print(f"  {name:28s} Today {statistics.median(medians):7.0f} ms (rounds: "
               + ", ".join(f"{m:.0f}" for m in medians) + ")")
     if before:
-        ratio = statistics.median(b / a for a, b in zip(got["this checkout (live rows)"], got["before (events)"]))
+        ratio = statistics.median(b / a for a, b in zip(got["this checkout (live rows)"], got[before_name]))
         print(f"  before / this checkout: {ratio:.1f}x (median of per-round ratios)")
-    costs = ingest_costs(folder, copy if before else None)
+    costs = ingest_costs(folder, copy if before and not before_live else None)
     print("  an ingest of 200 of today's events (Kero.ingest, median of 10, alternated): "
           + ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in costs.items())
-          + ("  (plain: a kero that keeps no live day, over the copy)" if before else ""))
+          + ("  (plain: a kero that keeps no live day, over the copy)" if before and not before_live else ""))
     if before:
         shutil.rmtree(copy)
     print(f"  ({TARGETS}); load average {min(loads):.1f} to {max(loads):.1f} ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)")
@@ -175,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, nargs="?")
     parser.add_argument("--before", metavar="DIR", help="also render with the kero packages found in DIR")
+    parser.add_argument("--before-live", action="store_true",
+                        help="the kero of --before keeps live rows too (schema 11 or later): it reads them, not the events")
     parser.add_argument("--runs", type=int, default=7, help="renders per round (median)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--big", action="store_true", help="build FOLDER as a day of 1M page views first")
@@ -187,12 +205,13 @@ def main(argv: list[str] | None = None) -> None:
             folder = Path(tmp) / "smoke"
             seed(folder, 3000, 1)
             run(folder, "smoke", runs=1, rounds=1, before=str(ROOT))  # this checkout as "before": the plumbing
+            run(folder, "smoke", runs=1, rounds=1, before=str(ROOT), before_live=True)
         return
     if args.folder is None:
         parser.error("FOLDER is needed (or --smoke)")
     if args.big:
         big_day(args.folder)
-    run(args.folder, str(args.folder), args.runs, args.rounds, args.before)
+    run(args.folder, str(args.folder), args.runs, args.rounds, args.before, args.before_live)
 
 
 if __name__ == "__main__":
