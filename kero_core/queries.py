@@ -401,13 +401,14 @@ def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetim
         SELECT ts >= ? AS cur, date_trunc('{unit}', CASE WHEN ts >= ? THEN ts ELSE ts + ? END) AS b,
                {METRICS['visitors']}, count(*)
         FROM events WHERE {w.sql} GROUP BY ALL"""
-    found = {(cur, b): (int(v), int(n)) for cur, b, v, n in con.execute(sql, [scope.start, scope.start, shift, *w.params]).fetchall()}
-    out = []
-    for b in starts:
-        visitors, views = found.get((True, b), (0, 0))
-        previous_visitors, previous_views = found.get((False, b), (0, 0))
-        out.append(Bucket(b, visitors, views, previous_visitors, previous_views))
-    return unit, out
+    return unit, overlaid(con.execute(sql, [scope.start, scope.start, shift, *w.params]).fetchall(), starts)
+
+
+def overlaid(rows: Sequence[tuple[bool, datetime, int, int]], starts: Sequence[datetime]) -> list[Bucket]:
+    """The chart's buckets from (current or not, bucket start, visitors, views) rows: each of
+    ``starts`` with the period's counts and those of the period before moved onto it."""
+    found = {(cur, b): (int(v), int(n)) for cur, b, v, n in rows}
+    return [Bucket(b, *found.get((True, b), (0, 0)), *found.get((False, b), (0, 0))) for b in starts]
 
 
 # A request's route: plain WSGI apps have no routes, so their path stands in; a 404 without a route

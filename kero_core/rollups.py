@@ -732,13 +732,7 @@ def series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetim
                    sum(visitors), sum(views) FROM {_table(scope, 'day_figures')} WHERE {rolled.sql} GROUP BY ALL)
         GROUP BY ALL"""
     params = [scope.start, scope.start, shift, *raw_params, scope.start, scope.start, shift, *rolled.params]
-    found = {(cur, b): (int(v), int(n)) for cur, b, v, n in con.execute(sql, params).fetchall()}
-    out = []
-    for b in starts:
-        visitors, views = found.get((True, b), (0, 0))
-        previous_visitors, previous_views = found.get((False, b), (0, 0))
-        out.append(Bucket(b, visitors, views, previous_visitors, previous_views))
-    return unit, out
+    return unit, queries.overlaid(con.execute(sql, params).fetchall(), starts)
 
 
 def hour_plan(start: datetime, end: datetime, rolled: Collection[date], live: Collection[date],
@@ -788,13 +782,7 @@ def _hourly_series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start:
                          FROM {_table(scope, 'day_hours')} WHERE {rows.sql} AND ({within}) GROUP BY ALL""")
         params += [scope.start, scope.start, shift, *rows.params, *(v for h in hours for v in h)]
     sql = f"SELECT cur, b, sum(v), sum(n) FROM ({' UNION ALL '.join(parts)}) AS p (cur, b, v, n) GROUP BY ALL"
-    found = {(cur, b): (int(v), int(n)) for cur, b, v, n in con.execute(sql, params).fetchall()}
-    out = []
-    for b in starts:
-        visitors, views = found.get((True, b), (0, 0))
-        previous_visitors, previous_views = found.get((False, b), (0, 0))
-        out.append(Bucket(b, visitors, views, previous_visitors, previous_views))
-    return out
+    return queries.overlaid(con.execute(sql, params).fetchall(), starts)
 
 
 def breakdowns(
