@@ -9,8 +9,11 @@ the rows current costs each ingest.
     python benchmarks/today.py --smoke                            # tiny, seconds
 
 FOLDER is changed: the first ingest of today makes today live (its rows are computed once; the
-time is printed); with ``--before``, a copy made first (FOLDER-before) is what the kero before reads. Renders use a clock stopped at the folder's end (``bench.json``), each variant
-in a fresh process per round."""
+time is printed); with ``--before``, a copy made first (FOLDER-before) is what the kero before
+reads. Renders use a clock stopped at the folder's end (``bench.json``), each variant in a fresh
+process per round. The ingest cost is that of 200 of today's events: into the live day and, with
+``--before``, into the copy by a kero that keeps no live day, or with ``--before-live`` by the
+kero before into its live copy (rounds alternated, each in a process of its own)."""
 
 from __future__ import annotations
 
@@ -104,6 +107,21 @@ def make_live(folder: Path) -> tuple[float | None, int]:
     return took, events
 
 
+def ingest_cost_with(folder: Path, kero_from: str | None) -> float:
+    """The live median of :func:`ingest_costs` over ``folder``, run by the kero packages of
+    ``kero_from`` (None: this checkout's) in a process of their own."""
+    package = kero_from or str(ROOT)
+    code = ("import json, sys, kero_core; sys.path.insert(0, sys.argv[2]); from today import ingest_costs; "  # kero_core
+            "print(json.dumps([ingest_costs(__import__('pathlib').Path(sys.argv[1]), None)['live'], kero_core.__file__]))")
+    done = subprocess.run([sys.executable, "-c", code, str(folder), str(ROOT / "benchmarks")], check=True,
+                          env=dict(os.environ, PYTHONPATH=package), cwd=tempfile.gettempdir(), timeout=1800,
+                          capture_output=True, text=True)
+    seconds, ran = json.loads(done.stdout.strip().splitlines()[-1])
+    if Path(ran).resolve() != Path(package).resolve() / "kero_core" / "__init__.py":
+        raise SystemExit(f"the ingests ran {ran}, not the kero of {package}")
+    return float(seconds)
+
+
 def ingest_costs(folder: Path, plain: Path | None) -> dict[str, float]:
     """Median seconds of an ingest of 200 of today's events (``Kero.ingest``, a busy second's
     traffic), 10 times, into ``folder`` (its live rows kept current) and, alternated, into
@@ -178,10 +196,19 @@ def run(folder: Path, label: str, runs: int, rounds: int, before: str | None, be
     if before:
         ratio = statistics.median(b / a for a, b in zip(got["this checkout (live rows)"], got[before_name]))
         print(f"  before / this checkout: {ratio:.1f}x (median of per-round ratios)")
-    costs = ingest_costs(folder, copy if before and not before_live else None)
-    print("  an ingest of 200 of today's events (Kero.ingest, median of 10, alternated): "
-          + ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in costs.items())
-          + ("  (plain: a kero that keeps no live day, over the copy)" if before and not before_live else ""))
+    if before and before_live:  # both keep live rows: what each one's update costs, alternated
+        spent: dict[str, list[float]] = {"this checkout": [], "before": []}
+        for r in range(rounds):
+            for name in (list(spent) if r % 2 == 0 else list(spent)[::-1]):
+                spent[name].append(ingest_cost_with(copy if name == "before" else folder, before if name == "before" else None))
+        print("  an ingest of 200 of today's events into the live day (Kero.ingest, median of 10 per round): "
+              + ", ".join(f"{name} {statistics.median(t) * 1000:.0f} ms (rounds: "
+                          + ", ".join(f"{x * 1000:.0f}" for x in t) + ")" for name, t in spent.items()))
+    else:
+        costs = ingest_costs(folder, copy if before else None)
+        print("  an ingest of 200 of today's events (Kero.ingest, median of 10, alternated): "
+              + ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in costs.items())
+              + ("  (plain: a kero that keeps no live day, over the copy)" if before else ""))
     if before:
         shutil.rmtree(copy)
     print(f"  ({TARGETS}); load average {min(loads):.1f} to {max(loads):.1f} ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)")

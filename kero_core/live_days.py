@@ -109,7 +109,7 @@ def after_insert(con: duckdb.DuckDBPyConnection, update: Update) -> None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {after} AS SELECT * FROM {before}")
         con.execute(f"INSERT INTO {after} ({columns}) SELECT {columns} FROM read_parquet(?) WHERE ts >= ? AND ts < ?",
                     [update.files, *span])
-        kept = _keep_keys(con, day, after)
+        kept = _keep_keys(con, day, after, before)
         seen = con.execute(f"SELECT count(*) FROM {before}").fetchone()[0] > 0  # else f(before) is nothing
         for name, events in ((BEFORE, before), (AFTER, after)) if seen else ((AFTER, after),):
             for table in rollups.VIEW_TABLES:
@@ -122,13 +122,17 @@ def after_insert(con: duckdb.DuckDBPyConnection, update: Update) -> None:
         rollups.save_live_days(con, update.live)
 
 
-def _keep_keys(con: duckdb.DuckDBPyConnection, day: date, events: str) -> str | None:
+def _keep_keys(con: duckdb.DuckDBPyConnection, day: date, events: str, before: str) -> str | None:
     """The keys each card of the live ``day`` keeps, as the name of a temporary table (KEPT),
     or None when no card can fold with ``events`` added: those of its rows, and among
     ``events``' keys it does not have yet, as many as it has room for below CARD_KEYS (the most
     frequent first), unless it folds already (it has a queries.OTHER row): a key past that is
     counted in the OTHER row for the rest of the day. So a card's keys are the first CARD_KEYS
-    of the day, kept from then on, and a flood of unique values costs one row."""
+    of the day, kept from then on, and a flood of unique values costs one row. The table lists
+    only the keys the cards of ``events`` or of ``before`` (their visitors' events the day held
+    already) have: the fold joins it, and a folding day's 10,000 keys per card made the update's
+    cards cost 20 times those of the batch. (Not those of ``events`` alone: the day's rows may
+    hold a key only ``before`` has, e.g. the exit page of a visit that went on.)"""
     kept = "(SELECT name, is_bot, card, k FROM day_cards_all WHERE day = ?)"  # one row per key
     sizes = f"SELECT name, is_bot, card, count(*) AS n, bool_or(k = ?) AS folding FROM {kept} GROUP BY ALL"
     most, folding = con.execute(f"SELECT coalesce(max(n), 0), coalesce(bool_or(folding), false) FROM ({sizes})",
@@ -137,14 +141,16 @@ def _keep_keys(con: duckdb.DuckDBPyConnection, day: date, events: str) -> str | 
         return None  # an event brings a card one key at most
     new = f"{KEPT}_new"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {new}_day_cards AS SELECT * FROM day_cards LIMIT 0")
-    rollups.cards(con, rollups.Into(events, rows=new), day, _span(day))
+    for counted in (events, before):
+        rollups.cards(con, rollups.Into(counted, rows=new), day, _span(day))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {KEPT} AS
         WITH kept AS {kept}, sizes AS ({sizes}),
              seen AS (SELECT name, is_bot, card, k, sum(v1) AS v FROM {new}_day_cards AS c
                       WHERE NOT EXISTS (SELECT 1 FROM kept WHERE kept.name = c.name AND kept.is_bot = c.is_bot
                                                             AND kept.card = c.card AND kept.k = c.k)
                       GROUP BY ALL)
-        SELECT * FROM kept
+        SELECT * FROM kept WHERE EXISTS (SELECT 1 FROM {new}_day_cards AS c WHERE c.name = kept.name
+                                          AND c.is_bot = kept.is_bot AND c.card = kept.card AND c.k = kept.k)
         UNION ALL
         SELECT name, is_bot, card, k FROM seen LEFT JOIN sizes USING (name, is_bot, card)
         WHERE NOT coalesce(folding, false)

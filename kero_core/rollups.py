@@ -373,11 +373,14 @@ def roll_events(con: duckdb.DuckDBPyConnection, day: date, into: Into) -> None:
              lengths AS ({queries.visit_lengths("marked", GROUP)})
         SELECT {key}, {group}, seconds, count(*), count(*) FILTER (WHERE bounce) FROM lengths GROUP BY ALL""",
                 [*span, *key_params])
-    cards(con, into, day, span)
     this_day = into.of_day(day)
-    folded = into.kept or (KEPT if _keep_top_keys(con, into, day) else None)
+    folded = into.kept
+    if folded is None:  # counted, and counted again with a fold if a card has too many keys
+        cards(con, into, day, span)
+        if _keep_top_keys(con, into, day):
+            folded = KEPT
+            con.execute(f"DELETE FROM {into.table('day_cards')} WHERE {this_day.sql}", this_day.params)
     if folded:
-        con.execute(f"DELETE FROM {into.table('day_cards')} WHERE {this_day.sql}", this_day.params)
         cards(con, into, day, span, fold=folded)
     _sum_countries(con, into, this_day)
     con.execute(f"""INSERT INTO {into.table('day_durations')} SELECT {key}, {group}, {BUCKET}, count(*) {events}

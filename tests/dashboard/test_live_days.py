@@ -222,3 +222,31 @@ def test_hourly_charts_read_whole_hours_from_the_rows_and_the_cut_hours_from_eve
     assert hours == [(NOW.date() - timedelta(days=1), 16, 24), (NOW.date(), 0, 15)]
     assert raw == [(now - timedelta(hours=24), datetime.combine(NOW.date() - timedelta(days=1), datetime.min.time())
                     + timedelta(hours=16)), (now.replace(minute=0, second=0), now)]
+
+
+def test_a_folding_day_keeps_the_keys_a_visit_leaves_behind(make_kero: Callable[..., Kero],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a day whose cards fold, an update counts its batch with the day's kept keys: those of
+    its visitors' events before the batch too. A visit that goes on leaves its old exit page,
+    a key the batch's own events do not have as an exit page: it must still be kept, not
+    folded (the day's rows would lose a visit from "(other)", which they never held)."""
+    monkeypatch.setattr(live_days, "CARD_KEYS", 12)
+    kero = make_kero(clock=FakeClock(NOW), measure_requests=True)
+    start = NOW.timestamp() - 3600
+
+    def view(path: str, visitor: int, minute: int) -> Hit:
+        return Hit(start + 60 * minute, "http_req", "GET", path, "", "", 200, 5.0, f"203.0.113.{visitor}", "", "", "",
+                   "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "", "", "")
+
+    # /a, the most visited page, is visitor 1's exit page; twenty one-page visits make every
+    # page card fold (12 keys kept, the rest in the folded row).
+    kero.ingest([view("/a", v, 0) for v in (1, 2, 3)] + [view(f"/p{v}", v, 1) for v in range(10, 30)])
+    kero.ingest([view("/b", 1, 5)])  # visitor 1's visit goes on: its exit page is now /b
+    scope = parse_view({"period": ["today"]}, NOW.replace(tzinfo=None)).scope()
+    with kero.read() as con:
+        assert NOW.date() in rollups.live_days(con)  # the update did not fail
+        rows = rollups.breakdowns(con, scope, ["exit_pages"], 100)["exit_pages"][1]
+        raw = {row.key: row for row in queries.breakdowns(con, scope, ["exit_pages"], 100)["exit_pages"][1]}
+    assert any(row.key[0] == queries.OTHER for row in rows)  # the card folds
+    exits = {row.key[0]: row.value for row in rows if row.key[0] != queries.OTHER}
+    assert exits["/a"] == 2 == raw[("/a",)].value  # visitors 2 and 3 left from /a, visitor 1 no longer does
