@@ -46,7 +46,6 @@ VALUES = {
 }
 assert set(VALUES) == set(rollups.VIEW_TABLES)
 BEFORE, AFTER = "kero_live_before", "kero_live_after"  # the two sets' events, and their rows' tables
-DELTA = "kero_live_delta"  # a table's rows changed by an update, as they become
 KEPT = "kero_live_kept"  # the keys the cards of the live day being updated keep (see _keep_keys)
 # A live day's card keeps its first this many keys (rollups keep 1,000 of a finished day: the most
 # frequent ones, which a day in progress cannot know yet): 300,000 events of a day of the
@@ -161,25 +160,30 @@ def _keep_keys(con: duckdb.DuckDBPyConnection, day: date, events: str, before: s
 
 def _merge(con: duckdb.DuckDBPyConnection, table: str, day: date, seen: bool) -> None:
     """Add ``{AFTER}_{table}``'s rows less ``{BEFORE}_{table}``'s (none unless ``seen``) to
-    ``table``'s rows of ``day``, key by key (a row whose sums all come to zero goes). A sum
-    below zero means the rows were not what the events say: the cast fails, and with it the
-    ingest's transaction (see the module docstring)."""
+    ``table``'s rows of ``day``, key by key (a row whose sums all come to zero goes), in one
+    MERGE. A sum below zero means the rows were not what the events say: the cast fails, and
+    with it the ingest's transaction (see the module docstring)."""
     values = VALUES[table]
     keys = [c for c in _columns(con, table) if c not in values]
     key_list = ", ".join(keys)
     rows = f"SELECT {key_list}, {', '.join(values)} FROM {AFTER}_{table}"
     if seen:
         rows += f" UNION ALL SELECT {key_list}, {', '.join(f'-({v}::BIGINT)' for v in values)} FROM {BEFORE}_{table}"
-    same = " AND ".join(f"t.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE {DELTA} AS
-                    WITH d AS (SELECT {key_list}, {', '.join(f'sum({v})::BIGINT AS {v}' for v in values)}
-                               FROM ({rows}) GROUP BY ALL HAVING {' OR '.join(f'sum({v}) <> 0' for v in values)})
-                    SELECT {', '.join(f'd.{k}' for k in keys)},
-                           {', '.join(f'(coalesce(t.{v}, 0) + d.{v})::UBIGINT AS {v}' for v in values)}
-                    FROM d LEFT JOIN (SELECT * FROM {table} WHERE day = ?) AS t ON {same}""", [day])
-    con.execute(f"DELETE FROM {table} AS t USING {DELTA} AS d WHERE t.day = ? AND {same}", [day])
-    con.execute(f"INSERT INTO {table} ({key_list}, {', '.join(values)}) SELECT * FROM {DELTA} "
-                f"WHERE {' OR '.join(f'{v} <> 0' for v in values)}")
+
+    def same(a: str, b: str) -> str:
+        return " AND ".join(f"{a}.{k} IS NOT DISTINCT FROM {b}.{k}" for k in keys)
+
+    con.execute(f"""MERGE INTO {table} AS t USING (
+                        WITH d AS (SELECT {key_list}, {', '.join(f'sum({v})::BIGINT AS {v}' for v in values)}
+                                   FROM ({rows}) GROUP BY ALL HAVING {' OR '.join(f'sum({v}) <> 0' for v in values)})
+                        SELECT {', '.join(f'd.{k}' for k in keys)},
+                               {', '.join(f'(coalesce(o.{v}, 0) + d.{v})::UBIGINT AS {v}' for v in values)}
+                        FROM d LEFT JOIN (SELECT * FROM {table} WHERE day = ?) AS o ON {same('o', 'd')}) AS n
+                    ON t.day = ? AND {same('t', 'n')}
+                    WHEN MATCHED AND NOT coalesce({' OR '.join(f'n.{v} <> 0' for v in values)}, false) THEN DELETE
+                    WHEN MATCHED THEN UPDATE SET {', '.join(f'{v} = n.{v}' for v in values)}
+                    WHEN NOT MATCHED THEN INSERT ({key_list}, {', '.join(values)})
+                                          VALUES ({', '.join(f'n.{c}' for c in (*keys, *values))})""", [day, day])
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
