@@ -38,11 +38,23 @@ BATCH = 50_000  # hits per spool file at most
 # (about 50 ms of CPU: open, insert, checkpoint) per interval, which at 1 s would take 5% of a
 # core from the app.
 INGEST_EVERY = 5.0
+# And at most this share of the time goes to background ingests: after a session that took t
+# seconds (a big database, today's rollups kept current, a visitor with thousands of events
+# today), the next waits t / INGEST_SHARE seconds, at most INGEST_AT_MOST. DuckDB's work runs
+# beside the app's requests on the same cores; readers ingest what is pending first, so they
+# see every event whatever the period.
+INGEST_SHARE = 0.05
+INGEST_AT_MOST = 30.0
 LOG_EVERY = 60.0  # seconds between two log lines about the same problem
 # The writer's work comes in slices of at most SLICE seconds, each followed by a PAUSE-second sleep
 # (see Slices): the request thread waits for the GIL at most about one slice.
 SLICE = 0.0002
 PAUSE = 0.00005
+
+
+def ingest_period(took: float) -> float:
+    """Seconds from a background ingest that took ``took`` seconds to the next (see INGEST_SHARE)."""
+    return min(max(INGEST_EVERY, took / INGEST_SHARE), INGEST_AT_MOST)
 
 
 class Slices:
@@ -151,19 +163,22 @@ class Pipeline:
     # -- writer thread -------------------------------------------------------------------------------
     def _run(self) -> None:
         self._warm_up()
-        next_ingest = time.monotonic() + max(self.interval, INGEST_EVERY)
+        period = INGEST_EVERY
+        next_ingest = time.monotonic() + max(self.interval, period)
         while not self._stopping:
             self._wake.wait(self.interval)
             self._wake.clear()
             if self._stopping:
                 break
             self.write()
-            # Ingest only once a spool file has waited about INGEST_EVERY: under gunicorn -w 4 each
+            # Ingest only once a spool file has waited about a period: under gunicorn -w 4 each
             # worker ingesting on its own clock made four sessions per period, each with a
             # quarter of the files; now whichever worker comes first takes every file.
-            if time.monotonic() >= next_ingest and self.store.waited() >= INGEST_EVERY - self.interval:
-                next_ingest = time.monotonic() + max(self.interval, INGEST_EVERY)
-                self._ingest(wait=0)
+            if time.monotonic() >= next_ingest and self.store.waited() >= period - self.interval:
+                started = time.monotonic()
+                if self.store.pending() and self._ingest(wait=0):  # a session ran: its cost sets the period
+                    period = ingest_period(time.monotonic() - started)
+                next_ingest = time.monotonic() + max(self.interval, period)
 
     def _warm_up(self) -> None:
         """Ready the builder while the first interval runs, not after it (see EventBuilder.warm_up)."""

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import pytest
 
-from kero_core import Kero
+from kero_core import Kero, pipeline
 from kero_core.capture import as_hit
 from tests.conftest import environ
 
@@ -88,6 +88,40 @@ def test_processes_sharing_a_folder_share_the_background_ingest(
     # Together: about one session a second (6 measured, the read's included); each writer on its
     # own clock made two (10 to 11 measured).
     assert 2 <= sessions <= 8, sessions
+
+
+def test_an_ingest_that_takes_long_spaces_out_the_next_ones(
+    make_kero: Callable[..., Kero], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Background ingests take at most INGEST_SHARE of the time: one that took t seconds is
+    followed by t / INGEST_SHARE seconds without another (a big database, a live day with a
+    visitor of thousands of events: DuckDB's work runs beside the app's requests)."""
+    monkeypatch.setattr("kero_core.pipeline.INGEST_EVERY", 0.2)
+    monkeypatch.setattr("kero_core.pipeline.INGEST_SHARE", 0.1)
+    kero = make_kero(flush_interval=0.05)
+    assert kero.count() == 0  # the database made: the first session does not pay for it below
+    real_ingest, sessions = kero.store.try_ingest, []
+
+    def slow_ingest() -> bool:  # injected: every session takes 0.3 s more
+        sessions.append(time.monotonic())
+        time.sleep(0.3)
+        return real_ingest()
+
+    monkeypatch.setattr(kero.store, "try_ingest", slow_ingest)
+    sent, until = 0, time.monotonic() + 6.0
+    while time.monotonic() < until:
+        kero.record_request(environ(f"/{sent}"), status=200)
+        sent += 1
+        time.sleep(0.02)
+    gaps = [later - earlier for earlier, later in zip(sessions, sessions[1:])]
+    # 0.3 s or more each: 3 s or more between two (every 0.5 s if the period stayed 0.2 s).
+    assert len(sessions) >= 2 and min(gaps) >= 3.0, gaps
+    assert kero.count() == sent  # a read ingests what is pending first
+
+
+def test_the_ingest_period_follows_the_cost_of_an_ingest() -> None:
+    assert [pipeline.ingest_period(took) for took in (0.01, 0.25, 1.0, 10.0)] == [
+        pipeline.INGEST_EVERY, pipeline.INGEST_EVERY, 1.0 / pipeline.INGEST_SHARE, pipeline.INGEST_AT_MOST]
 
 
 def test_full_buffer_drops_and_counts(make_kero: Callable[..., Kero]) -> None:
