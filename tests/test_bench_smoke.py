@@ -91,3 +91,10 @@ def test_today_smoke() -> None:
     out = run("today.py", 180)
     assert "today made live in" in out and "live " in out and "plain " in out, out
     assert "this checkout (live rows)    Today" in out and "before (events)" in out and "before / this checkout:" in out, out
+
+
+def test_live_ingest_smoke() -> None:
+    """Both variants (this checkout standing in for the one before) measure an ingest into a
+    live day of a heavy visitor and of new ones, each in a process that imported its kero."""
+    out = run("live_ingest.py", 180)
+    assert out.count("one visitor") == 2 and "this checkout" in out and "before" in out, out
