@@ -98,3 +98,9 @@ def test_live_ingest_smoke() -> None:
     live day of a heavy visitor and of new ones, each in a process that imported its kero."""
     out = run("live_ingest.py", 180)
     assert out.count("one visitor") == 2 and "this checkout" in out and "before" in out, out
+
+
+def test_first_view_smoke() -> None:
+    """A new process's first render and its second, over a copy of a seeded folder."""
+    out = run("first_view.py", 180)
+    assert "first view  median" in out and "second view median" in out, out
