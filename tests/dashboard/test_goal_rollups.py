@@ -7,8 +7,10 @@ tests/dashboard/test_rollups.py): the data here keeps clear of midnight."""
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import Callable
 
 import duckdb
@@ -28,11 +30,25 @@ GOALS = ["signup", "/docs/*", "/pricing"]
 TODAY = datetime.combine(NOW.date(), datetime.min.time())
 
 
+def options(geoip_db: str) -> dict[str, object]:
+    return {"clock": FakeClock(NOW), "geoip_db": geoip_db, "measure_requests": True, "retention": 60, "goals": GOALS}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 days of traffic, ingested once (an ingest rolls every past day up); each test copies it."""
+    from _maxminddb_geolite2 import geolite2_database
+
+    folder = tmp_path_factory.mktemp("goal-rollups") / "kero"
+    with Kero(db_path=folder, **options(geolite2_database())) as kero:
+        kero.ingest([h for h in generate(6000, days=12, seed=5, end=NOW.timestamp()) if far_from_midnight(h)])
+    return folder
+
+
 @pytest.fixture
-def kero(make_kero: Callable[..., Kero], geoip_db: str) -> Kero:
-    kero = make_kero(clock=FakeClock(NOW), geoip_db=geoip_db, measure_requests=True, retention=60, goals=GOALS)
-    kero.ingest([h for h in generate(6000, days=12, seed=5, end=NOW.timestamp()) if far_from_midnight(h)])
-    return kero
+def kero(make_kero: Callable[..., Kero], geoip_db: str, seeded: Path, tmp_path: Path) -> Kero:
+    shutil.copytree(seeded, tmp_path / "kero")
+    return make_kero(db_path=tmp_path / "kero", **options(geoip_db))
 
 
 def view_of(kero: Kero, **params: str) -> View:
