@@ -10,8 +10,8 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HOOKS = ("from tests.turns import (pytest_configure, pytest_configure_node, pytest_runtest_call,  # noqa: F401\n"
-         "                         pytest_runtest_protocol, pytest_unconfigure)\n")
+HOOKS = ("from tests.turns import (pytest_configure_node, pytest_runtest_call, pytest_runtest_protocol,  # noqa: F401\n"
+         "                         pytest_unconfigure)\n")
 SPAN = """
     import time
     from pathlib import Path

@@ -21,13 +21,11 @@ FOLDER = pytest.StashKey[Path]()
 OPTION = "kero_turns"  # the folder's name in each worker's workerinput
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    if getattr(config, "workerinput", None) is None and (config.getoption("numprocesses", None) or 0):
-        config.stash[FOLDER] = Path(tempfile.mkdtemp(prefix="kero-test-turns-"))
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
+    """In the controller, for each worker it starts: the run's folder, made for the first."""
+    if FOLDER not in node.config.stash:
+        node.config.stash[FOLDER] = Path(tempfile.mkdtemp(prefix="kero-test-turns-"))
     node.workerinput[OPTION] = str(node.config.stash[FOLDER])
 
 
