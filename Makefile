@@ -28,8 +28,11 @@ demo-django: $(STAMP)
 demo-fastapi: $(STAMP)
 	$(PY) example_sites/fastapi_site/run.py --port $(PORT)
 
+# Two workers (pytest-xdist), a test file to each in turn: the suite waits on servers and
+# subprocesses much of the time. Tests marked `alone` still measure with no other test running.
+# One process: .venv/bin/python -m pytest (or -n 0).
 test: $(STAMP) system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 test-slow: $(STAMP) system-deps
 	$(PY) -m pytest -m slow

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import pytest
 
 from kero_core import Kero
+from tests.turns import (pytest_configure_node, pytest_runtest_call, pytest_runtest_protocol,  # noqa: F401 (hooks)
+                         pytest_unconfigure)
 
 if TYPE_CHECKING:
     from tests.lake.postgres import PostgresServer

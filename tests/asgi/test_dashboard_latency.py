@@ -90,8 +90,14 @@ def while_rendering(host: str, port: int, renders: list[tuple[float, float, int]
     return busy
 
 
+@pytest.fixture
+def seeded(tmp_path: Path, request: pytest.FixtureRequest) -> int:
+    """``tmp_path / "kero"`` seeded with ``request.param`` events, before the measured call."""
+    seed(tmp_path / "kero", request.param)
+    return request.param
+
+
 def check(tmp_path: Path, events: int) -> None:
-    seed(tmp_path / "kero", events)
     with serve("uvicorn", "tests.asgi.sites:plain_app", tmp_path, {"KERO_TEST_USERS": "admin:secret"}) as server:
         host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
         latencies(host, port, 50)  # warm-up
@@ -109,10 +115,14 @@ def check(tmp_path: Path, events: int) -> None:
     assert max(busy) < render_ms / 4, f"a tracked request took {max(busy):.0f} ms during {render_ms:.0f} ms renders"
 
 
-def test_no_tracked_request_waits_for_a_dashboard_render(tmp_path: Path) -> None:
-    check(tmp_path, 200_000)
+@pytest.mark.alone
+@pytest.mark.parametrize("seeded", [200_000], indirect=True)
+def test_no_tracked_request_waits_for_a_dashboard_render(tmp_path: Path, seeded: int) -> None:
+    check(tmp_path, seeded)
 
 
 @pytest.mark.slow
-def test_the_same_over_a_million_events(tmp_path: Path) -> None:
-    check(tmp_path, 1_000_000)
+@pytest.mark.alone
+@pytest.mark.parametrize("seeded", [1_000_000], indirect=True)
+def test_the_same_over_a_million_events(tmp_path: Path, seeded: int) -> None:
+    check(tmp_path, seeded)

@@ -135,6 +135,7 @@ def test_a_streamed_response_is_timed_to_its_last_chunk(app: KeroMiddleware, ker
     assert event.duration_ms is not None and event.duration_ms >= 50
 
 
+@pytest.mark.alone
 def test_recorded_at_the_last_chunk_not_when_background_work_ends(kero: Kero) -> None:
     """Work after the response (Starlette's BackgroundTasks run there) is not the request's
     duration, and the request is recorded before it."""
@@ -212,6 +213,7 @@ def test_auth_callables_sync_async_and_failing(make_kero: Callable[..., Kero], c
     assert "auth callable failed" in caplog.text
 
 
+@pytest.mark.alone
 def test_the_dashboard_renders_off_the_event_loop(app: KeroMiddleware, monkeypatch: pytest.MonkeyPatch) -> None:
     """A slow dashboard (an injected 1 s render) does not stall a request served meanwhile."""
     from kero_core import own_pages

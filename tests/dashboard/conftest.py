@@ -1,10 +1,12 @@
-"""Fixtures of the dashboard tests: a Kero on a fake clock, hand-made page views, and the
-dashboard served through KeroMiddleware (werkzeug's test client)."""
+"""Fixtures of the dashboard tests: a Kero on a fake clock, hand-made page views, the dashboard
+served through KeroMiddleware (werkzeug's test client), and folders seeded once per module."""
 
 from __future__ import annotations
 
 import base64
+import shutil
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
@@ -58,3 +60,20 @@ def client(kero: Kero) -> Client:
 
 def get(client: Client, url: str, **headers: str) -> TestResponse:
     return client.get(url, headers={**ADMIN, **headers})
+
+
+def seed_once(factory: pytest.TempPathFactory, options: dict[str, Any], *batches: list[Hit]) -> Path:
+    """A database folder holding ``batches``, ingested in turn by a Kero with ``options`` (an
+    ingest rolls every past day up): built by a module-scoped fixture, opened by each test as
+    :func:`open_copy`, since most of them change it."""
+    folder = factory.mktemp("seeded") / "kero"
+    with Kero(db_path=folder, **options) as kero:
+        for batch in batches:
+            kero.ingest(batch)
+    return folder
+
+
+def open_copy(make_kero: Callable[..., Kero], seeded: Path, tmp_path: Path, options: dict[str, Any]) -> Kero:
+    """This test's own copy of a :func:`seed_once` folder, opened with the same ``options``."""
+    shutil.copytree(seeded, tmp_path / "kero")
+    return make_kero(db_path=tmp_path / "kero", **options)

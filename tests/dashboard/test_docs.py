@@ -9,7 +9,7 @@ import json
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from werkzeug.test import Client
@@ -20,7 +20,8 @@ from kero_core.dashboard.cards import PANELS
 from kero_core.dashboard.view import COMPARE, TIMEFRAMES
 from kero_core.queries import DIMENSIONS
 from kero_core.synthetic import generate
-from tests.dashboard.conftest import at, get, ingest
+from tests.conftest import FakeClock
+from tests.dashboard.conftest import NOW, at, get, open_copy, seed_once
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "dashboard.md").read_text()
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", DOC, re.S)
@@ -31,10 +32,23 @@ DOC_GOALS = ["signup", "/thanks", "/docs/*"]
 DOC_FUNNELS = {"Checkout": ["/pricing", "/signup", "signup"]}
 
 
-@pytest.fixture
-def kero(make_kero: Any, clock: Any) -> Kero:
+def options(clock: FakeClock) -> dict[str, Any]:
     """The dashboard's fixture with the goals and funnels of the doc's example."""
-    return make_kero(clock=clock, measure_requests=True, retention=400, goals=DOC_GOALS, funnels=DOC_FUNNELS)
+    return {"clock": clock, "measure_requests": True, "retention": 400, "goals": DOC_GOALS, "funnels": DOC_FUNNELS}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two days of traffic and a note."""
+    folder = seed_once(tmp_path_factory, options(FakeClock(NOW)), list(generate(400, days=2, seed=2, end=at())))
+    with Kero(db_path=folder, **options(FakeClock(NOW))) as kero:
+        kero.annotate("v1.4 deployed", at=at(hours=-3))
+    return folder
+
+
+@pytest.fixture
+def kero(make_kero: Callable[..., Kero], clock: FakeClock, seeded: Path, tmp_path: Path) -> Kero:
+    return open_copy(make_kero, seeded, tmp_path, options(clock))
 
 
 def test_the_goals_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,13 +75,6 @@ def test_the_annotations_example_runs(tmp_path: Path, monkeypatch: pytest.Monkey
         scope["kero"].close()
 
 
-@pytest.fixture
-def seeded(kero: Kero) -> Kero:
-    ingest(kero, generate(400, days=2, seed=2, end=at()))
-    kero.annotate("v1.4 deployed", at=at(hours=-3))
-    return kero
-
-
 def shape(value: Any) -> Any:
     """The keys of a JSON value, recursively (first item of lists)."""
     if isinstance(value, dict):
@@ -82,14 +89,14 @@ def test_the_doc_has_examples() -> None:
 
 
 @pytest.mark.parametrize("url", URLS)
-def test_every_documented_url_answers(client: Client, seeded: Kero, url: str) -> None:
+def test_every_documented_url_answers(client: Client, url: str) -> None:
     answer = get(client, url)
     assert answer.status_code == 200, answer.data[:300]
     expected = "text/csv; charset=utf-8" if "format=csv" in url else "application/json" if "/api/" in url else "text/html; charset=utf-8"
     assert answer.headers["Content-Type"] == expected
 
 
-def test_documented_json_has_the_real_shape(client: Client, seeded: Kero) -> None:
+def test_documented_json_has_the_real_shape(client: Client) -> None:
     stats, realtime = [json.loads(body) for kind, body in BLOCKS if kind == "json"]
     real = get(client, "/_kero/api/stats?period=7d&path!=/login&limit=5").get_json()
     assert shape(stats) == shape(real)
@@ -99,7 +106,7 @@ def test_documented_json_has_the_real_shape(client: Client, seeded: Kero) -> Non
     assert all(f"`{f['id']}`" in DOC for f in real["figures"])
 
 
-def test_documented_csv_lines_exist(client: Client, seeded: Kero) -> None:
+def test_documented_csv_lines_exist(client: Client) -> None:
     example = next(body for kind, body in BLOCKS if kind == "text" and body.startswith("card,label"))
     real = list(csv.reader(io.StringIO(get(client, "/_kero/?period=7d&format=csv").data.decode())))
     documented = list(csv.reader(io.StringIO(example)))

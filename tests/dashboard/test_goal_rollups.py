@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 import duckdb
 import pytest
+from _maxminddb_geolite2 import geolite2_database
 
 from kero_core import Kero, goal_queries, queries, rollups
 from kero_core.dashboard import model
@@ -22,17 +24,28 @@ from kero_core.goals import parse_goals
 from kero_core.store import SCHEMA_VERSION
 from kero_core.synthetic import generate
 from tests.conftest import FakeClock
+from tests.dashboard.conftest import open_copy, seed_once
 from tests.dashboard.test_rollups import NOW, close, drop_schema_10, exact, far_from_midnight
 
 GOALS = ["signup", "/docs/*", "/pricing"]
 TODAY = datetime.combine(NOW.date(), datetime.min.time())
 
 
+def options() -> dict[str, Any]:
+    return {"clock": FakeClock(NOW), "geoip_db": geolite2_database(), "measure_requests": True, "retention": 60,
+            "goals": GOALS}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 days of traffic (away from midnight)."""
+    return seed_once(tmp_path_factory, options(),
+                     [h for h in generate(6000, days=12, seed=5, end=NOW.timestamp()) if far_from_midnight(h)])
+
+
 @pytest.fixture
-def kero(make_kero: Callable[..., Kero], geoip_db: str) -> Kero:
-    kero = make_kero(clock=FakeClock(NOW), geoip_db=geoip_db, measure_requests=True, retention=60, goals=GOALS)
-    kero.ingest([h for h in generate(6000, days=12, seed=5, end=NOW.timestamp()) if far_from_midnight(h)])
-    return kero
+def kero(make_kero: Callable[..., Kero], seeded: Path, tmp_path: Path) -> Kero:
+    return open_copy(make_kero, seeded, tmp_path, options())
 
 
 def view_of(kero: Kero, **params: str) -> View:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import random
 from datetime import date, datetime, timedelta, timezone
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 import duckdb
 import pytest
+from _maxminddb_geolite2 import geolite2_database
 
 from kero_core import Kero, goal_queries, live_days, queries, rollups
 from kero_core.capture import Hit
@@ -20,6 +22,7 @@ from kero_core.dashboard.cards import PANELS
 from kero_core.dashboard.view import parse_view
 from kero_core.synthetic import generate
 from tests.conftest import FakeClock
+from tests.dashboard.conftest import open_copy, seed_once
 from tests.dashboard.test_rollups import close, exact, far_from_midnight
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
@@ -35,18 +38,24 @@ def today_in_pieces(hits: list[Hit], pieces: int) -> list[list[Hit]]:
     return [today[i:i + size] for i in range(0, len(today), size)]
 
 
-@pytest.fixture
-def kero(make_kero: Callable[..., Kero], geoip_db: str) -> Kero:
+def options() -> dict[str, Any]:
+    return {"clock": FakeClock(NOW), "geoip_db": geolite2_database(), "measure_requests": True, "retention": 60}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three days of traffic, today's in 8 ingests of shuffled events (each visitor's events
-    spread over several of them)."""
-    kero = make_kero(clock=FakeClock(NOW), geoip_db=geoip_db, measure_requests=True, retention=60)
+    spread over several of them); today's live rows are in the database."""
     # Away from midnight: a visit across it counts on both days in the rollups (see test_rollups).
     hits = [h for h in generate(6000, days=3, seed=5, end=NOW.timestamp()) if far_from_midnight(h)]
     pieces = today_in_pieces(hits, 8)
-    kero.ingest([h for h in hits if h.ts < MIDNIGHT] + pieces[0])  # the first ingest of today starts it
-    for piece in pieces[1:]:
-        kero.ingest(piece)
-    return kero
+    # The first ingest of today starts it.
+    return seed_once(tmp_path_factory, options(), [h for h in hits if h.ts < MIDNIGHT] + pieces[0], *pieces[1:])
+
+
+@pytest.fixture
+def kero(make_kero: Callable[..., Kero], seeded: Path, tmp_path: Path) -> Kero:
+    return open_copy(make_kero, seeded, tmp_path, options())
 
 
 def assert_rollups_answer_like_events(kero: Kero, params: dict[str, list[str]]) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 import duckdb
 import pytest
+from _maxminddb_geolite2 import geolite2_database
 
 from kero_core import Kero, goal_queries, queries, rollups
 from kero_core.capture import Hit
@@ -20,6 +22,7 @@ from kero_core.dashboard.view import parse_view
 from kero_core.synthetic import generate
 from kero_core.store import SCHEMA_VERSION
 from tests.conftest import FakeClock, environ
+from tests.dashboard.conftest import open_copy, seed_once
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 
@@ -53,13 +56,20 @@ def drop_schema_10(con: duckdb.DuckDBPyConnection) -> None:
     rollups.save_live_days(con, {})
 
 
+def options() -> dict[str, Any]:
+    return {"clock": FakeClock(NOW), "geoip_db": geolite2_database(), "measure_requests": True, "retention": 60}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 days of traffic (away from midnight), every past day rolled up by the ingest."""
+    return seed_once(tmp_path_factory, options(),
+                     [h for h in generate(6000, days=12, seed=5, end=NOW.timestamp()) if far_from_midnight(h)])
+
+
 @pytest.fixture
-def kero(make_kero: Callable[..., Kero], geoip_db: str) -> Kero:
-    clock = FakeClock(NOW)
-    kero = make_kero(clock=clock, geoip_db=geoip_db, measure_requests=True, retention=60)
-    hits = [h for h in generate(6000, days=12, seed=5, end=NOW.timestamp()) if far_from_midnight(h)]
-    kero.ingest(hits)  # rolls every past day up before it returns
-    return kero
+def kero(make_kero: Callable[..., Kero], seeded: Path, tmp_path: Path) -> Kero:
+    return open_copy(make_kero, seeded, tmp_path, options())
 
 
 def test_ingest_returns_with_every_past_day_rolled_up(kero: Kero) -> None:

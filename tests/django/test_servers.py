@@ -85,6 +85,7 @@ def test_asgi_under_uvicorn_records_what_wsgi_under_gunicorn_records(tmp_path: P
     assert {e["path"]: (e["route"], e["status"]) for e in asgi}["/nap/123/"] == ("nap/<int:ms>/", 200)
 
 
+@pytest.mark.alone
 def test_uvicorn_serves_slow_async_views_concurrently(tmp_path: Path) -> None:
     """Eight requests to a view awaiting 400 ms finish together: Kero's async path neither
     blocks the event loop nor makes requests wait for each other."""

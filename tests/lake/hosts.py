@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +51,12 @@ def lake_host(name: str, tmp_path: Path, lake: str, data_path: str | None, *, wo
 
 @contextmanager
 def lake_hosts(count: int, tmp_path: Path, lake: str, data_path: str | None) -> Iterator[list[Host]]:
-    with ExitStack() as stack:
-        yield [stack.enter_context(lake_host(f"host{i}", tmp_path, lake, data_path)) for i in range(count)]
+    """``count`` hosts, started side by side (each start waits until its gunicorn answers);
+    every one that started is stopped when the block ends, or when another fails to start."""
+    with ExitStack() as stack, ThreadPoolExecutor(count) as pool:
+        starting = [pool.submit(stack.enter_context, lake_host(f"host{i}", tmp_path, lake, data_path))
+                    for i in range(count)]
+        yield [host.result() for host in starting]
 
 
 class UniquePaths:

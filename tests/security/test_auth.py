@@ -155,6 +155,7 @@ def test_every_user_is_compared_with_compare_digest(make_kero: Callable[..., Ker
         assert len(compared) == 2 * len(users) and all(isinstance(x, bytes) for pair in compared for x in pair)
 
 
+@pytest.mark.alone
 def test_timing_of_a_near_miss_and_a_far_miss(make_kero: Callable[..., Kero]) -> None:
     """Measured and printed, asserted only loosely (two busy cores): a password right but for its
     last character takes as long to refuse as one wrong from its first."""

@@ -8,6 +8,8 @@ import statistics
 import time
 from typing import Any, Callable, Iterable
 
+import pytest
+
 from kero_core import Kero
 from kero_core.batch import EventBuilder
 from kero_core.capture import hit_from_environ
@@ -29,6 +31,7 @@ def request_ms(app: Callable[..., Iterable[bytes]], env: dict[str, Any]) -> floa
     return (time.perf_counter() - started) * 1000
 
 
+@pytest.mark.alone
 def test_a_20_kb_user_agent_or_path_costs_the_request_under_5_ms(make_kero: Callable[..., Kero]) -> None:
     kero = make_kero(flush_interval=3600, max_buffer=10 * ROUNDS)  # the writer stays asleep: request thread only
     app = KeroMiddleware(ok_app, kero)
