@@ -16,11 +16,12 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+
+from variants import run_with
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MS = 1000
@@ -32,27 +33,23 @@ from urllib.parse import parse_qs
 sys.path.insert(0, sys.argv[3])
 from dashboard_scale import open_kero
 from kero_core.dashboard import respond
+import kero_core
 times = []
 started = time.perf_counter()
 with open_kero(__import__('pathlib').Path(sys.argv[1]), float(sys.argv[2])) as kero:
     for _ in range(2):
         answer = respond(kero, "/", parse_qs(sys.argv[4]), request_path="/_kero/")
-        times.append(((time.perf_counter() - started) * 1000, answer.status))
+        if answer.status != 200:
+            raise SystemExit(f"the view answered {answer.status}")
+        times.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-print(json.dumps(times))
+print(json.dumps([times, kero_core.__file__]))
 """
 
 
 def renders_ms(folder: Path, end: float, view: str) -> tuple[float, float]:
     """The first and the second render of ``view`` in a new process over ``folder``."""
-    done = subprocess.run([sys.executable, "-c", RENDERS, str(folder), str(end), str(ROOT / "benchmarks"), view],
-                          capture_output=True, text=True, timeout=1800, check=False, cwd=tempfile.gettempdir(),
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    if done.returncode:
-        raise SystemExit(f"the render failed:\n{done.stderr}")
-    (first, status), (second, _) = json.loads(done.stdout.strip().splitlines()[-1])
-    if status != 200:
-        raise SystemExit(f"the first view answered {status}")
+    first, second = run_with(RENDERS, [str(folder), str(end), str(ROOT / "benchmarks"), view])
     return float(first), float(second)
 
 

@@ -11,15 +11,14 @@ process with the kero packages found in DIR.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from variants import run_with
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 200
@@ -63,17 +62,8 @@ def measure(events: int, rounds: int) -> dict[str, float]:
 
 def measure_with(kero_from: str | None, events: int, rounds: int) -> dict[str, float]:
     """:func:`measure` in a process of its own, with the kero packages of ``kero_from`` (None:
-    this checkout's); fails unless it imported them."""
-    package = kero_from or str(ROOT)
-    done = subprocess.run([sys.executable, "-c", MEASURE, str(ROOT / "benchmarks"), str(events), str(rounds)],
-                          env=dict(os.environ, PYTHONPATH=package), cwd=tempfile.gettempdir(), timeout=1800,
-                          capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise SystemExit(f"the measure failed:\n{done.stderr}")
-    costs, ran = json.loads(done.stdout.strip().splitlines()[-1])
-    if Path(ran).resolve() != Path(package).resolve() / "kero_core" / "__init__.py":
-        raise SystemExit(f"the measure ran {ran}, not the kero of {package}")
-    return costs
+    this checkout's)."""
+    return dict(run_with(MEASURE, [str(ROOT / "benchmarks"), str(events), str(rounds)], kero_from))
 
 
 def run(sizes: list[int], rounds: int, before: str | None) -> None:

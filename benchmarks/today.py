@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
+
+from variants import run_with  # noqa: E402
 
 TARGETS = "target 100 ms at 10M events, 300 ms for a day of 1M page views"
 BIG_DAY = 1_200_000  # events of the --big day: about 1M of them page views
@@ -54,19 +55,8 @@ def end_of(folder: Path) -> float:
 
 
 def render(folder: Path, runs: int, kero_from: str | None) -> float:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [kero_from or str(ROOT), env.get("PYTHONPATH")]))
-    # Not run from this checkout: ``python -c`` puts the working directory first on sys.path.
-    done = subprocess.run([sys.executable, "-c", RENDER, str(folder), str(end_of(folder)), TODAY,
-                           str(ROOT / "benchmarks"), str(runs)], env=env, capture_output=True, text=True,
-                          timeout=1800, check=False, cwd=tempfile.gettempdir())
-    if done.returncode:
-        raise SystemExit(f"the render failed:\n{done.stderr}")
-    ms, package = json.loads(done.stdout.strip().splitlines()[-1])
-    expected = Path(kero_from or ROOT).resolve() / "kero_core" / "__init__.py"
-    if Path(package).resolve() != expected:
-        raise SystemExit(f"the render ran {package}, not {expected}")
-    return float(ms)
+    return float(run_with(RENDER, [str(folder), str(end_of(folder)), TODAY, str(ROOT / "benchmarks"), str(runs)],
+                          kero_from))
 
 
 def set_back_to_schema_10(db_file: Path) -> None:
@@ -110,16 +100,9 @@ def make_live(folder: Path) -> tuple[float | None, int]:
 def ingest_cost_with(folder: Path, kero_from: str | None) -> float:
     """The live median of :func:`ingest_costs` over ``folder``, run by the kero packages of
     ``kero_from`` (None: this checkout's) in a process of their own."""
-    package = kero_from or str(ROOT)
     code = ("import json, sys, kero_core; sys.path.insert(0, sys.argv[2]); from today import ingest_costs; "  # kero_core
             "print(json.dumps([ingest_costs(__import__('pathlib').Path(sys.argv[1]), None)['live'], kero_core.__file__]))")
-    done = subprocess.run([sys.executable, "-c", code, str(folder), str(ROOT / "benchmarks")], check=True,
-                          env=dict(os.environ, PYTHONPATH=package), cwd=tempfile.gettempdir(), timeout=1800,
-                          capture_output=True, text=True)
-    seconds, ran = json.loads(done.stdout.strip().splitlines()[-1])
-    if Path(ran).resolve() != Path(package).resolve() / "kero_core" / "__init__.py":
-        raise SystemExit(f"the ingests ran {ran}, not the kero of {package}")
-    return float(seconds)
+    return float(run_with(code, [str(folder), str(ROOT / "benchmarks")], kero_from))
 
 
 def ingest_costs(folder: Path, plain: Path | None) -> dict[str, float]:
@@ -161,13 +144,9 @@ def big_day(folder: Path) -> None:
 
 def make_live_with(folder: Path, kero_from: str) -> None:
     """:func:`make_live` run by the kero packages of ``kero_from`` (in a process of their own)."""
-    env = dict(os.environ, PYTHONPATH=kero_from)
-    code = ("import sys, kero_core; sys.path.insert(0, sys.argv[2]); from today import make_live; "  # kero_core first:
-            "make_live(__import__('pathlib').Path(sys.argv[1])); print(kero_core.__file__)")  # today.py adds this checkout
-    done = subprocess.run([sys.executable, "-c", code, str(folder), str(ROOT / "benchmarks")], env=env, check=True,
-                          cwd=tempfile.gettempdir(), timeout=1800, capture_output=True, text=True)
-    if Path(done.stdout.split()[-1]).resolve() != Path(kero_from).resolve() / "kero_core" / "__init__.py":
-        raise SystemExit(f"made live by {done.stdout.split()[-1]}, not the kero of {kero_from}")
+    code = ("import json, sys, kero_core; sys.path.insert(0, sys.argv[2]); from today import make_live; "  # kero_core first:
+            "make_live(__import__('pathlib').Path(sys.argv[1])); print(json.dumps([None, kero_core.__file__]))")  # today.py adds this checkout
+    run_with(code, [str(folder), str(ROOT / "benchmarks")], kero_from)
 
 
 def run(folder: Path, label: str, runs: int, rounds: int, before: str | None, before_live: bool = False) -> None:
