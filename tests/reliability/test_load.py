@@ -57,12 +57,14 @@ def sustained_load(tmp_path: Path, site: Site, seconds: float) -> None:
     assert "Traceback" not in server.log(), server.log()
 
 
+@pytest.mark.alone  # its load takes both cores: the dashboard's answers are timed against it alone
 @pytest.mark.parametrize("site", SITES)
 def test_sustained_load_stores_exactly_what_was_answered(tmp_path: Path, site: str) -> None:
     sustained_load(tmp_path, SITES[site], seconds=10)
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 @pytest.mark.parametrize("site", SITES)
 def test_sustained_load_for_a_minute(tmp_path: Path, site: str) -> None:
     sustained_load(tmp_path, SITES[site], seconds=60)
