@@ -291,11 +291,13 @@ class Scope:
         return Where(f"{w.sql} AND {g.sql}", [*w.params, *g.params])
 
 
-def visit_marks(source: str, by: Sequence[str] = (), where: str = "visitor_id <> 0") -> str:
+def visit_marks(source: str, by: Sequence[str] = (), where: str = "visitor_id <> 0", ties: Sequence[str] = ()) -> str:
     """The rows of ``source`` with two flags: ``entry`` (first page view of a visit) and ``exit``
     (last one). A visit is the page views of one visitor id (and of the same ``by`` columns)
     with gaps under VISIT_GAP. One window ordered by visitor and time, without PARTITION BY:
-    DuckDB handles one sort much faster than thousands of tiny partitions."""
+    DuckDB handles one sort much faster than thousands of tiny partitions. Page views of the
+    same time (whole-second log times) are ordered by ``ties``: the entry and exit among them
+    are those of the first and last values, not whichever the sort meets first."""
     gap = int(VISIT_GAP.total_seconds())
     keys = [*by, "visitor_id"]
     after = " AND ".join(f"lag({k}) OVER w = {k}" for k in keys)
@@ -304,7 +306,7 @@ def visit_marks(source: str, by: Sequence[str] = (), where: str = "visitor_id <>
         SELECT *, NOT coalesce({after} AND ts - lag(ts) OVER w < INTERVAL {gap} SECOND, false) AS entry,
                   NOT coalesce({before} AND lead(ts) OVER w - ts < INTERVAL {gap} SECOND, false) AS exit
         FROM {source} WHERE {where}
-        WINDOW w AS (ORDER BY {', '.join(keys)}, ts)"""
+        WINDOW w AS (ORDER BY {', '.join([*keys, "ts", *ties])})"""
 
 
 def visit_lengths(marked: str, by: Sequence[str]) -> str:
@@ -483,7 +485,8 @@ OTHER_BREAKDOWNS: dict[str, str] = {
 BREAKDOWNS = (*DIMENSION_BREAKDOWNS, *OTHER_BREAKDOWNS)
 _KEY_PARTS = {i: len(d.key) for i, d in DIMENSION_BREAKDOWNS.items()} | {
     "slowest_routes": len(_ROUTE_KEY), "release_routes": len(_ROUTE_KEY)}
-_VISIT_COLUMNS = ("ts", "visitor_id", "path", "referrer_domain")  # what the visit cards read
+VISIT_KEYS = ("path", "referrer_domain")  # the visit cards' keys (of a visit's entry or exit)
+_VISIT_COLUMNS = ("ts", "visitor_id", *VISIT_KEYS)  # what the visit cards read
 BREAKDOWN_COLUMNS = (
     "ts", "name", "is_bot", "visitor_id", "method", "path", "route", "status", "duration_ms", "browser", "os",
     "form_factor", "referrer", "referrer_domain", "utm_source", "utm_medium", "utm_campaign", "country", "region", "city",
@@ -557,7 +560,7 @@ def dimension_sql(ids: Sequence[str], group: Sequence[str] = (), fold: str | Non
     visitor_ids = [i for i in ids if DIMENSION_BREAKDOWNS[i].of_visitor]
     if visit_ids:
         narrow = f"(SELECT {g}{', '.join(_VISIT_COLUMNS)} FROM pv)"
-        ctes.append(f"marked AS MATERIALIZED ({visit_marks(narrow, group, where='TRUE')})")
+        ctes.append(f"marked AS MATERIALIZED ({visit_marks(narrow, group, where='TRUE', ties=VISIT_KEYS)})")
     # Cards counting page views (or visits) and cards counting visitors are keyed apart: one
     # keyed table filtered by card names afterwards cost a join per filter.
     hits, seen = [], []

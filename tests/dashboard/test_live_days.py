@@ -259,3 +259,86 @@ def test_a_folding_day_keeps_the_keys_a_visit_leaves_behind(make_kero: Callable[
     assert any(row.key[0] == queries.OTHER for row in rows)  # the card folds
     exits = {row.key[0]: row.value for row in rows if row.key[0] != queries.OTHER}
     assert exits["/a"] == 2 == raw[("/a",)].value  # visitors 2 and 3 left from /a, visitor 1 no longer does
+
+
+def assert_live_rows_equal_a_roll_up(kero: Kero) -> None:
+    """Every view table's rows of today are those a roll-up of the day's events makes (no card folds)."""
+    day = NOW.date()
+    with kero.read() as con:
+        assert day in rollups.live_days(con)  # the updates did not fail
+        for table in rollups.VIEW_TABLES:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE fresh_{table} AS SELECT * FROM {table} LIMIT 0")
+        rollups.roll_events(con, day, rollups.Into(rows="fresh", keys=live_days.CARD_KEYS))
+        for table in rollups.VIEW_TABLES:
+            live = con.execute(f"SELECT * FROM {table} WHERE day = ?", [day]).fetchall()
+            fresh = con.execute(f"SELECT * FROM fresh_{table}").fetchall()
+            assert sorted(live, key=repr) == sorted(fresh, key=repr), table
+            assert fresh or table == "day_properties", table  # the day's events have rows
+
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def at(minute: float, path: str, visitor: int = 1, *, name: str = "http_req", agent: str = FIREFOX,
+       referrer: str = "", labels: dict[str, str] | None = None) -> Hit:
+    """A hit ``minute`` minutes after 05:00 today (NOW is 15:00)."""
+    ts = NOW.timestamp() - 10 * 3600 + 60 * minute
+    return Hit(ts, name, "GET", path, "", "", 200, 5.0 + minute % 7, f"203.0.113.{visitor}", "", "", "", agent,
+               "", "", referrer, labels)
+
+
+def test_an_update_samples_a_heavy_visitors_day_and_stays_exact(make_kero: Callable[..., Kero]) -> None:
+    """An update reads a sample of its visitors' earlier events (live_days.SAMPLE): later
+    events extending a visit, landing inside one, before one (a new entry page), joining two
+    visits, starting new ones, repeating the same page view, all leave every table's rows equal
+    to a roll-up of the day's events."""
+    kero = make_kero(clock=FakeClock(NOW), measure_requests=True)
+    paths = ["/a", "/b", "/c"]
+    kero.ingest(
+        [at(m, paths[m % 3], referrer="https://news.example/x" if m == 0 else "") for m in range(0, 101, 2)]
+        + [at(30, "/a", name="signup", labels={"plan": "pro"}), at(30, "/a", name="signup", labels={"plan": "free"})]
+        + [at(40, "/b")] * 3  # the same second, the same page view
+        + [at(7, "/once")]  # amid a quarter of an hour: only its page keeps it in the sample
+        + [at(140, "/d"), at(145, "/e"), at(200, "/f")]  # a visit, then a bounce 55 minutes later
+        + [at(m, "/g" if m % 2 else "/a") for m in range(300, 421, 3)]  # its first page view is not its page's first
+        + [at(m, "/", visitor=9, agent=GOOGLEBOT) for m in range(0, 300, 10)]
+        + [at(10, "/a", visitor=2), at(20, "/h", visitor=2)])
+    assert_live_rows_equal_a_roll_up(kero)
+    kero.ingest([at(423, "/h"),  # the last visit goes on, to a new exit page
+                 at(50.5, "/z"),  # inside the first visit: a new page, nothing else
+                 at(172, "/b"),  # 27 minutes after 145, 28 before 200: one visit of the two
+                 at(-20, "/y", referrer="https://other.example/"),  # the first visit's new entry
+                 at(600, "/a"), at(150, "/", visitor=9, agent=GOOGLEBOT)])
+    assert_live_rows_equal_a_roll_up(kero)
+    kero.ingest([at(424, "/a")] * 2 + [at(430, "/once"), at(31, "/a", name="signup", labels={"plan": "pro"}),
+                                       at(25, "/h", visitor=2)])
+    assert_live_rows_equal_a_roll_up(kero)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_batches_of_few_visitors_keep_the_rows_exact(make_kero: Callable[..., Kero], seed: int) -> None:
+    """Few visitors, many events each at random times of the day (visits that meet, split,
+    repeat; page views of the same second), ingested in random batches: after each, the rows
+    are a roll-up of the events."""
+    rng = random.Random(seed)
+    kero = make_kero(clock=FakeClock(NOW), measure_requests=True)
+    hits = [at(rng.choice([rng.uniform(0, 600), rng.randrange(0, 600, 20)]), rng.choice(["/a", "/b", "/c", "/d"]),
+               visitor=rng.choice([1, 2, 3]), name=rng.choice(["http_req"] * 5 + ["signup"]),
+               referrer=rng.choice([""] * 4 + ["https://news.example/x"]),
+               labels=rng.choice([None, {"plan": "pro"}])) for _ in range(400)]
+    cuts = sorted(rng.sample(range(1, len(hits)), 5))
+    for start, end in zip([0, *cuts], [*cuts, len(hits)]):
+        kero.ingest(hits[start:end])
+        assert_live_rows_equal_a_roll_up(kero)
+
+
+def test_a_visitor_of_thousands_of_events_is_sampled_in_a_few(make_kero: Callable[..., Kero]) -> None:
+    """2,000 page views of one page in an hour (a monitor): per quarter of an hour its first and
+    last one, and one of the page: at most 9 of them, whatever their number."""
+    kero = make_kero(clock=FakeClock(NOW))
+    kero.ingest([at(m / 40, "/health") for m in range(2000)])  # 05:00 to 05:50
+    with kero.read() as con:
+        stored, sampled = con.execute(f"SELECT count(*), (SELECT count(*) FROM (WITH mine AS (SELECT *, rowid AS "
+                                      f"kero_row FROM events) {live_days.SAMPLE})) FROM events").fetchone()
+    assert (stored, sampled) == (2000, 8)  # four quarters with events, the page's first event one of them
