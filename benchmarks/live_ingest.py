@@ -1,11 +1,13 @@
 """What keeping today's rollups current costs an ingest (kero_core.live_days), by who sends the
 batch: 200 events of 200 new visitors, against 200 events of one visitor who already has N events
 today (an API client, a monitoring probe, a crawler: the update counts that visitor's day before
-and after the batch, from a sample of its events since live_days.SAMPLE). CPU seconds of the ingesting process (DuckDB runs on the
-ingest's thread), median of the rounds, each kind in turn; ``--before DIR`` runs the same in a
-process with the kero packages found in DIR.
+and after the batch, from a sample of its events since live_days.SAMPLE). CPU seconds of the
+ingesting process (DuckDB runs on the ingest's thread), median of the rounds, each kind in turn;
+``--before DIR`` runs the same in a process with the kero packages found in DIR. Response times
+are measured (``measure_requests``) unless ``--no-response-times``.
 
-    python benchmarks/live_ingest.py [--events 0 10000 50000] [--rounds 6] [--before DIR] [--smoke]
+    python benchmarks/live_ingest.py [--events 0 10000 50000] [--rounds 6] [--before DIR]
+                                     [--no-response-times] [--smoke]
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ import json, sys
 import kero_core
 sys.path.insert(0, sys.argv[1])
 from live_ingest import measure
-print(json.dumps([measure(int(sys.argv[2]), int(sys.argv[3])), kero_core.__file__]))
+print(json.dumps([measure(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "on"), kero_core.__file__]))
 """
 
 
-def measure(events: int, rounds: int) -> dict[str, float]:
+def measure(events: int, rounds: int, response_times: bool = True) -> dict[str, float]:
     """Median CPU seconds of an ingest of BATCH events into a live day where one visitor has
     ``events`` events already: of that visitor ("one visitor"), and of new visitors."""
     from kero_core import Kero
@@ -46,7 +48,8 @@ def measure(events: int, rounds: int) -> dict[str, float]:
                    "", USER_AGENT, "", "", "")
 
     spent: dict[str, list[float]] = {"one visitor": [], "new visitors": []}
-    with tempfile.TemporaryDirectory() as folder, Kero(db_path=folder, clock=lambda: end, measure_requests=True) as kero:
+    with tempfile.TemporaryDirectory() as folder, Kero(db_path=folder, clock=lambda: end,
+                                                                    measure_requests=response_times) as kero:
         kero.ingest([hit(i, "203.0.113.7") for i in range(max(events, 1))])  # today becomes live
         for r in range(rounds):
             batches = {"one visitor": [hit(events + r * BATCH + j, "203.0.113.7") for j in range(BATCH)],
@@ -60,20 +63,22 @@ def measure(events: int, rounds: int) -> dict[str, float]:
     return {name: statistics.median(t) for name, t in spent.items()}
 
 
-def measure_with(kero_from: str | None, events: int, rounds: int) -> dict[str, float]:
+def measure_with(kero_from: str | None, events: int, rounds: int, response_times: bool = True) -> dict[str, float]:
     """:func:`measure` in a process of its own, with the kero packages of ``kero_from`` (None:
     this checkout's)."""
-    return dict(run_with(MEASURE, [str(ROOT / "benchmarks"), str(events), str(rounds)], kero_from))
+    return dict(run_with(MEASURE, [str(ROOT / "benchmarks"), str(events), str(rounds), "on" if response_times else "off"],
+                         kero_from))
 
 
-def run(sizes: list[int], rounds: int, before: str | None) -> None:
+def run(sizes: list[int], rounds: int, before: str | None, response_times: bool = True) -> None:
     loads = [os.getloadavg()[0]]
     variants = {"this checkout": None, **({"before": before} if before else {})}
-    print(f"an ingest of {BATCH} events into a live day, CPU ms (median of {rounds} rounds)")
+    print(f"an ingest of {BATCH} events into a live day, CPU ms (median of {rounds} rounds), response times "
+          f"{'measured' if response_times else 'not measured'}")
     measure_with(None, 0, 1)  # unmeasured: the first process ran some 40% slower (cold caches)
     for events in sizes:
         for name, kero_from in (list(variants.items()) if events % 2 == 0 else list(variants.items())[::-1]):
-            costs = measure_with(kero_from, events, rounds)
+            costs = measure_with(kero_from, events, rounds, response_times)
             print(f"  a visitor with {events:>7,} events today, {name:<14}: "
                   + ", ".join(f"{kind} {seconds * 1000:6.0f}" for kind, seconds in sorted(costs.items())), flush=True)
         loads.append(os.getloadavg()[0])
@@ -86,12 +91,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="the heavy visitor's events today, one measure per value")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--before", metavar="DIR", help="also measure the kero packages found in DIR")
+    parser.add_argument("--no-response-times", action="store_true",
+                        help="Kero's default: measure_requests off (the events' response-time tables stay empty)")
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the script works")
     args = parser.parse_args(argv)
     if args.smoke:
-        run([300], rounds=1, before=str(ROOT))  # this checkout as "before": the plumbing
+        run([300], rounds=1, before=str(ROOT), response_times=False)  # this checkout as "before": the plumbing
         return
-    run(args.events, args.rounds, args.before)
+    run(args.events, args.rounds, args.before, not args.no_response_times)
 
 
 if __name__ == "__main__":
