@@ -75,7 +75,7 @@ def run(sizes: list[int], rounds: int, before: str | None, response_times: bool 
     variants = {"this checkout": None, **({"before": before} if before else {})}
     print(f"an ingest of {BATCH} events into a live day, CPU ms (median of {rounds} rounds), response times "
           f"{'measured' if response_times else 'not measured'}")
-    measure_with(None, 0, 1)  # unmeasured: the first process ran some 40% slower (cold caches)
+    measure_with(None, 0, 1)  # unmeasured: a run's first process measured 20-50% more (cold caches)
     for events in sizes:
         for name, kero_from in (list(variants.items()) if events % 2 == 0 else list(variants.items())[::-1]):
             costs = measure_with(kero_from, events, rounds, response_times)
