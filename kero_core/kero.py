@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from kero_core import app_identity, notes, queries, rollups, shares
+from kero_core import app_identity, notes, pandas_probe, queries, rollups, shares
 from kero_core.notes import Annotation
 from kero_core.shares import Share
 from kero_core.batch import EventBuilder
@@ -96,6 +96,7 @@ class Kero:
         self, db_path: str | Path | None = None, *, root_path: str | Path | None = None,
         read_only: bool = False, clock: Callable[[], float] = time.time, **options: Any,
     ) -> None:
+        pandas_probe.install()
         caller = app_identity.caller()
         self.app_name = caller.app  # what the WSGI and ASGI middleware claim db_path under
         root = root_path if root_path is not None else caller.folder

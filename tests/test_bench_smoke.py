@@ -107,3 +107,13 @@ def test_first_view_smoke() -> None:
     """A new process's first render and its second, over a copy of a seeded folder."""
     out = run("first_view.py", 180)
     assert "first view  median" in out and "second view median" in out, out
+
+
+def test_pandas_probe_smoke() -> None:
+    """Each measure with the probe and without; without it DuckDB searched for pandas, with it not."""
+    out = run("pandas_probe.py", 120)
+    rows = [line.split() for line in out.splitlines() if line.startswith(("a statement", "ingest of", "Today render"))]
+    assert len(rows) == 3, out
+    for row in rows:
+        with_probe, without = int(row[-3]), int(row[-1])  # "... 0 / 4004"
+        assert with_probe == 0 and without > 0, out
