@@ -630,44 +630,133 @@ def _raw_events(scope: Scope, plans: Sequence[Plan], columns: str, *, name: bool
 def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetime,
             rolled: Collection[date] | None = None, live: Mapping[date, datetime] | None = None) -> tuple[Figures, Figures]:
     """:func:`kero_core.queries.figures`, from the rollups where they can answer (``rolled`` and
-    ``live``: see :func:`plan`; read here when not given)."""
+    ``live``: see :func:`plan`; read here when not given). The period before, when it holds most
+    of a rolled-up day (Today's: yesterday from the time of day it is now), reads that day's rows
+    less what its visitors outside the period add (see :class:`Cut`)."""
     if not usable(scope):
         return queries.figures(con, scope, previous_start)
     live = _live(con, scope, live)
     current, previous = (plan(con, scope.start, scope.end, rolled, scope.goal, live),
                          plan(con, previous_start, scope.start, rolled, scope.goal, live))
-    if not current.days and not previous.days:
+    previous, cuts = _cut(con, scope, previous, rolled)
+    if not current.days and not previous.days and not cuts:
         return queries.figures(con, scope, previous_start)
     raw, raw_params = _raw_events(scope, [current, previous], "ts, visitor_id, status, duration_ms", since=previous_start)
-    rolled = _rolled(scope, previous.days + current.days)
+    rolled = _rolled(scope, sorted(previous.days + [cut.day for cut in cuts]) + current.days)
+    cut, by, cut_params = _cut_events(scope, cuts)
     sql = f"""
         WITH e AS MATERIALIZED (SELECT ts >= ? AS cur, ts, visitor_id, status, duration_ms FROM {raw}),
         marked AS ({queries.visit_marks("e", ["cur"])}),
         lengths AS ({queries.visit_lengths("marked", ["cur"])}),
+        c AS MATERIALIZED ({cut}),
+        cut_marked AS ({queries.visit_marks("c", by)}),
+        cut_lengths AS ({queries.visit_lengths("cut_marked", by)}),
         all_lengths AS (
             SELECT cur, seconds, count(*) AS visits, count(*) FILTER (WHERE bounce) AS bounces FROM lengths GROUP BY ALL
             UNION ALL
             SELECT day >= ?, seconds, sum(visits), sum(bounces) FROM {_table(scope, 'day_lengths')}
-            WHERE {rolled.sql} GROUP BY ALL),
+            WHERE {rolled.sql} GROUP BY ALL
+            UNION ALL
+            SELECT false, seconds, sum(CASE WHEN part % 2 = 1 THEN 1 ELSE -1 END),
+                   sum(CASE WHEN NOT bounce THEN 0 WHEN part % 2 = 1 THEN 1 ELSE -1 END) FROM cut_lengths GROUP BY ALL),
         v AS ({_weighted_median("all_lengths")}),
         t AS (SELECT cur, sum(visitors) AS visitors, sum(views) AS views, sum(errors) AS errors FROM (
             SELECT cur, {queries.METRICS['visitors']} AS visitors, count(*) AS views,
                    count(*) FILTER (WHERE status >= 500) AS errors FROM e GROUP BY cur
             UNION ALL
             SELECT day >= ?, sum(visitors), sum(views), sum(errors) FROM {_table(scope, 'day_figures')}
-            WHERE {rolled.sql} GROUP BY ALL)
+            WHERE {rolled.sql} GROUP BY ALL
+            UNION ALL
+            SELECT false, sum(visitors), sum(views), sum(errors) FROM (
+                SELECT coalesce(sum(sign), 0) AS visitors, 0 AS views, 0 AS errors
+                FROM (SELECT DISTINCT {', '.join(by)}, visitor_id, sign FROM c WHERE visitor_id <> 0)
+                UNION ALL
+                SELECT 0, coalesce(sum(sign), 0), coalesce(sum(sign) FILTER (WHERE status >= 500), 0) FROM c))
             GROUP BY cur),
         times AS (
             SELECT cur, {BUCKET} AS bucket, count(*) AS n FROM e WHERE duration_ms IS NOT NULL GROUP BY ALL
             UNION ALL
-            SELECT day >= ?, bucket, sum(n) FROM {_table(scope, 'day_durations')} WHERE {rolled.sql} GROUP BY ALL),
+            SELECT day >= ?, bucket, sum(n) FROM {_table(scope, 'day_durations')} WHERE {rolled.sql} GROUP BY ALL
+            UNION ALL
+            SELECT false, {BUCKET}, sum(sign) FROM c WHERE duration_ms IS NOT NULL GROUP BY ALL),
         d AS ({_histogram_quantiles("times")})
         SELECT t.cur, visitors, views, coalesce(visits, 0), coalesce(bounces, 0), duration, errors, p50, p95
         FROM t LEFT JOIN v USING (cur) LEFT JOIN d USING (cur)"""
-    params = [scope.start, *raw_params, scope.start, *rolled.params, scope.start, *rolled.params,
+    params = [scope.start, *raw_params, *cut_params, scope.start, *rolled.params, scope.start, *rolled.params,
               scope.start, *rolled.params]
     found = {row[0]: Figures(*row[1:]) for row in con.execute(sql, params).fetchall()}
     return found.get(True, Figures()), found.get(False, Figures())
+
+
+@dataclass(frozen=True)
+class Cut:
+    """The part ``[start, end)`` of a rolled-up ``day``, read as the day's rows less what the
+    visitors it cuts add to them. Every figure is a sum over (visitor, GROUP) pairs (visitors,
+    page views, errors, visits and their lengths, response times); a pair whose events of the
+    day all lie in the part counts the same in the day and in the part; the others (those with
+    an event outside it) count f(their events of the day) in the day's rows and f(their events
+    in the part) in the part. So f(part) = rows - f(theirs) + f(theirs in the part): it reads the
+    events outside the part and those of the same pairs inside it, not every event inside it
+    (Today at 18:00 compares with yesterday from 06:00: six hours of events instead of 18)."""
+
+    day: date
+    start: datetime
+    end: datetime
+
+
+def _cut(con: duckdb.DuckDBPyConnection, scope: Scope, period: Plan,
+         rolled: Collection[date] | None) -> tuple[Plan, list[Cut]]:
+    """``period`` with its raw intervals that hold more than half of a rolled-up day read as
+    :class:`Cut` s instead, where the day's events are all kept (raw_retention) and no goal
+    narrows the scope (the goals' twins count converters: their events are another set)."""
+    if scope.goal is not None:
+        return period, []
+    pieces = []  # the raw intervals split at midnight
+    for start, end in period.raw:
+        while start < end:
+            midnight = datetime.combine(start.date(), datetime.min.time()) + DAY
+            pieces.append((start, min(end, midnight)))
+            start = midnight
+    candidates = [Cut(start.date(), start, end) for start, end in pieces if (end - start) * 2 > DAY]
+    if not candidates:
+        return period, []
+    if rolled is None:
+        rolled = {r[0] for r in con.execute("SELECT day FROM rollup_days WHERE rolled AND list_contains(?, day)",
+                                            [[cut.day for cut in candidates]]).fetchall()}
+    kept_from = events_kept_from(con)
+    cuts = [cut for cut in candidates if cut.day in rolled and (kept_from is None or cut.day >= kept_from)]
+    cut_pieces = {(cut.start, cut.end) for cut in cuts}
+    return Plan(period.days, [piece for piece in pieces if piece not in cut_pieces]), cuts
+
+
+def _cut_events(scope: Scope, cuts: Sequence[Cut]) -> tuple[str, list[str], list[Any]]:
+    """The events of the pairs that ``cuts`` cut, as a subquery: ``sign`` -1 for their events of
+    the day (outside the part and inside it), +1 for those inside it again, ``part`` telling
+    each cut's two sets apart; the GROUP columns the scope does not fix (one event name, humans
+    only, one country: the fewer sort keys, the cheaper the visits' window). Returns it, those
+    columns (with ``part``: a pair's keys, but visitor_id) and its parameters."""
+    filters = {**scope.filters, "is_bot": False} if scope.humans_only else scope.filters
+    keys = [column for column in GROUP if column != "name" and column not in filters]
+    columns = ", ".join([*keys, "ts", "visitor_id", "status", "duration_ms"])
+    if not cuts:
+        return f"SELECT 0 AS part, 0 AS sign, {columns} FROM events WHERE FALSE", ["part", *keys], []
+    base = queries.where(scope.name, filters, None, None)
+    pair = ", ".join([*keys, "visitor_id"])
+    selects, params = [], []
+    for number, cut in enumerate(cuts):
+        midnight = datetime.combine(cut.day, datetime.min.time())
+        outside = " UNION ALL ".join(f"SELECT {columns} FROM events WHERE {base.sql} AND ts >= ? AND ts < ?"
+                                     for _ in range(2))
+        inside = f"""SELECT {columns} FROM events SEMI JOIN (SELECT DISTINCT {pair} FROM out_{number}) USING ({pair})
+                     WHERE {base.sql} AND ts >= ? AND ts < ? AND visitor_id IN (SELECT visitor_id FROM out_{number})"""
+        selects.append(f"""(WITH out_{number} AS MATERIALIZED ({outside}), in_{number} AS MATERIALIZED ({inside})
+                            SELECT {2 * number}, -1, * FROM out_{number}
+                            UNION ALL SELECT {2 * number}, -1, * FROM in_{number}
+                            UNION ALL SELECT {2 * number + 1}, 1, * FROM in_{number})""")
+        params += [*base.params, midnight, cut.start, *base.params, cut.end, midnight + DAY,
+                   *base.params, cut.start, cut.end]
+    return (f"SELECT * FROM ({' UNION ALL '.join(selects)}) AS signed (part, sign, {columns})",
+            ["part", *keys], params)
 
 
 def _weighted_median(source: str) -> str:

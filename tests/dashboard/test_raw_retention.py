@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from kero_core import Kero, rollups
+from kero_core import Kero, queries, rollups
 from kero_core.config import KeroConfigError
 from kero_core.dashboard import model
 from kero_core.dashboard.view import parse_view
@@ -177,3 +177,20 @@ def test_bad_raw_retention(make_kero: Callable[..., Kero], options: dict[str, ob
     with pytest.raises(KeroConfigError) as caught:
         make_kero(**options)
     assert message in str(caught.value)
+
+
+def test_a_day_without_its_events_is_not_cut(twins: tuple[Kero, Kero, FakeClock]) -> None:
+    """Today seen at 18:00 on the day before the first raw day compares with that day's eve from
+    06:00, most of a rolled-up day that has lost its events: it is not read as the day's rows
+    less its visitors' events outside the period (rollups.Cut: there are none left, so the
+    whole day would count), but from the events, as the views that need them are."""
+    _, raw, _ = twins
+    moment = datetime.combine(FIRST_RAW_DAY, datetime.min.time()) - timedelta(hours=6)
+    view = parse_view({"period": ["today"]}, moment)
+    with raw.read() as con:
+        assert rollups.events_kept_from(con) == FIRST_RAW_DAY
+        eve = view.previous_start.date()
+        assert con.execute("SELECT count(*) FROM events WHERE ts::DATE = ?", [eve]).fetchone()[0] == 0
+        assert con.execute("SELECT sum(views) FROM day_figures WHERE day = ?", [eve]).fetchone()[0] > 0
+        assert rollups.figures(con, view.scope(), view.previous_start)[1] == \
+            queries.figures(con, view.scope(), view.previous_start)[1] == queries.Figures()

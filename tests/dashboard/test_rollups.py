@@ -200,3 +200,25 @@ def test_schema_12_upgrade_gives_the_folded_rows_their_new_key_and_hours_to_roll
         assert con.execute("SELECT label FROM day_routes_all WHERE label LIKE '%(other)'").fetchall() == [(queries.OTHER,)]
         assert con.execute("SELECT count(*) FROM day_cards_all").fetchone()[0] == before
         assert con.execute("SELECT * FROM day_hours ORDER BY ALL").fetchall() == hours
+
+
+@pytest.mark.parametrize("params", [{"period": ["today"]}, {"period": ["today"], "country": ["US"]}, {"period": ["24h"]}])
+def test_most_of_a_rolled_up_day_is_its_rows_less_the_visitors_it_cuts(kero: Kero, params: dict[str, list[str]],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Today's period before (yesterday from 09:00 at 15:00) and Past 24 hours' (yesterday until
+    16:00) hold most of a rolled-up day: read as its rows less what its visitors outside the
+    period add, they equal the events' figures."""
+    view = parse_view(params, NOW.replace(tzinfo=None))
+    scope = view.scope()
+    cuts: list[list[rollups.Cut]] = []
+    cut_events = rollups._cut_events
+    monkeypatch.setattr(rollups, "_cut_events", lambda scope, found: cuts.append(list(found)) or cut_events(scope, found))
+    with kero.read() as con:
+        rolled = rollups.figures(con, scope, view.previous_start)
+        raw = queries.figures(con, scope, view.previous_start)
+    yesterday = (NOW - timedelta(days=1)).date()
+    assert [[cut.day for cut in found] for found in cuts] == [[yesterday]]
+    assert [exact(f) for f in rolled] == [exact(f) for f in raw]
+    assert raw[1].visitors > 20 and raw[1].visits > raw[1].bounces > 0
+    for approximate, right in zip(rolled, raw):
+        assert close(approximate.p50_ms, right.p50_ms) and close(approximate.p95_ms, right.p95_ms)
