@@ -129,6 +129,11 @@ class LakeStore(Store):
             self._con = con
         return self._con
 
+    def _nothing_to_write(self) -> bool:
+        """A lake's read always runs its session first: its connection stays open (nothing to
+        save there), and its maintenance runs on its own schedule (see _maintain)."""
+        return False
+
     @contextmanager
     def _beside_others(self, wait: float | None) -> Iterator[duckdb.DuckDBPyConnection]:
         """The lake's reads need no ingest lock (each reads a snapshot of the lake, whoever

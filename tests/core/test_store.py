@@ -19,6 +19,7 @@ import pytest
 from kero_core import Kero, rollups
 from kero_core.capture import Hit, hit_from_environ
 from kero_core.schema import ARROW_SCHEMA, COLUMN_NAMES
+from kero_core import store as store_module
 from kero_core.store import SCHEMA_VERSION, Store, StoreUnavailable
 from tests.conftest import FakeClock, environ
 
@@ -294,3 +295,55 @@ def test_a_bulk_write_is_ingested_while_it_goes_on(make_kero: Callable[..., Kero
     assert kero.ingest(hits(), batch_size=100) == 400
     assert ingested_meanwhile == [True]
     assert kero.count() == 400
+
+
+class CountOpens:
+    """Counts the store's writing sessions (each opens the file to write: Store._open)."""
+
+    def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        opened = store._open
+
+        def counted() -> duckdb.DuckDBPyConnection:
+            self.count += 1
+            return opened()
+
+        monkeypatch.setattr(store, "_open", counted)
+
+
+def read_paths(store: Store) -> list[str]:
+    with store.reading() as con:
+        return sorted(r[0] for r in con.execute("SELECT path FROM events").fetchall())
+
+
+def test_a_read_with_nothing_to_write_opens_no_writing_session(store: Store, clock: FakeClock,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dashboard renders in a row: the first read ingests and maintains, the next ones (nothing
+    pending, within IDLE_FOR) only read; a spool file, another process's too, brings the
+    session back at once (read-your-writes), and so does the end of IDLE_FOR."""
+    opens = CountOpens(store, monkeypatch)
+    store.spool(one_event_table("/a"))
+    assert read_paths(store) == ["/a"] and opens.count == 1
+    assert read_paths(store) == ["/a"] and opens.count == 1
+    clock.advance(30)
+    assert read_paths(store) == ["/a"] and opens.count == 1
+    other = Store(store.folder, timedelta(days=15), clock)  # another process's writer, same folder
+    other.spool(one_event_table("/b"))
+    assert read_paths(store) == ["/a", "/b"] and opens.count == 2
+    clock.advance(store_module.IDLE_FOR)
+    assert read_paths(store) == ["/a", "/b"] and opens.count == 3
+    store.note_release("v2", datetime(2026, 11, 10, 12, 0))
+    assert read_paths(store) == ["/a", "/b"] and opens.count == 4
+
+
+def test_a_read_after_midnight_rolls_the_day_up(make_kero: Callable[..., Kero], clock: FakeClock) -> None:
+    """A read just after midnight does not skip the session that rolls up the day just ended,
+    even within IDLE_FOR of the last one."""
+    clock.set(datetime(2026, 11, 10, 23, 59, 50, tzinfo=timezone.utc))
+    kero = make_kero(clock=clock)
+    kero.record_request(environ("/a"), status=200)
+    with kero.read(shared=True) as con:
+        assert con.execute("SELECT rolled FROM rollup_days").fetchall() == [(False,)]
+    clock.advance(20)
+    with kero.read(shared=True) as con:
+        assert con.execute("SELECT day, rolled FROM rollup_days").fetchall() == [(datetime(2026, 11, 10).date(), True)]
