@@ -375,12 +375,12 @@ def roll_events(con: duckdb.DuckDBPyConnection, day: date, into: Into) -> None:
                 [*span, *key_params])
     this_day = into.of_day(day)
     folded = into.kept
-    if folded is None:  # counted, and counted again with a fold if a card has too many keys
+    if folded is None:  # counted, and folded if a card has too many keys
         cards(con, into, day, span)
         if _keep_top_keys(con, into, day):
             folded = KEPT
-            con.execute(f"DELETE FROM {into.table('day_cards')} WHERE {this_day.sql}", this_day.params)
-    if folded:
+            _fold(con, into, day, span)
+    else:
         cards(con, into, day, span, fold=folded)
     _sum_countries(con, into, this_day)
     con.execute(f"""INSERT INTO {into.table('day_durations')} SELECT {key}, {group}, {BUCKET}, count(*) {events}
@@ -402,9 +402,11 @@ def roll_events(con: duckdb.DuckDBPyConnection, day: date, into: Into) -> None:
         con.execute(f"DROP TABLE {KEPT}")
 
 
-def cards(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[datetime], fold: str | None = None) -> None:
-    """The day's day_cards rows, or ``into``'s (with ``fold``, keys it does not hold as queries.OTHER)."""
-    ctes, parts = queries.dimension_sql(list(queries.DIMENSION_BREAKDOWNS), GROUP, fold)
+def cards(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[datetime], fold: str | None = None,
+          ids: Sequence[str] = tuple(queries.DIMENSION_BREAKDOWNS)) -> None:
+    """The day's day_cards rows of the cards ``ids`` (all by default), or ``into``'s (with
+    ``fold``, keys it does not hold as queries.OTHER)."""
+    ctes, parts = queries.dimension_sql(list(ids), GROUP, fold)
     columns = ", ".join(dict.fromkeys([*GROUP, *queries.BREAKDOWN_COLUMNS]))
     key, key_params = into.values(day)
     con.execute(f"""INSERT INTO {into.table('day_cards')}
@@ -412,6 +414,31 @@ def cards(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[date
              {', '.join(ctes)}
         SELECT {key}, * EXCLUDE (v3) FROM ({' UNION ALL '.join(parts)}) AS p ({', '.join(GROUP)}, card, k, v1, v2, v3)""",
                 [*span, *key_params])
+
+
+def _fold(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[datetime]) -> None:
+    """Fold the day's counted cards to the keys of KEPT without counting them all again: a card
+    that counts page views or visits sums its other keys' rows into one queries.OTHER row (the
+    count of the events with those keys); one that counts distinct visitors is counted again
+    with the fold (a visitor of two folded keys is one visitor of OTHER). Cards with no key to
+    fold keep their rows. (The synthetic site's days fold pages, entry and exit pages and 404s:
+    only pages are counted again, not the visits' window the entry and exit pages need.)"""
+    this_day = into.of_day(day)
+    table = into.table("day_cards")
+    dropped = f"""{this_day.sql} AND list_contains(?, card) AND NOT EXISTS (
+                      SELECT 1 FROM {KEPT} AS f WHERE f.name = c.name AND f.is_bot = c.is_bot AND f.card = c.card AND f.k = c.k)"""
+    folding = [r[0] for r in con.execute(f"SELECT DISTINCT card FROM {table} AS c WHERE {dropped} ORDER BY card",
+                                         [*this_day.params, list(queries.DIMENSION_BREAKDOWNS)]).fetchall()]
+    counted = [card for card in folding if queries.DIMENSION_BREAKDOWNS[card].visitors]
+    summed = [card for card in folding if card not in counted]
+    if summed:
+        con.execute(f"""INSERT INTO {table} BY NAME
+                        SELECT * EXCLUDE (k, v1, v2), '{queries.OTHER}' AS k, sum(v1) AS v1, sum(v2) AS v2
+                        FROM {table} AS c WHERE {dropped} GROUP BY ALL""", [*this_day.params, summed])
+        con.execute(f"DELETE FROM {table} AS c WHERE k <> '{queries.OTHER}' AND {dropped}", [*this_day.params, summed])
+    if counted:
+        con.execute(f"DELETE FROM {table} WHERE {this_day.sql} AND list_contains(?, card)", [*this_day.params, counted])
+        cards(con, into, day, span, fold=KEPT, ids=counted)
 
 
 def _keep_top_keys(con: duckdb.DuckDBPyConnection, into: Into, day: date) -> bool:

@@ -12,10 +12,11 @@ import os
 import re
 import threading
 import time
+from datetime import datetime
 
 from werkzeug.test import Client
 
-from kero_core import Kero
+from kero_core import Kero, rollups
 from kero_core.dashboard.model import WAITING_SHOWN
 from kero_core.queries import OTHER, OTHER_LABEL
 from kero_core.rollups import CARD_KEYS
@@ -55,6 +56,27 @@ def test_a_flooded_day_keeps_its_first_keys_and_folds_the_rest_exactly(kero: Ker
         widest = con.execute("""SELECT max(n) FROM (SELECT count(DISTINCT label) AS n FROM day_routes_all
                                 WHERE day = ? GROUP BY name, is_bot)""", [day]).fetchone()[0]
         assert widest == CARD_KEYS + 1  # the slowest routes keep what the routes card keeps
+
+
+def test_a_flooded_days_cards_are_those_of_every_card_counted_with_the_fold(kero: Kero) -> None:
+    """The roll-up folds the counted cards without counting them all again (rollups._fold: the
+    cards of page views and visits sum their other keys, those of visitors are counted again):
+    every row equals what counting each card with the fold gives, "(other)" rows included (one
+    visitor of two folded pages is one visitor of "(other)", not two)."""
+    ingest(kero, [view_hit(at(hours=-19, minutes=i), f"/zz-last-{i}", ip="81.2.69.160") for i in range(2)])
+    flood_yesterday(kero)
+    with kero.read() as con:
+        day = con.execute("SELECT max(day) FROM rollup_days WHERE rolled").fetchone()[0]
+        con.execute(f"""CREATE TEMP TABLE {rollups.KEPT} AS SELECT DISTINCT name, is_bot, card, k FROM day_cards
+                        WHERE day = ? AND k <> ?""", [day, OTHER])
+        con.execute("CREATE TEMP TABLE fresh_day_cards AS SELECT * FROM day_cards LIMIT 0")
+        start = datetime.combine(day, datetime.min.time())
+        rollups.cards(con, rollups.Into(rows="fresh"), day, [start, start + rollups.DAY], fold=rollups.KEPT)
+        rows = "SELECT * FROM {} WHERE day = ? ORDER BY ALL"
+        stored = con.execute(rows.format("day_cards"), [day]).fetchall()
+        folded = {row[4] for row in stored if row[5] == OTHER}
+        assert {"pages", "entry_pages", "exit_pages", "referrer_urls"} <= folded  # summed and counted cards
+        assert stored == con.execute(rows.format("fresh_day_cards"), [day]).fetchall()
 
 
 def test_the_other_row_is_shown_without_a_link_and_exported_with_exact_totals(kero: Kero, client: Client) -> None:
