@@ -377,9 +377,10 @@ def roll_events(con: duckdb.DuckDBPyConnection, day: date, into: Into) -> None:
     folded = into.kept
     if folded is None:  # counted, and folded if a card has too many keys
         cards(con, into, day, span)
-        if _keep_top_keys(con, into, day):
+        folding = _keep_top_keys(con, into, day)
+        if folding:
             folded = KEPT
-            _fold(con, into, day, span)
+            _fold(con, into, day, span, folding)
     else:
         cards(con, into, day, span, fold=folded)
     _sum_countries(con, into, this_day)
@@ -416,8 +417,8 @@ def cards(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[date
                 [*span, *key_params])
 
 
-def _fold(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[datetime]) -> None:
-    """Fold the day's counted cards to the keys of KEPT without counting them all again: a card
+def _fold(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[datetime], folding: Sequence[str]) -> None:
+    """Fold the day's counted cards ``folding`` to the keys of KEPT without counting them all again: a card
     that counts page views or visits sums its other keys' rows into one queries.OTHER row (the
     count of the events with those keys); one that counts distinct visitors is counted again
     with the fold (a visitor of two folded keys is one visitor of OTHER). Cards with no key to
@@ -427,8 +428,6 @@ def _fold(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[date
     table = into.table("day_cards")
     dropped = f"""{this_day.sql} AND list_contains(?, card) AND NOT EXISTS (
                       SELECT 1 FROM {KEPT} AS f WHERE f.name = c.name AND f.is_bot = c.is_bot AND f.card = c.card AND f.k = c.k)"""
-    folding = [r[0] for r in con.execute(f"SELECT DISTINCT card FROM {table} AS c WHERE {dropped} ORDER BY card",
-                                         [*this_day.params, list(queries.DIMENSION_BREAKDOWNS)]).fetchall()]
     counted = [card for card in folding if queries.DIMENSION_BREAKDOWNS[card].visitors]
     summed = [card for card in folding if card not in counted]
     if summed:
@@ -441,22 +440,24 @@ def _fold(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[date
         cards(con, into, day, span, fold=KEPT, ids=counted)
 
 
-def _keep_top_keys(con: duckdb.DuckDBPyConnection, into: Into, day: date) -> bool:
-    """When a card of the day has more than ``into.keys`` keys (for one event name, bots or
-    humans), fill the temporary table KEPT with the ``into.keys`` first of each (by their value
-    summed over countries) and say so; the day's cards are then counted again with the others folded."""
+def _keep_top_keys(con: duckdb.DuckDBPyConnection, into: Into, day: date) -> list[str]:
+    """The cards of the day with more than ``into.keys`` keys (for one event name, bots or
+    humans), if any: the temporary table KEPT then holds the ``into.keys`` first keys of each
+    card (by their value summed over countries; all the keys of the others), and the cards are
+    folded to them (see _fold)."""
     this_day = into.of_day(day)
     cards = into.table("day_cards")
-    most = con.execute(f"""SELECT max(n) FROM (SELECT count(DISTINCT k) AS n FROM {cards} WHERE {this_day.sql}
-                                                GROUP BY name, is_bot, card)""", this_day.params).fetchone()[0]
-    if (most or 0) <= into.keys:
-        return False
+    folding = [r[0] for r in con.execute(f"""SELECT DISTINCT card FROM (SELECT card, count(DISTINCT k) AS n FROM {cards}
+                                                 WHERE {this_day.sql} GROUP BY name, is_bot, card)
+                                             WHERE n > ? ORDER BY card""", [*this_day.params, into.keys]).fetchall()]
+    if not folding:
+        return []
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {KEPT} AS
                     SELECT name, is_bot, card, k FROM (
                         SELECT name, is_bot, card, k, sum(v1) AS v FROM {cards} WHERE {this_day.sql} GROUP BY ALL)
                     QUALIFY row_number() OVER (PARTITION BY name, is_bot, card ORDER BY v DESC, k) <= ?""",
                 [*this_day.params, into.keys])
-    return True
+    return folding
 
 
 def _compute_conversions(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions) -> None:
