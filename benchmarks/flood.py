@@ -12,8 +12,12 @@ costs, the same site plus as many events taking 100 values only ("busy"). Then, 
 - over HTTP: ten concurrent loads of the dashboard from ``kero serve`` (gunicorn, 4 workers,
   127.0.0.1): every status, the slowest latency, and the workers' RSS growth.
 
-    python benchmarks/flood.py [--normal 300000] [--flood 500000] [--runs 5]
+    python benchmarks/flood.py [--normal 300000] [--flood 500000] [--runs 5] [--hour H]
     python benchmarks/flood.py smoke        # tiny sizes, seconds
+
+The measured moment is the start of the current UTC hour, or of hour ``H`` (0-23) of today with
+``--hour``: Past 24 hours reads yesterday's part from its events, so the hour decides how much of
+the flood that part holds (``--hour 1``: 23 of its 48 hours, the most).
 
 Bounded: every render, server start and request has a timeout."""
 
@@ -164,8 +168,15 @@ def _get(url: str, auth: str, ready: bool = False) -> int:
             time.sleep(0.2)
 
 
-def run(normal: int, flooded: int, runs: int) -> None:
-    end = float(int(time.time()) // 3600 * 3600)  # a whole hour, as dashboard_scale's
+def measured_moment(hour: int | None) -> float:
+    """The start of the current UTC hour, or of ``hour`` today (a whole hour, as dashboard_scale's)."""
+    now = int(time.time())
+    return float(now // 3600 * 3600 if hour is None else now // 86400 * 86400 + hour * 3600)
+
+
+def run(normal: int, flooded: int, runs: int, hour: int | None = None) -> None:
+    end = measured_moment(hour)
+    print(f"measured at {datetime.fromtimestamp(end, timezone.utc):%Y-%m-%d %H:%M} UTC", flush=True)
     with tempfile.TemporaryDirectory(prefix="kero-flood-") as tmp:
         folders = {name: Path(tmp) / name for name in FOLDERS}
         for name, folder in folders.items():
@@ -201,6 +212,8 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_argument("--normal", type=int, default=300_000, help="synthetic events of the normal site")
         sub.add_argument("--flood", type=int, default=500_000, help="flood events added to the flooded copy")
         sub.add_argument("--runs", type=int, default=5, help="renders per view (median)")
+        sub.add_argument("--hour", type=int, choices=range(24), metavar="H",
+                         help="measure at hour H (UTC) of today instead of the current hour")
     commands.add_parser("smoke", help="tiny sizes (seconds)")
     child = commands.add_parser("render", help=argparse.SUPPRESS)
     child.add_argument("folder", type=Path)
@@ -213,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "smoke":
         run(3000, 3000, 1)
     else:
-        run(args.normal, args.flood, args.runs)
+        run(args.normal, args.flood, args.runs, args.hour)
 
 
 if __name__ == "__main__":

@@ -950,24 +950,27 @@ def breakdowns(
     if cards:
         ctes.append(f"rolled_cards AS MATERIALIZED (SELECT * FROM {table} WHERE {in_scope.sql} AND list_contains(?, card))")
         params += [*in_scope.params, cards]
+    # The rollup rows (of days and countries), which ranked() sums by card and key, and their parameters.
+    summed: list[str] = []
+    summed_params: list[Any] = []
     page_dims = [i for i in dims if not queries.DIMENSION_BREAKDOWNS[i].requests]
     if page_dims:
-        parts.append(f"SELECT card, k, v1, v2, NULL FROM rolled_cards WHERE name = ? {human} AND list_contains(?, card)")
-        params += [scope.name, page_dims]
+        summed.append(f"SELECT card, k, v1, v2, NULL FROM rolled_cards WHERE name = ? {human} AND list_contains(?, card)")
+        summed_params += [scope.name, page_dims]
     request_dims = [i for i in dims if queries.DIMENSION_BREAKDOWNS[i].requests]
     if request_dims:  # the routes and statuses of every request (a POST too)
-        parts.append(f"SELECT card, k, v1, v2, NULL FROM rolled_cards WHERE list_contains(?, name) {human} "
-                     "AND list_contains(?, card)")
-        params += [queries.request_names(scope.name), request_dims]
+        summed.append(f"SELECT card, k, v1, v2, NULL FROM rolled_cards WHERE list_contains(?, name) {human} "
+                      "AND list_contains(?, card)")
+        summed_params += [queries.request_names(scope.name), request_dims]
     if "bots" in ids:
-        parts += [*([queries.other_sql("bots")] if current.raw else []),
-                  f"SELECT 'bots', k, v2, v1, NULL FROM rolled_cards WHERE name IN ({queries.REQUEST_SQL}) AND is_bot "
-                  "AND card = 'browsers'"]
+        parts += [queries.other_sql("bots")] if current.raw else []
+        summed.append(f"SELECT 'bots', k, v2, v1, NULL FROM rolled_cards WHERE name IN ({queries.REQUEST_SQL}) "
+                      "AND is_bot AND card = 'browsers'")
     if "custom_events" in ids:
-        parts += [*([queries.other_sql("custom_events")] if current.raw else []),
-                  "SELECT 'custom_events', name, views, visitors, NULL "
-                  f"FROM {_table(scope, 'day_figures')} WHERE {in_scope.sql} AND name NOT IN ({queries.REQUEST_SQL})"]
-        params += in_scope.params
+        parts += [queries.other_sql("custom_events")] if current.raw else []
+        summed.append("SELECT 'custom_events', name, views, visitors, NULL "
+                      f"FROM {_table(scope, 'day_figures')} WHERE {in_scope.sql} AND name NOT IN ({queries.REQUEST_SQL})")
+        summed_params += in_scope.params
     if "slowest_routes" in ids:
         raw_times = f"""SELECT {queries.ROUTE_LABEL} AS label, method, route <> '' AS routed, {BUCKET} AS bucket,
                                count(*) AS n FROM requests WHERE duration_ms IS NOT NULL GROUP BY ALL UNION ALL"""
@@ -976,8 +979,7 @@ def breakdowns(
         quantiles = _histogram_quantiles(times, ("label", "method", "routed"))
         parts.append(f"SELECT 'slowest_routes', {queries.ROUTE_KEY}, p95, mean, n FROM ({quantiles})")
         params += requests.params
-    # The rollup rows go into ranked()'s one sum by card and key as they are (days and countries).
-    return queries.ranked(con, ctes, parts, params, ids, limit, merge=True)
+    return queries.ranked(con, ctes, parts, params, ids, limit, summed, summed_params)
 
 
 def properties(con: duckdb.DuckDBPyConnection, scope: Scope, limit: int,
@@ -992,8 +994,8 @@ def properties(con: duckdb.DuckDBPyConnection, scope: Scope, limit: int,
     raw, params = _raw_events(scope, [current], "name, visitor_id, labels", name=one_event)
     rolled = _rolled(scope, current.days, name=one_event)
     ctes, part = goal_queries.property_sql(raw)
-    parts = [part, f"SELECT 'properties', k, events, visitors, NULL FROM {_table(scope, 'day_properties')} WHERE {rolled.sql}"]
-    found = queries.ranked(con, ctes, parts, [*params, *rolled.params], ["properties"], limit, merge=True)
+    rows = f"SELECT 'properties', k, events, visitors, NULL FROM {_table(scope, 'day_properties')} WHERE {rolled.sql}"
+    found = queries.ranked(con, ctes, [part], params, ["properties"], limit, [rows], rolled.params)
     return goal_queries.property_rows(found["properties"])
 
 
