@@ -538,13 +538,15 @@ class BreakdownRow(NamedTuple):
     value3: float | None
 
 
-def dimension_sql(ids: Sequence[str], group: Sequence[str] = (), fold: str | None = None) -> tuple[list[str], list[str]]:
+def dimension_sql(ids: Sequence[str], group: Sequence[str] = (), fold: str | None = None,
+                  prefix: str = "") -> tuple[list[str], list[str]]:
     """CTEs and parts (SELECTs of ``group`` columns, card, k, v1, v2, v3) for the dimension
     cards ``ids``, over the page views in ``pv`` (and the requests in ``requests`` for the cards
     counting every request). ``group`` (columns of pv) keeps groups apart: the rollups count
     every (name, bot or not, country) of a day separately. ``fold``: see :func:`_keyed`
     (``group`` must then hold name and is_bot); keys are folded before visitors are counted, so
-    the visitors of :data:`OTHER` are exact too.
+    the visitors of :data:`OTHER` are exact too. ``prefix`` goes before the name of every CTE
+    read and made (``cut_``: ``cut_pv``...), for a second set of cards in the same statement.
 
     Exact distinct visitors without a COUNT(DISTINCT) per card (several times slower on
     DuckDB): rows are deduplicated per (card, key, visitor), then counted. Properties of the
@@ -559,12 +561,12 @@ def dimension_sql(ids: Sequence[str], group: Sequence[str] = (), fold: str | Non
     request_ids = [i for i in ids if DIMENSION_BREAKDOWNS[i].requests]
     visitor_ids = [i for i in ids if DIMENSION_BREAKDOWNS[i].of_visitor]
     if visit_ids:
-        narrow = f"(SELECT {g}{', '.join(_VISIT_COLUMNS)} FROM pv)"
-        ctes.append(f"marked AS MATERIALIZED ({visit_marks(narrow, group, where='TRUE', ties=VISIT_KEYS)})")
+        narrow = f"(SELECT {g}{', '.join(_VISIT_COLUMNS)} FROM {prefix}pv)"
+        ctes.append(f"{prefix}marked AS MATERIALIZED ({visit_marks(narrow, group, where='TRUE', ties=VISIT_KEYS)})")
     # Cards counting page views (or visits) and cards counting visitors are keyed apart: one
     # keyed table filtered by card names afterwards cost a join per filter.
     hits, seen = [], []
-    for source, cards in (("marked", visit_ids), ("pv", page_ids), ("requests", request_ids)):
+    for source, cards in ((f"{prefix}marked", visit_ids), (f"{prefix}pv", page_ids), (f"{prefix}requests", request_ids)):
         for counts_visitors, keyed in ((False, hits), (True, seen)):
             chosen = [i for i in cards if DIMENSION_BREAKDOWNS[i].visitors == counts_visitors]
             if chosen:
@@ -575,12 +577,12 @@ def dimension_sql(ids: Sequence[str], group: Sequence[str] = (), fold: str | Non
         counted.append(f"SELECT {g}card, k, visitor_id, count(*) AS n FROM ({' UNION ALL '.join(seen)}) GROUP BY ALL")
     if visitor_ids:
         people = ", ".join(dict.fromkeys([*group, "visitor_id", *_VISITOR_COLUMNS]))
-        ctes.append(f"people AS (SELECT {people}, count(*) AS n FROM pv GROUP BY ALL)")
-        ctes.append(f"people_keys AS ({_keyed('people', visitor_ids, g + 'visitor_id, n', fold)})")
-        counted.append(f"SELECT {g}card, k, visitor_id, sum(n) AS n FROM people_keys GROUP BY ALL")
+        ctes.append(f"{prefix}people AS (SELECT {people}, count(*) AS n FROM {prefix}pv GROUP BY ALL)")
+        ctes.append(f"{prefix}people_keys AS ({_keyed(prefix + 'people', visitor_ids, g + 'visitor_id, n', fold)})")
+        counted.append(f"SELECT {g}card, k, visitor_id, sum(n) AS n FROM {prefix}people_keys GROUP BY ALL")
     if counted:
-        ctes.append(f"per_visitor AS ({' UNION ALL '.join(counted)})")
-        parts.append(f"SELECT {g}card, k, count(*) FILTER (WHERE visitor_id <> 0), sum(n), NULL FROM per_visitor GROUP BY ALL")
+        ctes.append(f"{prefix}per_visitor AS ({' UNION ALL '.join(counted)})")
+        parts.append(f"SELECT {g}card, k, count(*) FILTER (WHERE visitor_id <> 0), sum(n), NULL FROM {prefix}per_visitor GROUP BY ALL")
     return ctes, parts
 
 
@@ -649,8 +651,9 @@ def ranked(
     """Each card's row count and first ``limit`` rows, from the ``parts`` (card, k, v1, v2, v3),
     whose rows have a key each (a card's key appears once among them), and the rows of
     ``summed`` (rollup rows of several days and countries), summed by card and key and added to
-    those of ``parts``. ``params``: those of ``ctes`` and ``parts``; ``summed_params``:
-    ``summed``'s.
+    those of ``parts`` (a key whose sums all come to nothing is left out: rows less the part of a
+    day a cut takes, see rollups.Cut). ``params``: those of ``ctes`` and ``parts``;
+    ``summed_params``: ``summed``'s.
 
     The sum is a join, not one GROUP BY of every row: after a flood of unique values the
     events' parts hold hundreds of thousands of keys (920,000 rows over 19 cards in a flooded
@@ -666,7 +669,8 @@ def ranked(
             SELECT coalesce(e.card, r.card), coalesce(e.k, r.k), {plus('v1')}, {plus('v2')}, {plus('v3')}
             FROM ({rows_sql}) AS e (card, k, v1, v2, v3)
             FULL JOIN (SELECT card, k, sum(v1) AS v1, sum(v2) AS v2, sum(v3) AS v3
-                       FROM ({' UNION ALL '.join(summed)}) AS s (card, k, v1, v2, v3) GROUP BY ALL) AS r
+                       FROM ({' UNION ALL '.join(summed)}) AS s (card, k, v1, v2, v3) GROUP BY ALL
+                       HAVING sum(v1) <> 0 OR sum(v2) <> 0 OR sum(v3) <> 0) AS r
             ON e.card = r.card AND e.k IS NOT DISTINCT FROM r.k"""
     # Ranking every row of a month (hundreds of thousands of keys, most of them tied after a flood
     # of unique values) took longer than counting them: each card's first rows are a top-N of its

@@ -807,7 +807,7 @@ def _weighted_median(source: str) -> str:
 def _histogram_quantiles(source: str, by: Sequence[str] = ("cur",)) -> str:
     """Per ``by``: p50, p95, the mean and the count of ``source``'s (bucket, n) rows, each time
     read as the middle of its bucket (so within 1%); quantiles interpolated between two times
-    like quantile_cont()."""
+    like quantile_cont(). A bucket whose counts add up to nothing (a cut's, see Cut) is none."""
     keys = ", ".join(by)
     value = f"CASE WHEN bucket IS NULL THEN 0 ELSE pow({STEP}, bucket - 0.5) END"
 
@@ -824,7 +824,7 @@ def _histogram_quantiles(source: str, by: Sequence[str] = ("cur",)) -> str:
         FROM (SELECT {keys}, {value} AS x, n,
                      sum(n) OVER (PARTITION BY {keys} ORDER BY bucket NULLS FIRST) AS upto,
                      sum(n) OVER (PARTITION BY {keys}) AS total
-              FROM (SELECT {keys}, bucket, sum(n) AS n FROM {source} GROUP BY ALL))
+              FROM (SELECT {keys}, bucket, sum(n) AS n FROM {source} GROUP BY ALL HAVING sum(n) <> 0))
         GROUP BY {keys}"""
 
 
@@ -913,16 +913,23 @@ def breakdowns(
     con: duckdb.DuckDBPyConnection, scope: Scope, ids: Sequence[str], limit: int, rolled: Collection[date] | None = None,
     live: Mapping[date, datetime] | None = None,
 ) -> dict[str, tuple[int, list[BreakdownRow]]]:
-    """:func:`kero_core.queries.breakdowns`, from the rollups where they can answer."""
+    """:func:`kero_core.queries.breakdowns`, from the rollups where they can answer. A raw piece
+    that holds most of a rolled-up day (Past 24 hours at 01:00 holds 23 hours of yesterday) reads
+    that day's rows less what its visitors outside the piece add to them (see :class:`Cut`,
+    :func:`_cut_cards`)."""
     current = plan(con, scope.start, scope.end, rolled, scope.goal, _live(con, scope, live)) if usable(scope) \
         else Plan([], [])
-    if not current.days or not ids:
+    current, cuts = _cut(con, scope, current, rolled) if current.raw else (current, [])
+    if len(cuts) > 1:  # each day folds its own keys: one cut per statement (a period holds one such piece)
+        current, cuts = Plan(current.days, sorted([*current.raw, *((c.start, c.end) for c in cuts[1:])])), cuts[:1]
+    if not (current.days or cuts) or not ids:
         return queries.breakdowns(con, scope, ids, limit)
     unknown = [i for i in ids if i not in queries.BREAKDOWNS]
     if unknown:
         raise ValueError(f"unknown breakdown {unknown[0]!r}; known: {', '.join(queries.BREAKDOWNS)}")
-    requests = _rolled(scope, current.days, names=queries.request_names(scope.name))
-    in_scope = _rolled(scope, current.days, name=False, humans=False)  # the days and the filters only
+    days = sorted([*current.days, *(cut.day for cut in cuts)])
+    requests = _rolled(scope, days, names=queries.request_names(scope.name))
+    in_scope = _rolled(scope, days, name=False, humans=False)  # the days and the filters only
     human = "AND NOT is_bot" if scope.humans_only else ""
     dims = [i for i in ids if i in queries.DIMENSION_BREAKDOWNS]
     # A period read from rollups alone (whole days, today's live rows) leaves out the events'
@@ -947,8 +954,15 @@ def breakdowns(
     # The cards' rows and the bots' (their browsers) come from one scan of the card rollups: a
     # second one cost a fifth of a one-country month's breakdowns (every country's rows are read).
     cards = [*dims, *(["browsers"] if "bots" in ids else [])]
+    if cuts:
+        cut_ctes, cut_params = _cut_cards(scope, cuts[0], list(dict.fromkeys(cards)))
+        ctes += cut_ctes
+        params += cut_params
     if cards:
-        ctes.append(f"rolled_cards AS MATERIALIZED (SELECT * FROM {table} WHERE {in_scope.sql} AND list_contains(?, card))")
+        ctes.append(f"""rolled_cards AS MATERIALIZED (
+                            SELECT name, is_bot, card, k, v1::BIGINT AS v1, v2::BIGINT AS v2 FROM {table}
+                            WHERE {in_scope.sql} AND list_contains(?, card)
+                            {'UNION ALL SELECT * FROM cut_cards' if cuts else ''})""")
         params += [*in_scope.params, cards]
     # The rollup rows (of days and countries), which ranked() sums by card and key, and their parameters.
     summed: list[str] = []
@@ -971,15 +985,67 @@ def breakdowns(
         summed.append("SELECT 'custom_events', name, views, visitors, NULL "
                       f"FROM {_table(scope, 'day_figures')} WHERE {in_scope.sql} AND name NOT IN ({queries.REQUEST_SQL})")
         summed_params += in_scope.params
+        if cuts:
+            summed.append(f"""SELECT 'custom_events', name, sum({_SIGN} * views), sum({_SIGN} * visitors), NULL FROM (
+                                  SELECT part, name, count(*) AS views, {queries.METRICS['visitors']} AS visitors
+                                  FROM cut_events WHERE name NOT IN ({queries.REQUEST_SQL}) GROUP BY part, {', '.join(GROUP)})
+                              GROUP BY ALL""")
     if "slowest_routes" in ids:
         raw_times = f"""SELECT {queries.ROUTE_LABEL} AS label, method, route <> '' AS routed, {BUCKET} AS bucket,
                                count(*) AS n FROM requests WHERE duration_ms IS NOT NULL GROUP BY ALL UNION ALL"""
+        cut_times = f"""UNION ALL SELECT label, method, routed, bucket, {_SIGN} * n FROM cut_times
+                        WHERE list_contains(?, name) {human}"""
         times = f"""({raw_times if current.raw else ''}
-                     SELECT label, method, routed, bucket, n FROM {routes} WHERE {requests.sql})"""
+                     SELECT label, method, routed, bucket, n FROM {routes} WHERE {requests.sql}
+                     {cut_times if cuts else ''})"""
         quantiles = _histogram_quantiles(times, ("label", "method", "routed"))
         parts.append(f"SELECT 'slowest_routes', {queries.ROUTE_KEY}, p95, mean, n FROM ({quantiles})")
-        params += requests.params
+        params += [*requests.params, *([queries.request_names(scope.name)] if cuts else [])]
     return queries.ranked(con, ctes, parts, params, ids, limit, summed, summed_params)
+
+
+def _cut_cards(scope: Scope, cut: Cut, cards: Sequence[str]) -> tuple[list[str], list[Any]]:
+    """CTEs of what ``cut`` takes from its day's rows, and their parameters: ``cut_events``, the
+    day's events (the scope's filters only: the rows count every event name, bots too) of the
+    visitors with an event outside the piece, as ``part`` 0 (counted -1, see _SIGN), and again
+    those of them inside it as ``part`` 1 (+1); ``cut_cards``, the signed rows of ``cards`` they
+    make (name, is_bot, card, k, v1, v2), counted as the day's rows are (rollups.GROUP apart,
+    keys the day folded as queries.OTHER: a visitor of a folded key is one of OTHER's there);
+    ``cut_times``, their signed response times per route (labelled as the day's rows are).
+    Every card is a sum over visitors, so the rows less part 0 plus part 1 are the piece's cards.
+    A visitor's events outside the piece are a few hours of the day where the piece holds the
+    rest: after a flood of unique values, the piece's events made 900,000 card rows."""
+    base = queries.where(None, scope.filters, None, None)
+    midnight = datetime.combine(cut.day, datetime.min.time())
+    columns = ", ".join(dict.fromkeys([*GROUP, *queries.BREAKDOWN_COLUMNS]))
+    kept = "SELECT DISTINCT name, is_bot, card, k FROM day_cards_all WHERE day = ?"
+    ctes = [
+        f"""cut_day AS MATERIALIZED (
+                SELECT {columns} FROM events WHERE {base.sql} AND ts >= ? AND ts < ? AND visitor_id IN (
+                    SELECT visitor_id FROM events WHERE {base.sql} AND (ts >= ? AND ts < ? OR ts >= ? AND ts < ?)))""",
+        "cut_events AS (SELECT 0 AS part, * FROM cut_day UNION ALL SELECT 1, * FROM cut_day WHERE ts >= ? AND ts < ?)",
+        "cut_pv AS (SELECT * FROM cut_events)",
+        "cut_requests AS (SELECT * FROM cut_events)",
+        f"cut_keys AS MATERIALIZED ({kept})",
+    ]
+    params: list[Any] = [*base.params, midnight, midnight + DAY, *base.params, midnight, cut.start, cut.end,
+                         midnight + DAY, cut.start, cut.end, cut.day]
+    dimension_ctes, parts = queries.dimension_sql(list(cards), [*GROUP, "part"], "cut_keys", prefix="cut_")
+    ctes += dimension_ctes
+    rows = " UNION ALL ".join(parts) if parts else "SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE FALSE"
+    ctes.append(f"""cut_cards AS (SELECT name, is_bot, card, k, {_SIGN} * v1 AS v1, {_SIGN} * v2 AS v2
+                                   FROM ({rows}) AS c ({', '.join(GROUP)}, part, card, k, v1, v2, v3))""")
+    # As rollups fold the slowest routes of a day that folds a card: a route the routes card
+    # does not keep is OTHER there (roll_events).
+    ctes.append(f"""cut_times AS (
+        SELECT t.name, t.is_bot, part, CASE WHEN f.k IS NULL AND (SELECT bool_or(k = '{queries.OTHER}') FROM cut_keys)
+                                            THEN '{queries.OTHER}' ELSE label END AS label, method, routed, bucket, n
+        FROM (SELECT part, name, is_bot, {queries.ROUTE_LABEL} AS label, method, route <> '' AS routed,
+                     {BUCKET} AS bucket, count(*) AS n
+              FROM cut_events WHERE duration_ms IS NOT NULL GROUP BY ALL) AS t
+        LEFT JOIN cut_keys AS f ON f.card = 'routes' AND f.name = t.name AND f.is_bot = t.is_bot
+                               AND f.k = {queries.ROUTE_KEY})""")
+    return ctes, params
 
 
 def properties(con: duckdb.DuckDBPyConnection, scope: Scope, limit: int,

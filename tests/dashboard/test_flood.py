@@ -14,15 +14,17 @@ import threading
 import time
 from datetime import datetime
 
+import pytest
 from werkzeug.test import Client
 
 from kero_core import Kero, rollups
 from kero_core.dashboard.model import WAITING_SHOWN
+from kero_core.dashboard.view import parse_view
 from kero_core.queries import OTHER, OTHER_LABEL
 from kero_core.rollups import CARD_KEYS
 from kero_core.synthetic import flood
 from tests.conftest import environ
-from tests.dashboard.conftest import at, call, get, ingest, view_hit
+from tests.dashboard.conftest import NOW, at, call, get, ingest, view_hit
 from tests.dashboard.html import parse
 
 FLOODED = 3 * CARD_KEYS + 400  # flood page views, unique in every free-text field (half from bots)
@@ -77,6 +79,42 @@ def test_a_flooded_days_cards_are_those_of_every_card_counted_with_the_fold(kero
         folded = {row[4] for row in stored if row[5] == OTHER}
         assert {"pages", "entry_pages", "exit_pages", "referrer_urls"} <= folded  # summed and counted cards
         assert stored == con.execute(rows.format("fresh_day_cards"), [day]).fetchall()
+
+
+def test_most_of_a_flooded_day_is_its_folded_rows_less_the_visitors_it_cuts(
+        kero: Kero, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past 24 hours at 01:00 holds 22 hours of yesterday, a flooded day: its cards are the day's
+    rows less what the visitors with an event before 02:00 add, with the day's fold: a kept
+    page counts its visitors and views of those hours exactly, the others count in "(other)"
+    (its visitors distinct), a page seen only before 02:00 is gone."""
+    early = [view_hit(at(hours=-35), "/early", ip="81.2.69.150"), view_hit(at(hours=-34.5), "/zz-out", ip="81.2.69.151")]
+    late = [view_hit(at(hours=-19.5), "/", ip="81.2.69.150"), view_hit(at(hours=-14), "/zz-in", ip="81.2.69.151"),
+            view_hit(at(hours=-14, minutes=5), "/zz-in-too", ip="81.2.69.151")]
+    ingest(kero, early + late)
+    flood_yesterday(kero)
+    cuts: list[rollups.Cut] = []
+    cut_cards = rollups._cut_cards
+    monkeypatch.setattr(rollups, "_cut_cards", lambda scope, cut, cards: cuts.append(cut) or cut_cards(scope, cut, cards))
+    view = parse_view({"period": ["24h"]}, NOW.replace(hour=1, tzinfo=None))
+    scope = view.scope()
+    with kero.read() as con:
+        (total, rows), = rollups.breakdowns(con, scope, ["pages"], 100_000).values()
+        day = con.execute("SELECT max(day) FROM rollup_days WHERE rolled").fetchone()[0]
+        kept = {k for k, in con.execute("""SELECT k FROM day_cards_all WHERE day = ? AND card = 'pages' AND name = ?
+                                           AND NOT is_bot AND k <> ?""", [day, scope.name, OTHER]).fetchall()}
+        events = con.execute("SELECT path, visitor_id FROM events WHERE ts >= ? AND ts < ? AND name = ? AND NOT is_bot",
+                             [scope.start, scope.end, scope.name]).fetchall()
+    assert [(cut.day, cut.start.hour) for cut in cuts] == [(day, 2)]
+    visitors: dict[str, set[int]] = {}
+    views: dict[str, int] = {}
+    for path, visitor in events:
+        key = path if path in kept else OTHER
+        visitors.setdefault(key, set()).add(visitor)
+        views[key] = views.get(key, 0) + 1
+    expected = {key: (len(visitors[key]), views[key]) for key in views}
+    assert "/" in kept and {"/zz-in", "/zz-in-too", "/zz-out"}.isdisjoint(kept)  # the flood pushes them out
+    assert {row.key[0]: (row.value, row.value2) for row in rows} == expected and total == len(expected)
+    assert expected["/"] == (5, 21) and "/early" not in expected
 
 
 def test_the_other_row_is_shown_without_a_link_and_exported_with_exact_totals(kero: Kero, client: Client) -> None:

@@ -22,7 +22,7 @@ from kero_core.dashboard.view import parse_view
 from kero_core.synthetic import generate
 from kero_core.store import SCHEMA_VERSION
 from tests.conftest import FakeClock, environ
-from tests.dashboard.conftest import open_copy, seed_once
+from tests.dashboard.conftest import open_copy, seed_once, view_hit
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 
@@ -222,3 +222,36 @@ def test_most_of_a_rolled_up_day_is_its_rows_less_the_visitors_it_cuts(kero: Ker
     assert raw[1].visitors > 20 and raw[1].visits > raw[1].bounces > 0
     for approximate, right in zip(rolled, raw):
         assert close(approximate.p50_ms, right.p50_ms) and close(approximate.p95_ms, right.p95_ms)
+
+
+@pytest.mark.parametrize("params", [{"period": ["24h"]}, {"period": ["24h"], "country": ["US"]}])
+def test_cards_of_most_of_a_rolled_up_day_are_its_rows_less_the_visitors_it_cuts(
+        kero: Kero, params: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past 24 hours at 03:00 (from 04:00 yesterday: 24 hourly bars) holds 20 hours of yesterday,
+    a rolled-up day: its cards, read as the day's rows less what the visitors with an event
+    outside those hours add, equal the events' (response times within the histograms' 1%). One
+    visitor of 02:00 comes back at 09:00: a page only that visit has is in the cards."""
+    yesterday = NOW - timedelta(days=1)
+    comeback = [(2, 0, "/pricing"), (9, 0, "/docs"), (9, 5, "/cut-only-after")]  # one visitor in the US
+    kero.ingest([view_hit((yesterday.replace(hour=hour) + timedelta(minutes=minute)).timestamp(), path, ip="8.8.8.8")
+                 for hour, minute, path in comeback])
+    view = parse_view(params, NOW.replace(hour=3, tzinfo=None))
+    scope = view.scope()
+    cuts: list[rollups.Cut] = []
+    cut_cards = rollups._cut_cards
+    monkeypatch.setattr(rollups, "_cut_cards", lambda scope, cut, cards: cuts.append(cut) or cut_cards(scope, cut, cards))
+    ids = [i for i in PANELS if i in queries.BREAKDOWNS and i != "slowest_routes"]
+    with kero.read() as con:
+        rolled = rollups.breakdowns(con, scope, ids, 10_000)  # every row
+        assert rolled == queries.breakdowns(con, scope, ids, 10_000)
+        (total, rows), = rollups.breakdowns(con, scope, ["slowest_routes"], 10_000).values()
+        (raw_total, raw_rows), = queries.breakdowns(con, scope, ["slowest_routes"], 10_000).values()
+    assert [(cut.day, cut.start.hour, cut.end.hour) for cut in cuts] == [(yesterday.date(), 4, 0)] * 2
+    assert rolled["pages"][0] > 20 and rolled["entry_pages"][0] > 5
+    assert any(row.key == ("/cut-only-after",) for row in rolled["pages"][1] + rolled["exit_pages"][1])
+    assert rolled["custom_events"][0] >= (0 if scope.filters else 2)  # (these hours have none in the US)
+    assert total == raw_total > 10
+    right = {row.key: row for row in raw_rows}
+    for row in rows:  # p95 and mean from the histograms, the count exact
+        assert close(row.value, right[row.key].value) and close(row.value2, right[row.key].value2), row
+        assert row.value3 == right[row.key].value3
