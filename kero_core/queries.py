@@ -587,9 +587,10 @@ def dimension_sql(ids: Sequence[str], group: Sequence[str] = (), fold: str | Non
 
 
 def breakdowns(
-    con: duckdb.DuckDBPyConnection, scope: Scope, ids: Sequence[str], limit: int
+    con: duckdb.DuckDBPyConnection, scope: Scope, ids: Sequence[str], limit: int, limits: Mapping[str, int] | None = None,
 ) -> dict[str, tuple[int, list[BreakdownRow]]]:
-    """For each breakdown id: how many rows it has in all, and its first ``limit`` rows.
+    """For each breakdown id: how many rows it has in all, and its first ``limit`` rows (those in
+    ``limits``: as many rows as it says).
 
     One statement for all cards: the scope's events are read once into CTEs that every card
     reads."""
@@ -610,7 +611,7 @@ def breakdowns(
     dimension_ctes, parts = dimension_sql([i for i in ids if i in DIMENSION_BREAKDOWNS])
     ctes += dimension_ctes
     parts += [other_sql(i) for i in ids if i in OTHER_BREAKDOWNS]
-    return ranked(con, ctes, parts, [*base.params, scope.name, request_names(scope.name)], ids, limit)
+    return ranked(con, ctes, parts, [*base.params, scope.name, request_names(scope.name)], ids, limit, limits=limits)
 
 
 ROUTE_KEY = _key_sql(("label", "method", "routed::VARCHAR"))  # the slowest routes' key, from those columns
@@ -647,8 +648,11 @@ def release_routes(con: duckdb.DuckDBPyConnection, scope: Scope, release_at: dat
 def ranked(
     con: duckdb.DuckDBPyConnection, ctes: Sequence[str], parts: Sequence[str], params: list[Any],
     ids: Sequence[str], limit: int, summed: Sequence[str] = (), summed_params: Sequence[Any] = (),
+    limits: Mapping[str, int] | None = None,
 ) -> dict[str, tuple[int, list[BreakdownRow]]]:
-    """Each card's row count and first ``limit`` rows, from the ``parts`` (card, k, v1, v2, v3),
+    """Each card's row count and first ``limit`` rows (or ``limits[card]``: a "Show all" list
+    read with the other cards, not in a statement of its own that reads the events again),
+    from the ``parts`` (card, k, v1, v2, v3),
     whose rows have a key each (a card's key appears once among them), and the rows of
     ``summed`` (rollup rows of several days and countries), summed by card and key and added to
     those of ``parts`` (a key whose sums all come to nothing is left out: rows less the part of a
@@ -685,7 +689,8 @@ def ranked(
         ORDER BY card, v1 DESC, k"""
     rows: dict[str, list[BreakdownRow]] = {i: [] for i in ids}
     totals: dict[str, int] = {}
-    tops_params = [p for card in cards for p in (card, max(0, int(limit)))]
+    limits = limits or {}
+    tops_params = [p for card in cards for p in (card, max(0, int(limits.get(card, limit))))]
     for card, key, v1, v2, v3, total in con.execute(sql, [*params, *summed_params, *tops_params]).fetchall():
         rows[card].append(BreakdownRow(_key(card, key), v1, v2, v3))
         totals[card] = int(total)

@@ -911,7 +911,7 @@ def _hourly_series(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start:
 
 def breakdowns(
     con: duckdb.DuckDBPyConnection, scope: Scope, ids: Sequence[str], limit: int, rolled: Collection[date] | None = None,
-    live: Mapping[date, datetime] | None = None,
+    live: Mapping[date, datetime] | None = None, limits: Mapping[str, int] | None = None,
 ) -> dict[str, tuple[int, list[BreakdownRow]]]:
     """:func:`kero_core.queries.breakdowns`, from the rollups where they can answer. A raw piece
     that holds most of a rolled-up day (Past 24 hours at 01:00 holds 23 hours of yesterday) reads
@@ -923,7 +923,7 @@ def breakdowns(
     if len(cuts) > 1:  # each day folds its own keys: one cut per statement (a period holds one such piece)
         current, cuts = Plan(current.days, sorted([*current.raw, *((c.start, c.end) for c in cuts[1:])])), cuts[:1]
     if not (current.days or cuts) or not ids:
-        return queries.breakdowns(con, scope, ids, limit)
+        return queries.breakdowns(con, scope, ids, limit, limits)
     unknown = [i for i in ids if i not in queries.BREAKDOWNS]
     if unknown:
         raise ValueError(f"unknown breakdown {unknown[0]!r}; known: {', '.join(queries.BREAKDOWNS)}")
@@ -1001,7 +1001,7 @@ def breakdowns(
         quantiles = _histogram_quantiles(times, ("label", "method", "routed"))
         parts.append(f"SELECT 'slowest_routes', {queries.ROUTE_KEY}, p95, mean, n FROM ({quantiles})")
         params += [*requests.params, *([queries.request_names(scope.name)] if cuts else [])]
-    return queries.ranked(con, ctes, parts, params, ids, limit, summed, summed_params)
+    return queries.ranked(con, ctes, parts, params, ids, limit, summed, summed_params, limits)
 
 
 def _cut_cards(scope: Scope, cut: Cut, cards: Sequence[str]) -> tuple[list[str], list[Any]]:

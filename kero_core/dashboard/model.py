@@ -299,11 +299,16 @@ def build(kero: "Kero", view: View, *, rows: int = CARD_ROWS) -> Dashboard:
         expired = rollups.rolled_days(con) if kept_from and scope.goal else rolled
         events_from = kept_from if kept_from and _reads_events_before(con, view, kept_from, rolled, expired) else None
         (current, previous), (unit, buckets), goal_counts = compared(con, view, kero.config.goals, rolled, live_days)
-        found = rollups.breakdowns(con, scope, ids, rows, rolled, live_days)
+        # A "Show all" list of one of these cards comes with them (read once), its card's rows its first ones.
+        longer = {view.show: MODAL_ROWS} if view.show in ids else {}
+        found = rollups.breakdowns(con, scope, ids, rows, rolled, live_days, longer)
+        modal = {card: found[card] for card in longer}
+        found.update((card, (total, listed[:rows])) for card, (total, listed) in modal.items())
         found[PROPERTIES.id] = rollups.properties(con, scope, rows, rolled, live_days)
         if release is not None:
             found[RELEASE_ROUTES.id] = queries.release_routes(con, scope, release.at, rows)
-        modal = _breakdowns(con, view, view.show, MODAL_ROWS) if view.show else {}
+        if view.show and not modal:
+            modal = _breakdowns(con, view, view.show, MODAL_ROWS)
         live = queries.count_visitors(con, realtime_where(view.now, view.locked))
         has_data = bool(current.views or previous.views) or queries.has_events(con)
         funnel_counts = rollups.funnel(con, scope, view.funnel, rolled) if view.funnel else None

@@ -3,6 +3,7 @@ period before, chart buckets, cards, filters and bots."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from urllib.parse import parse_qs
 
@@ -195,6 +196,20 @@ def test_cards_show_ten_rows_and_count_them_all(kero: Kero) -> None:
     assert [r.bar for r in pages.rows] == [100] * 10
     full = model.build_modal(kero, parse_view({"period": ["today"]}, kero.now()), "pages")
     assert (len(full.rows), full.total) == (25, 25)
+
+
+def test_show_all_of_a_card_is_read_with_the_cards(kero: Kero, monkeypatch: pytest.MonkeyPatch) -> None:
+    """?show= of a card lists its first MODAL_ROWS rows, counted with the other cards in one
+    statement (not in a second read of the same events); the card shows the list's first ten."""
+    ingest(kero, [view_hit(at(-30 + i), f"/page/{i:02d}", ip=A) for i in range(25)])
+    view = parse_view({"period": ["today"]}, kero.now())
+    monkeypatch.setattr(model, "_breakdowns", lambda *args: pytest.fail("the list was read apart"))
+    d = model.build(kero, replace(view, show="pages"))
+    pages = panel(d, "pages")
+    assert d.modal is not None and (len(d.modal.rows), d.modal.total) == (25, 25)
+    assert pages.rows == d.modal.rows[:10] and pages.total == 25
+    monkeypatch.undo()
+    assert model.build(kero, replace(view, show="properties")).modal is not None  # not among the cards: read apart
 
 
 def test_empty_site_and_realtime(kero: Kero, clock) -> None:
