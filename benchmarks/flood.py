@@ -16,8 +16,10 @@ costs, the same site plus as many events taking 100 values only ("busy"). Then, 
     python benchmarks/flood.py smoke        # tiny sizes, seconds
 
 The measured moment is the start of the current UTC hour, or of hour ``H`` (0-23) of today with
-``--hour``: Past 24 hours reads yesterday's part from its events, so the hour decides how much of
-the flood that part holds (``--hour 1``: 23 of its 48 hours, the most).
+``--hour``: Past 24 hours reads its part of yesterday from its events (or, when that part is most
+of the day, the day's rollups less the hours left out), so the hour decides how many hours of the
+flood a view reads: the most at ``--hour 12`` and 13, half a day. The concurrent loads over HTTP
+run on the real clock (``kero serve`` has no other).
 
 Bounded: every render, server start and request has a timeout."""
 
