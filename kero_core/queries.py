@@ -651,13 +651,12 @@ def ranked(
     limits: Mapping[str, int] | None = None,
 ) -> dict[str, tuple[int, list[BreakdownRow]]]:
     """Each card's row count and first ``limit`` rows (or ``limits[card]``: a "Show all" list
-    read with the other cards, not in a statement of its own that reads the events again),
-    from the ``parts`` (card, k, v1, v2, v3),
-    whose rows have a key each (a card's key appears once among them), and the rows of
-    ``summed`` (rollup rows of several days and countries), summed by card and key and added to
-    those of ``parts`` (a key whose sums all come to nothing is left out: rows less the part of a
-    day a cut takes, see rollups.Cut). ``params``: those of ``ctes`` and ``parts``;
-    ``summed_params``: ``summed``'s.
+    read with the other cards, not in a statement of its own that reads the events again), from
+    the ``parts`` (card, k, v1, v2, v3), whose rows have a key each (a card's key appears once
+    among them), and the rows of ``summed`` (rollup rows of several days and countries), summed
+    by card and key and added to those of ``parts`` (a key whose sums all come to nothing is left
+    out: a day's rows less what a cut takes, see rollups.Cut). ``params``: those of ``ctes`` and
+    ``parts``; ``summed_params``: ``summed``'s.
 
     The sum is a join, not one GROUP BY of every row: after a flood of unique values the
     events' parts hold hundreds of thousands of keys (920,000 rows over 19 cards in a flooded

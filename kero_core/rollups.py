@@ -920,7 +920,7 @@ def breakdowns(
     current = plan(con, scope.start, scope.end, rolled, scope.goal, _live(con, scope, live)) if usable(scope) \
         else Plan([], [])
     current, cuts = _cut(con, scope, current, rolled) if current.raw else (current, [])
-    if len(cuts) > 1:  # each day folds its own keys: one cut per statement (a period holds one such piece)
+    if len(cuts) > 1:  # each day folds its own keys: one cut a statement, the others read from events
         current, cuts = Plan(current.days, sorted([*current.raw, *((c.start, c.end) for c in cuts[1:])])), cuts[:1]
     if not (current.days or cuts) or not ids:
         return queries.breakdowns(con, scope, ids, limit, limits)

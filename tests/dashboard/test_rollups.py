@@ -255,3 +255,18 @@ def test_cards_of_most_of_a_rolled_up_day_are_its_rows_less_the_visitors_it_cuts
     for row in rows:  # p95 and mean from the histograms, the count exact
         assert close(row.value, right[row.key].value) and close(row.value2, right[row.key].value2), row
         assert row.value3 == right[row.key].value3
+
+
+def test_a_period_with_two_days_to_cut_cuts_the_first_and_reads_the_second_from_events(kero: Kero) -> None:
+    """Each cut folds with its own day's keys, so one statement cuts one day (no view has two:
+    a period's last day is today, or whole); a period from 03:00 one day to 21:00 the next still
+    equals the events' cards."""
+    first = (NOW - timedelta(days=3)).replace(hour=3, tzinfo=None)
+    scope = replace(parse_view({"period": ["7d"]}, NOW.replace(tzinfo=None)).scope(), start=first,
+                    end=first + timedelta(hours=42))
+    ids = [i for i in PANELS if i in queries.BREAKDOWNS and i != "slowest_routes"]
+    with kero.read() as con:
+        pieces = rollups._cut(con, scope, rollups.plan(con, scope.start, scope.end), None)[1]
+        assert [(cut.day, cut.start.hour, cut.end.hour) for cut in pieces] == [
+            (first.date(), 3, 0), (first.date() + timedelta(days=1), 0, 21)]
+        assert rollups.breakdowns(con, scope, ids, 10_000) == queries.breakdowns(con, scope, ids, 10_000)
