@@ -41,6 +41,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("title", "App stats", "Title shown on the dashboard."),
     Option("flush_interval", 1.0, "Seconds between two background writes."),
     Option("max_buffer", 100_000, "Events held in memory before new ones are dropped (and counted)."),
+    Option("writer_process", True, "Build and spool events in a process of Kero's own beside each app process that records (started and stopped by Kero), so the app's requests never wait for the GIL while a batch is enriched; False builds them in a thread of the app's process."),
     Option("lake", None, "A DuckLake catalog in PostgreSQL shared by several hosts, e.g. 'postgres:dbname=kero host=db user=kero' or a postgresql:// URL (password from PGPASSWORD or ~/.pgpass); None keeps everything in db_path."),
     Option("lake_data_path", None, "Where the lake's Parquet files live: a folder every host mounts, or s3://bucket/prefix/; needed when the lake is created."),
     Option("goals", None, "Conversions the dashboard counts: custom event names or page paths with * wildcards, e.g. ['signup', '/thanks', '/docs/*']."),
@@ -67,6 +68,7 @@ class Config:
     title: str = "App stats"
     flush_interval: float = 1.0
     max_buffer: int = 100_000
+    writer_process: bool = True
     lake: str | None = None
     lake_data_path: str | None = None
     goals: tuple[Any, ...] = ()  # kero_core.goals.Step
@@ -260,6 +262,7 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "title": lambda v: str(v),
     "flush_interval": _flush_interval,
     "max_buffer": _max_buffer,
+    "writer_process": lambda v: _bool("writer_process", v),
     "lake": _lake,
     "lake_data_path": _lake_data_path,
     "goals": lambda v: _goals_module().parse_goals(v),

@@ -42,6 +42,7 @@ from kero_core.config import Config, make_config
 from kero_core.enrich import DEFAULT_IGNORED_AGENTS
 from kero_core.logs import Problems
 from kero_core.pipeline import Pipeline
+from kero_core.writer_process import WriterProcess
 from kero_core.queries import Filters, TimeArg
 from kero_core.schema import Event
 from kero_core.store import Store
@@ -121,6 +122,7 @@ class Kero:
             self._event_builder,
             self.config.flush_interval,
             self.config.max_buffer,
+            hand_to=self._writer_process if self.config.writer_process and not read_only else None,
         )
         if self.config.release is not None:
             self.store.note_release(self.config.release, self.now())
@@ -130,6 +132,9 @@ class Kero:
         by default the module that created this Kero, ``wsgi:<module>``); raises
         :class:`~kero_core.config.KeroConfigError` when another app has claimed it."""
         app_identity.claim(self.config.db_path, app or self.app_name)
+
+    def _writer_process(self) -> WriterProcess:
+        return WriterProcess(self.config, self.ignored_agents, self.clock)
 
     def _event_builder(self) -> EventBuilder:
         return EventBuilder(self.config, self.ignored_agents, self.store.salts(), self.clock)

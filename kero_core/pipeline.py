@@ -27,6 +27,8 @@ from kero_core.batch import EventBuilder
 from kero_core.capture import Hit, as_hit
 from kero_core.enrich import SaltUnavailable
 from kero_core.store import Store
+from kero_core import writer_process
+from kero_core.writer_process import WriterProcess, WriterProcessGone
 
 log = logging.getLogger("kero")
 
@@ -85,18 +87,29 @@ class Pipeline:
         make_builder: Callable[[], EventBuilder],
         interval: float,
         max_buffer: int,
+        *,
+        hand_to: Callable[[], WriterProcess] | None = None,
+        background: bool = True,
     ) -> None:
+        """``hand_to`` starts the writer process that builds and spools the hits (None, or when
+        it cannot start or dies: the writer thread builds them here). Without ``background``
+        (the writer process's own pipeline) nothing runs behind the caller: no thread, no
+        pauses, no signal or exit handlers; the caller writes."""
         self.store = store
         self.interval = interval
         self.max_buffer = max_buffer
         self.dropped = 0  # hits dropped because the buffer (or the retry list) was full
         self._reported_drops = 0
         self._make_builder = make_builder
+        self._hand_to = hand_to
+        self._background = background
+        self._pause: Callable[[], None] = Slices() if background else _no_pause
         self._logged: dict[str, float] = {}
         self._closed = False
         self._reset()
-        _LIVE.add(self)
-        watch_signals()
+        if background:
+            _LIVE.add(self)
+            watch_signals()
 
     def _reset(self) -> None:
         """Fresh per-process state (also what a forked child starts with)."""
@@ -109,6 +122,9 @@ class Pipeline:
         self._terminating = False  # the process was told to stop: write each hit at once
         self._writing: int | None = None  # the thread inside write(), if any
         self._builder: EventBuilder | None = None  # parsers, caches, GeoIP handle: made per process
+        self._process: WriterProcess | None = None  # this process's writer process, once started
+        self._process_dropped = 0  # what it dropped, as of its last reply
+        self._held = 0  # events it could not spool yet, as of its last reply
 
     @property
     def buffered(self) -> int:
@@ -128,7 +144,7 @@ class Pipeline:
         # tuple subclass (Hit), and thousands of buffered Hits reaching its oldest generation
         # made a Flask worker run full collections (15-22 ms each, about every 13,000 requests).
         buffer.append(tuple(hit))
-        if self._thread is None:
+        if self._thread is None and self._background:
             self._start()
         if self._terminating:
             # The server is stopping and may end the process as soon as this request is done,
@@ -162,7 +178,7 @@ class Pipeline:
 
     # -- writer thread -------------------------------------------------------------------------------
     def _run(self) -> None:
-        self._warm_up()
+        self.warm_up()
         period = INGEST_EVERY
         next_ingest = time.monotonic() + max(self.interval, period)
         while not self._stopping:
@@ -170,7 +186,7 @@ class Pipeline:
             self._wake.clear()
             if self._stopping:
                 break
-            self.write()
+            self.write(confirm=False)
             # Ingest only once a spool file has waited about a period: under gunicorn -w 4 each
             # worker ingesting on its own clock made four sessions per period, each with a
             # quarter of the files; now whichever worker comes first takes every file.
@@ -180,20 +196,26 @@ class Pipeline:
                     period = ingest_period(time.monotonic() - started)
                 next_ingest = time.monotonic() + max(self.interval, period)
 
-    def _warm_up(self) -> None:
-        """Ready the builder while the first interval runs, not after it (see EventBuilder.warm_up)."""
+    def warm_up(self) -> None:
+        """Start the writer process, or ready the builder, while the first interval runs, not
+        after it (see EventBuilder.warm_up)."""
         with self._write_lock:
+            self._start_process()
+            if self._process is not None:
+                return
             try:
                 self._ready_builder().warm_up()
             except Exception as exc:  # a broken GeoIP file or parser must not stop the writer
                 self._log_once("warm_up", "kero: could not prepare the writer (%s); will retry", _describe(exc))
 
-    def write(self) -> bool:
-        """Drain the buffer into the spool; True when nothing is left in memory."""
+    def write(self, confirm: bool = True) -> bool:
+        """Drain the buffer into the spool; True when nothing is left in memory. Hits handed to
+        the writer process are spooled when this returns, unless ``confirm`` is False (the
+        background writer's writes, which nothing waits for)."""
         with self._write_lock:
-            return self._write_locked()
+            return self._write_locked(confirm)
 
-    def _write_locked(self) -> bool:
+    def _write_locked(self, confirm: bool = True) -> bool:
         """write(), its lock held."""
         self._writing = threading.get_ident()
         try:
@@ -206,23 +228,78 @@ class Pipeline:
             while left > 0:
                 rows = [self._buffer.popleft() for _ in range(min(left, BATCH))]
                 left -= len(rows)
-                try:
-                    table = self._build([as_hit(row) for row in rows])
-                except SaltUnavailable as exc:  # kept, in order, for the next write
-                    self._buffer.extendleft(reversed(rows))
-                    self._log_once("salt", "kero: holding events in memory (%s); will retry", _describe(exc))
+                if not self._put(rows):
                     return False
-                if table is not None:
-                    self._spool(table)
                 if left <= 0 and self._terminating:  # stopping: leave nothing behind
                     left = len(self._buffer)
+            self._hear_from_process(confirm)
             self._report_drops()
-            return not self._unspooled
+            return not self._unspooled and not self._held
         except Exception as exc:  # never let a disk failure kill the writer
             self._log_once("write", "kero: could not write events (%s); will retry", _describe(exc))
             return False
         finally:
             self._writing = None
+
+    def _put(self, rows: list[tuple[Any, ...]]) -> bool:
+        """Hand ``rows`` to the writer process, or build and spool them here; False when they
+        went back to the buffer (the salts are unavailable)."""
+        self._start_process()
+        if self._process is not None:
+            try:
+                self._process.hand_over(rows, self._pause)
+                return True
+            except WriterProcessGone as exc:
+                rows = rows[exc.sent:]  # the writer process never got these: built here
+                self._lose_process(exc)
+        try:
+            table = self._build([as_hit(row) for row in rows])
+        except SaltUnavailable as exc:  # kept, in order, for the next write
+            self._buffer.extendleft(reversed(rows))
+            self._log_once("salt", "kero: holding events in memory (%s); will retry", _describe(exc))
+            return False
+        if table is not None:
+            self._spool(table)
+        return True
+
+    def _start_process(self) -> None:
+        if self._hand_to is None or self._process is not None:
+            return
+        try:
+            self._process = self._hand_to()
+        except WriterProcessGone as exc:
+            self._hand_to = None
+            log.warning("kero: could not start the writer process (%s); building events in this process", exc)
+
+    def _hear_from_process(self, confirm: bool) -> None:
+        """Take the writer process's news (log lines, counts); with ``confirm``, first wait
+        until it has spooled everything handed over."""
+        process = self._process
+        if process is None:
+            return
+        try:
+            if confirm and (process.unconfirmed or self._held):
+                process.confirm()
+            else:
+                process.news()
+        except WriterProcessGone as exc:
+            self._lose_process(exc)
+            return
+        self.dropped += process.dropped - self._process_dropped
+        self._process_dropped, self._held = process.dropped, process.held
+
+    def _lose_process(self, exc: WriterProcessGone) -> None:
+        """The writer process died: what it had not confirmed is lost (counted); this process
+        builds its events from now on."""
+        process, self._process, self._hand_to = self._process, None, None
+        assert process is not None
+        lost = process.unconfirmed + self._held
+        self.dropped += lost
+        self._reported_drops += lost  # logged here, not as a full buffer's
+        self._held = 0
+        process.kill()
+        log.warning("kero: %s; up to %d events it had not spooled are lost; building events in this process",
+                    exc, lost)
 
     def _report_drops(self) -> None:
         """The request thread counts the hits a full buffer refuses but cannot log (no I/O
@@ -234,7 +311,8 @@ class Pipeline:
     def _ready_builder(self) -> EventBuilder:
         if self._builder is None:
             self._builder = self._make_builder()
-            self._builder.pace(Slices())
+            if self._background:
+                self._builder.pace(self._pause)
         return self._builder
 
     def _build(self, hits: list[Hit]) -> pa.Table | None:
@@ -316,18 +394,27 @@ class Pipeline:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
         self.write()
+        lost = self._held
+        if self._process is not None:
+            self._process.close()
+            self._process = None
         self._ingest(wait=timeout)
         self._closed = True
-        lost = len(self._buffer) + sum(t.num_rows for t in self._unspooled)
+        lost += len(self._buffer) + sum(t.num_rows for t in self._unspooled)
         if lost:  # the spool still refuses them, and memory ends here: say so, and count them
             self.dropped += lost
             self._unspooled = []
             log.warning("kero: %d events could not be written before closing (the spool refused them)", lost)
-        if self._builder is not None:
-            self._builder.close()
+        self.close_builder()
         _LIVE.discard(self)
 
+    def close_builder(self) -> None:
+        if self._builder is not None:
+            self._builder.close()
+
     def _after_fork_in_child(self) -> None:
+        if self._process is not None:
+            self._process.abandon()
         self._reset()
         self._logged = {}
         self.store.after_fork_in_child()
@@ -338,6 +425,10 @@ def _describe(exc: BaseException) -> str:
     other control characters are escaped (no forged log lines) and its length is bounded."""
     text = f"{type(exc).__name__}: {exc}"
     return text.encode("unicode_escape").decode("ascii")[:300] if not text.isprintable() else text[:300]
+
+
+def _no_pause() -> None:
+    """The writer process's pipeline: nothing waits for its GIL."""
 
 
 _LIVE: "weakref.WeakSet[Pipeline]" = weakref.WeakSet()
@@ -367,6 +458,7 @@ def _close_all_at_exit() -> None:
             pipeline.close()
         except Exception:  # at exit, one broken pipeline must not stop the others
             log.exception("kero: error while writing events at exit")
+    writer_process.wait_for_all()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

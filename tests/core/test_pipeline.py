@@ -136,7 +136,9 @@ def test_full_buffer_drops_and_counts(make_kero: Callable[..., Kero]) -> None:
 
 
 def test_spool_failure_holds_events_and_recovers(make_kero: Callable[..., Kero], monkeypatch: pytest.MonkeyPatch) -> None:
-    kero = make_kero(flush_interval=3600)
+    # The fault is injected into this process's store: the writer builds here (the writer
+    # process runs the same Pipeline code on its own store).
+    kero = make_kero(flush_interval=3600, writer_process=False)
     real_spool = kero.store.spool
 
     def disk_full(table: Any) -> Path:

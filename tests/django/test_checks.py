@@ -33,7 +33,7 @@ def test_every_core_option_is_a_key(settings: Any, kero_settings: dict[str, Any]
             "FLUSH_INTERVAL": 0.5, "MAX_BUFFER": 10, "MEASURE_REQUESTS": True, "IGNORE_WEB_ASSETS": True,
             "IGNORE_BOTS": True, "IGNORE_DNT": True, "LAKE": "postgres:dbname=kero host=db.internal",
             "LAKE_DATA_PATH": "s3://bucket/kero/", "GOALS": ["signup", "/docs/*"],
-            "FUNNELS": {"Checkout": ["/pricing", "signup"]}, "RELEASE": "v1.4"}
+            "FUNNELS": {"Checkout": ["/pricing", "signup"]}, "RELEASE": "v1.4", "WRITER_PROCESS": False}
     assert set(CORE_KEYS) == {o.name.upper() for o in OPTIONS} - {"DASHBOARD_PATH"} == {"DB_PATH", "RAW_RETENTION", *good}
     settings.KERO = {**kero_settings, **good}
     assert kero_messages() == []

@@ -48,7 +48,8 @@ def test_geoip_file_deleted_overwritten_and_replaced_while_running(
         ("/5-truncated", lambda: geo_file.write_bytes(real[: len(real) // 2])),
         ("/6-replaced-again", replace_atomically),
     ]
-    with Kero(db_path=tmp_path / "kero", geoip_db=geo_file, flush_interval=0.05) as kero, \
+    # writer_process=False: _CHECK_SECONDS is patched in this process, so the batches are built here.
+    with Kero(db_path=tmp_path / "kero", geoip_db=geo_file, flush_interval=0.05, writer_process=False) as kero, \
             caplog.at_level(logging.DEBUG, logger="kero"):
         host = Host(KeroMiddleware(ok_app, kero))
         found = {}
