@@ -27,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers import USER_AGENT, Server, wrk
+from servers import USER_AGENT, Server, children, wrk
 
 from kero_core import Kero
 from kero_core.capture import hit_from_environ
@@ -133,6 +133,7 @@ def sustained(seconds: float, every: float, folder: Path) -> None:
         wrk(server.url, 5, 4)  # warm-up: parsers and GeoIP loaded, caches filling
         requests, samples, largest = watch(server, worker, seconds, every)
         library_end = library_mb(worker)
+        writers = [memory_of(pid) for pid in children(worker)]  # Kero's writer process
         dropped = buffered(server)["dropped"]
     finally:
         server.stop()
@@ -142,6 +143,9 @@ def sustained(seconds: float, every: float, folder: Path) -> None:
     print(f"  DuckDB's library ({Path(DUCKDB_LIBRARY).name}) resident: {library_start:.1f} MB at start-up, "
           f"{library_end:.1f} MB at the end (code paged in on first use, shared with other processes)")
     print(f"  largest buffer sampled: {largest:,} events; dropped: {dropped}")
+    for writer in writers:
+        print(f"  writer process RSS at the end: {writer.rss:.1f} MB (anonymous {writer.anon:.1f}, "
+              f"file-backed {writer.file:.1f}: mostly the same libraries' pages as the worker's)")
 
 
 def report(start_up: Memory, samples: list[Sample]) -> None:

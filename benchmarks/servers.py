@@ -31,6 +31,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid``, whichever of its threads started them (Kero's writer
+    thread starts the writer process)."""
+    found = []
+    for task in sorted(Path(f"/proc/{pid}/task").iterdir()):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+    return found
+
+
 @dataclass
 class Server:
     """One gunicorn master and its workers, serving ``framework``'s app in ``variant``."""
@@ -85,15 +97,16 @@ class Server:
 
     def worker_pids(self) -> list[int]:
         assert self.process is not None
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()]
+        return children(self.process.pid)
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system, every thread) the workers have used so far."""
+        """CPU time (user + system, every thread) the workers and their children (Kero's writer
+        processes) have used so far."""
         total = 0
-        for pid in self.worker_pids():
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        for worker in self.worker_pids():
+            for pid in [worker, *children(worker)]:
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
         return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:

@@ -128,9 +128,10 @@ class Pipeline:
 
     @property
     def buffered(self) -> int:
-        """Events held in memory (waiting for the writer, or for the spool): never more than
-        ``max_buffer`` each, what the memory benchmark watches."""
-        return len(self._buffer) + sum(t.num_rows for t in self._unspooled)
+        """Events held in memory (waiting for the writer, or for the spool, here or in the
+        writer process as of its last word): never more than ``max_buffer`` each, what the
+        memory benchmark watches."""
+        return len(self._buffer) + sum(t.num_rows for t in self._unspooled) + self._held
 
     # -- request thread ----------------------------------------------------------------------------
     def record(self, hit: tuple[Any, ...]) -> None:
@@ -285,7 +286,9 @@ class Pipeline:
         except WriterProcessGone as exc:
             self._lose_process(exc)
             return
-        self.dropped += process.dropped - self._process_dropped
+        dropped_there = process.dropped - self._process_dropped
+        self.dropped += dropped_there
+        self._reported_drops += dropped_there  # the writer process logged them (relayed)
         self._process_dropped, self._held = process.dropped, process.held
 
     def _lose_process(self, exc: WriterProcessGone) -> None:

@@ -107,6 +107,7 @@ class Store:
         self._thread_lock = threading.Lock()
         self._seq = itertools.count()
         self.max_spool_bytes = MAX_SPOOL_BYTES
+        self.spooled_for: int | None = None  # the app process whose events a writer process spools (None: this one)
         self._spool_bytes = 0
         self._spool_measured = -math.inf
         self._pending_release: tuple[str, datetime] | None = None
@@ -133,7 +134,7 @@ class Store:
         if self._spool_size() >= self.max_spool_bytes:
             raise OSError(errno.ENOSPC, f"the spool holds {self._spool_bytes:,} bytes waiting to be stored, "
                                         f"its limit; new events wait in memory")
-        name = f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq)}"
+        name = f"{time.time_ns():020d}-{self.spooled_for or os.getpid()}-{next(self._seq)}"
         tmp = self.spool_dir / f".{name}.tmp"
         final = self.spool_dir / f"{name}.parquet"
         try:

@@ -112,7 +112,7 @@ class WriterProcess:
         self._out = self.process.stdin.fileno()
         self._replies = Frames(self.process.stdout.fileno())
         try:
-            self._send(b"C", pickle.dumps((config, list(ignored_agents))))
+            self._send(b"C", pickle.dumps((config, list(ignored_agents), os.getpid())))
             self._expect(b"R", START_WITHIN)
         except WriterProcessGone:
             self.kill()
@@ -311,8 +311,8 @@ def main() -> None:
         first = frames.read()
         if first is None:
             return
-        config, ignored_agents = pickle.loads(first[1])
-        pipeline, now = _writer(config, ignored_agents)
+        config, ignored_agents, app_pid = pickle.loads(first[1])
+        pipeline, now = _writer(config, ignored_agents, app_pid)
     except Exception as exc:  # noqa: BLE001  the app's side logs it and builds in its own thread
         replies.send(b"E", f"{type(exc).__name__}: {exc}".encode())
         return
@@ -339,9 +339,10 @@ def main() -> None:
     pipeline.close_builder()
 
 
-def _writer(config: Any, ignored_agents: list[str]) -> tuple[Any, list[float]]:
+def _writer(config: Any, ignored_agents: list[str], app_pid: int) -> tuple[Any, list[float]]:
     """A pipeline that builds and spools in this process, on the app's clock (the last time it
-    sent: it guards the visitor salts against events from far in the future)."""
+    sent: it guards the visitor salts against events from far in the future), naming its spool
+    files after the app process (whose events they are)."""
     from kero_core.batch import EventBuilder
     from kero_core.kero import make_store
     from kero_core.pipeline import Pipeline
@@ -349,6 +350,7 @@ def _writer(config: Any, ignored_agents: list[str]) -> tuple[Any, list[float]]:
     now = [time.time()]
     clock: Callable[[], float] = lambda: now[0]  # noqa: E731
     store = make_store(config, clock)
+    store.spooled_for = app_pid
     pipeline = Pipeline(store, lambda: EventBuilder(config, ignored_agents, store.salts(), clock),
                         config.flush_interval, config.max_buffer, background=False)
     pipeline.warm_up()

@@ -49,8 +49,8 @@ def test_the_app_hands_its_hits_to_a_writer_process_that_builds_and_spools_them(
     with open(f"/proc/{process.process.pid}/cmdline", "rb") as cmdline:
         assert cmdline.read().split(b"\0")[1:4] == [b"-m", b"kero_core.writer_process", str(kero.config.db_path).encode()]
     spooled = kero.store.pending()
-    assert spooled and all(f"-{process.process.pid}-" in path.name for path in spooled)  # its files, not the app's
-    assert kero.pipeline._builder is None  # the app process never built a batch
+    assert spooled and all(f"-{os.getpid()}-" in path.name for path in spooled)  # named after the app process
+    assert kero.pipeline._builder is None  # which never built a batch
     assert os.getsid(process.process.pid) != os.getsid(0)  # a terminal's Ctrl-C does not reach it
     assert kero.count() == 100 and kero.dropped == 0
     kero.close()

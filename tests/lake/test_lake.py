@@ -270,7 +270,8 @@ def test_the_lake_reads_what_duckdb_reads(make_host: Callable[..., Kero]) -> Non
 def test_a_long_outage_fills_the_spool_to_its_bound_then_memory_then_counts_drops(
     postgres: PostgresServer, make_host: Callable[..., Kero], caplog: pytest.LogCaptureFixture
 ) -> None:
-    kero = make_host(max_buffer=50)
+    # writer_process=False: the spool's bound is lowered in this process's store, where the batches are built.
+    kero = make_host(max_buffer=50, writer_process=False)
     visit(kero)
     assert kero.flush(timeout=60)  # today's salt is in memory from here on
     kero.store.max_spool_bytes = 1  # full after one batch
