@@ -2,7 +2,8 @@
 
 The request thread only appends to a bounded deque (O(1), no lock, no I/O). A daemon thread,
 started lazily in the process that records (so never before a fork), wakes about once per
-``flush_interval`` or when the buffer is large, enriches the batch, spools it, and ingests the
+``flush_interval`` or when the buffer is large, hands the batch to this process's writer process
+(see ``writer_process``; or enriches and spools it itself, when there is none), and ingests the
 spool when no other process is doing so. After ``fork()`` the child starts with an empty buffer
 and no thread (the parent keeps and writes its own events). At exit every live pipeline writes
 what it holds, and so does every one when the process is told to stop (see ``shutdown``), even
