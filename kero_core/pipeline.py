@@ -23,12 +23,11 @@ from typing import Any, Callable
 
 import pyarrow as pa
 
-from kero_core import shutdown
+from kero_core import shutdown, writer_process
 from kero_core.batch import EventBuilder
 from kero_core.capture import Hit, as_hit
 from kero_core.enrich import SaltUnavailable
 from kero_core.store import Store
-from kero_core import writer_process
 from kero_core.writer_process import WriterProcess, WriterProcessGone
 
 log = logging.getLogger("kero")

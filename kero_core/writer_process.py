@@ -283,14 +283,18 @@ class Replies:
 
 
 class RelayedLog(logging.Handler):
-    """The writer process's log lines, logged again by the app (its handlers, its format)."""
+    """The writer process's log lines, logged again by the app (its handlers, its format);
+    once the app is gone, written to the stderr they share."""
 
     def __init__(self, replies: Replies) -> None:
         super().__init__(logging.INFO)
         self.replies = replies
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.replies.send(b"L", pickle.dumps((record.levelno, record.getMessage())))
+        if self.replies.fd >= 0:
+            self.replies.send(b"L", pickle.dumps((record.levelno, record.getMessage())))
+        if self.replies.fd < 0:  # the app is gone: its stderr, which this process shares
+            sys.stderr.write(f"kero writer process {os.getpid()}: {record.getMessage()}\n")
 
 
 def main() -> None:
