@@ -82,3 +82,15 @@ def test_nothing_is_installed_where_pandas_is(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "pandas", types.ModuleType("pandas"))
     assert pandas_probe.install() is False
     assert not any(isinstance(f, pandas_probe.NoPandasForKero) for f in sys.meta_path)
+
+
+def test_another_copys_finder_counts_as_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two kero_core versions in one process (a benchmark's --before): the second finds the
+    first's finder (another class of the same name) in place, and installs no second one; it
+    used to ask find_spec("pandas"), which that finder answered with an error."""
+    copy = types.ModuleType("kero_copy")
+    exec(compile(Path(pandas_probe.__file__).read_text(), "kero_copy", "exec"), copy.__dict__)
+    others = [f for f in sys.meta_path if not isinstance(f, pandas_probe.NoPandasForKero)]
+    monkeypatch.setattr(sys, "meta_path", [copy.NoPandasForKero(), *others])
+    assert pandas_probe.install() is True
+    assert [type(f).__name__ for f in sys.meta_path].count("NoPandasForKero") == 1
