@@ -38,10 +38,12 @@ class NoPandasForKero(importlib.abc.MetaPathFinder):
 
 
 def _importer_is_kero(frame: FrameType | None) -> bool:
-    """Whether the first frame below the import machinery's runs Kero's code."""
+    """Whether the first frame below the import machinery's runs Kero's code (not this module's:
+    :func:`install` asks whether pandas is installed, in any copy of kero_core)."""
     while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
         frame = frame.f_back
-    return frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == PACKAGE
+    name = "" if frame is None else frame.f_globals.get("__name__", "")
+    return name.partition(".")[0] == PACKAGE and name != __name__
 
 
 def install() -> bool:

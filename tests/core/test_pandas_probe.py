@@ -94,3 +94,14 @@ def test_another_copys_finder_counts_as_installed(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(sys, "meta_path", [copy.NoPandasForKero(), *others])
     assert pandas_probe.install() is True
     assert [type(f).__name__ for f in sys.meta_path].count("NoPandasForKero") == 1
+
+
+def test_an_older_copys_install_is_answered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kero_core without that check (4004015 and before) asks find_spec("pandas") from its
+    install(), in its own kero_core.pandas_probe: this finder lets the question through, to
+    an answer, rather than raise."""
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    pandas_probe.install()
+    older = {"__name__": "kero_core.pandas_probe"}  # where the older install() runs
+    exec("import importlib.util\nfound = importlib.util.find_spec('pandas')", older)
+    assert older["found"] is None
