@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
 import select
 import signal
 import struct
@@ -97,6 +98,10 @@ class WriterProcess:
         self.unconfirmed = 0  # hits handed over since the last answer: lost if the process dies
         self.dropped = 0  # events the writer process dropped so far (a full spool, unusable hits)
         self.held = 0  # events it holds because it cannot spool them yet
+        if not re.fullmatch(r"python[\w.-]*", Path(sys.executable).name):
+            # Embedded interpreters (uWSGI, mod_wsgi) name their server's binary here: started
+            # with these arguments it would be a second server, not Python.
+            raise WriterProcessGone(f"sys.executable is {sys.executable!r}, not a Python interpreter")
         package_root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
         try:

@@ -123,11 +123,16 @@ def test_a_writer_process_that_dies_leaves_the_building_to_the_thread(
     assert kero.pipeline._process is None and kero.pipeline._builder is not None
 
 
-@pytest.mark.parametrize("python", ["/nonexistent/python3", "/bin/false"])
+@pytest.mark.parametrize("python", ["/nonexistent/python3", "/bin/false", "/usr/bin/python3-but-exits"])
 def test_a_writer_process_that_cannot_start_leaves_the_building_to_the_thread(
-    make_kero: Callable[..., Kero], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, python: str
+    make_kero: Callable[..., Kero], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, python: str,
+    tmp_path: Path,
 ) -> None:
-    """An embedded interpreter whose sys.executable is no Python (uWSGI, mod_wsgi), or one that fails."""
+    """A Python that is not there, or that fails at once."""
+    if python.endswith("-but-exits"):
+        python = str(tmp_path / "python3-but-exits")
+        Path(python).write_text("#!/bin/sh\nexit 3\n")
+        os.chmod(python, 0o755)
     monkeypatch.setattr(sys, "executable", python)
     kero = make_kero(flush_interval=3600)
     with caplog.at_level(logging.WARNING, logger="kero"):
@@ -154,3 +159,23 @@ def test_hits_handed_over_are_stored_though_the_app_is_killed(tmp_path: Path) ->
     wait_until_gone(int(app.stdout))
     with Kero(db_path=tmp_path) as kero:
         assert kero.count() == 50
+
+
+@pytest.mark.parametrize("server", ["/usr/local/bin/uwsgi", "/usr/sbin/httpd"])
+def test_an_embedded_interpreter_starts_no_writer_process(
+    make_kero: Callable[..., Kero], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, server: str,
+    tmp_path: Path,
+) -> None:
+    """Under uWSGI or mod_wsgi sys.executable is the server's binary: started with Kero's
+    arguments it would be a second server. It is not run at all (a stand-in that would leave
+    a mark shows it), and the thread builds the events."""
+    binary = tmp_path / Path(server).name
+    binary.write_text(f"#!/bin/sh\ntouch {tmp_path / 'ran'}\n")
+    os.chmod(binary, 0o755)
+    monkeypatch.setattr(sys, "executable", str(binary))
+    kero = make_kero(flush_interval=3600)
+    with caplog.at_level(logging.WARNING, logger="kero"):
+        record(kero, 2)
+        assert kero.count() == 2
+    assert f"sys.executable is {str(binary)!r}, not a Python interpreter" in caplog.text
+    assert not (tmp_path / "ran").exists()
