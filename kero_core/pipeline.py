@@ -124,7 +124,6 @@ class Pipeline:
         self._builder: EventBuilder | None = None  # parsers, caches, GeoIP handle: made per process
         self._process: WriterProcess | None = None  # this process's writer process, once started
         self._process_dropped = 0  # what it dropped, as of its last reply
-        self._held = 0  # events it could not spool yet, as of its last reply
 
     @property
     def buffered(self) -> int:
@@ -132,6 +131,11 @@ class Pipeline:
         writer process as of its last word): never more than ``max_buffer`` each, what the
         memory benchmark watches."""
         return len(self._buffer) + sum(t.num_rows for t in self._unspooled) + self._held
+
+    @property
+    def _held(self) -> int:
+        """Events the writer process could not spool yet, as of its last word."""
+        return self._process.held if self._process is not None else 0
 
     # -- request thread ----------------------------------------------------------------------------
     def record(self, hit: tuple[Any, ...]) -> None:
@@ -279,7 +283,7 @@ class Pipeline:
         if process is None:
             return
         try:
-            if confirm and (process.unconfirmed or self._held):
+            if confirm and (process.unconfirmed or process.held):
                 process.confirm()
             else:
                 process.news()
@@ -289,17 +293,16 @@ class Pipeline:
         dropped_there = process.dropped - self._process_dropped
         self.dropped += dropped_there
         self._reported_drops += dropped_there  # the writer process logged them (relayed)
-        self._process_dropped, self._held = process.dropped, process.held
+        self._process_dropped = process.dropped
 
     def _lose_process(self, exc: WriterProcessGone) -> None:
         """The writer process died: what it had not confirmed is lost (counted); this process
         builds its events from now on."""
         process, self._process, self._hand_to = self._process, None, None
         assert process is not None
-        lost = process.unconfirmed + self._held
+        lost = process.unconfirmed + process.held
         self.dropped += lost
         self._reported_drops += lost  # logged here, not as a full buffer's
-        self._held = 0
         process.kill()
         log.warning("kero: %s; up to %d events it had not spooled are lost; building events in this process",
                     exc, lost)
