@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from kero_core import live_days, notes, private, rollups, shares
 from kero_core.enrich import SaltStore
+from kero_core.read_pool import ReadPool
 from kero_core.schema import COLUMN_NAMES, COLUMNS
 
 log = logging.getLogger("kero")
@@ -114,6 +115,7 @@ class Store:
         self.days_rolled_up = 0  # by the last session's maintenance (see ingesting_alongside)
         self._idle_since: float | None = None  # when the last session found nothing to roll up (see IDLE_FOR)
         self.keeps_live_days = True  # today's rollups kept current at ingest (see _insert)
+        self._readers = ReadPool(self.db_file, READ_MEMORY)  # the instances reads attach the file to
 
     def note_release(self, release: str, at: datetime) -> None:
         """Annotate ``release`` at ``at`` in the next session, unless some process did already
@@ -121,7 +123,9 @@ class Store:
         self._pending_release = (release, at)
 
     def close(self) -> None:
-        """Nothing stays open between sessions of the single file (the lake keeps a connection)."""
+        """Nothing stays open between sessions of the single file but the idle instances reads
+        attach it to (the lake keeps a connection)."""
+        self._readers.close()
 
     def after_fork_in_child(self) -> None:
         """A lock held by another thread at fork time would stay held forever in the child."""
@@ -253,13 +257,18 @@ class Store:
 
     @contextmanager
     def _beside_others(self, wait: float | None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection under the shared lock (the lake overrides it)."""
+        """The file attached read-only (see :mod:`kero_core.read_pool`) under the shared lock
+        (the lake overrides it)."""
         with self._locked(wait, shared=True):
-            con = self._open_read_only()
             try:
+                con = self._readers.attach()
+            except duckdb.Error as exc:
+                raise StoreUnavailable(f"{self.db_file} cannot be opened read-only ({exc})") from None
+            try:
+                self._check_schema(con)
                 yield con
             finally:
-                con.close()
+                self._readers.detach(con)
 
     def _release(self, con: duckdb.DuckDBPyConnection, failure: BaseException | None) -> None:
         """End of a session: the file must be closed for the other processes to open it."""
@@ -448,13 +457,20 @@ class Store:
         try:
             con.execute("SET enable_progress_bar = false")
             con.execute(f"SET memory_limit = '{READ_MEMORY}'")
+            self._check_schema(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _check_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Refuses a file whose schema would need a migration (which writes) or that is no Kero database."""
+        try:
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except duckdb.Error as exc:
-            con.close()
             raise StoreUnavailable(f"{self.db_file} is not a Kero database ({exc})") from None
         version = int(row[0]) if row else 0
         if version != SCHEMA_VERSION:
-            con.close()
             fix = (f"open it once as its app does (any kero command without read-only use does, e.g. "
                    f"`kero doctor --db {self.folder}`)" if os.access(self.folder, os.W_OK)
                    else "copy the folder somewhere writable first, then open it there once")
@@ -462,7 +478,6 @@ class Store:
                 f"{self.db_file} has schema {version} and this Kero reads schema {SCHEMA_VERSION}, which needs "
                 f"an upgrade a read-only reader does not write: {fix}"
             )
-        return con
 
     def _recover(self, error: Exception) -> duckdb.DuckDBPyConnection:
         """A database that cannot be opened is moved aside, WAL first: an app must still start."""
