@@ -291,8 +291,7 @@ class Pipeline:
             self._lose_process(exc)
             return
         dropped_there = process.dropped - self._process_dropped
-        self.dropped += dropped_there
-        self._reported_drops += dropped_there  # the writer process logged them (relayed)
+        self.dropped += dropped_there  # logged here with the others (_report_drops), not there
         self._process_dropped = process.dropped
 
     def _lose_process(self, exc: WriterProcessGone) -> None:
@@ -309,8 +308,10 @@ class Pipeline:
 
     def _report_drops(self) -> None:
         """The request thread counts the hits a full buffer refuses but cannot log (no I/O
-        there): the writer logs the count, at most once per LOG_EVERY."""
-        if self.dropped > self._reported_drops:
+        there), and so does a full retry list: the writer logs the count, at most once per
+        LOG_EVERY. A writer process's pipeline leaves it to the app's, which adds the drops
+        it hears of to its own (two processes logging each its own made two lines)."""
+        if self._background and self.dropped > self._reported_drops:
             self._reported_drops = self.dropped
             self._log_once("dropped", "kero: buffer full, %d events dropped so far", self.dropped)
 
@@ -360,8 +361,7 @@ class Pipeline:
         held = sum(t.num_rows for t in self._unspooled)
         room = self.max_buffer - held
         if room < table.num_rows:
-            self.dropped += table.num_rows - max(room, 0)
-            self._log_once("dropped", "kero: buffer full, %d events dropped so far", self.dropped)
+            self.dropped += table.num_rows - max(room, 0)  # logged by _report_drops
             table = table.slice(0, max(room, 0))
         if table.num_rows:
             self._unspooled.append(table)

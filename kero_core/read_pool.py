@@ -12,6 +12,7 @@ longer is closed, so a worker whose dashboard nobody looks at holds no memory fo
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import weakref
@@ -93,11 +94,14 @@ def _quoted(path: Path) -> str:
 _POOLS: weakref.WeakSet[ReadPool] = weakref.WeakSet()
 
 
-def _close_before_fork() -> None:
-    """A DuckDB instance does not survive ``fork()`` (its threads stay behind): the idle ones are
-    closed first, and the child (a server's worker) makes its own."""
+def _close_all() -> None:
+    """Every pool's idle instances closed: before ``fork()``, as a DuckDB instance does not
+    survive it (its threads stay behind; the child, a server's worker, makes its own), and at
+    exit, while Python still runs (DuckDB's own clean-up after it hung a gunicorn worker that had
+    read, waiting for its threads)."""
     for pool in list(_POOLS):
         pool.close()
 
 
-os.register_at_fork(before=_close_before_fork)
+os.register_at_fork(before=_close_all)
+atexit.register(_close_all)
