@@ -58,7 +58,8 @@ def server(kind: str, settings: str, db_path: Path, *args: str, app: str = "", e
         command = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--lifespan", lifespan, "--no-access-log",
                    *args, app or "tests.django.project.asgi:application"]
     environ = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, "KERO_TEST_DB_PATH": str(db_path), **(env or {})}
-    process = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)  # its workers too are killed if it hangs (see stop)
     running = Server(f"http://127.0.0.1:{port}")
     try:
         _wait_until_up(running.url, process)
@@ -79,12 +80,17 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def stop(process: subprocess.Popen[bytes]) -> str:
-    """SIGTERM, then wait (bounded) and return what the server wrote on stderr."""
+    """SIGTERM, then wait (bounded) and return what the server wrote on stderr; a server (or a
+    worker of it) still there 30 s later is killed, and fails the test."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:
         _, stderr = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, stderr = process.communicate()
+    except subprocess.TimeoutExpired:  # a worker that hangs at exit keeps stderr open: kill them all
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # started in a session of its own (see server)
+        except ProcessLookupError:  # one that was not
+            process.kill()
+        _, stderr = process.communicate(timeout=30)
+        raise AssertionError(f"the server did not stop within 30 s of SIGTERM (killed): {stderr.decode(errors='replace')}")
     return (stderr or b"").decode(errors="replace")
