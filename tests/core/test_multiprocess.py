@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 
 from kero_core import Kero
 from tests.conftest import free_port
+from tests.django.servers import stop
 
 SITE = Path(__file__).parents[2] / "example_sites" / "wsgi_site"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -26,7 +26,7 @@ def start_gunicorn(db_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes],
     env = {**os.environ, "KERO_DB_PATH": str(db_path), "KERO_ADMIN_PASSWORD": "pw"}
     process = subprocess.Popen(
         [str(GUNICORN), "-w", "4", "-b", f"127.0.0.1:{port}", "--chdir", str(SITE), *extra, "app:create_app()"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,  # see stop
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -45,16 +45,6 @@ def fetch(url: str) -> int:
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()
         return response.status
-
-
-def stop(process: subprocess.Popen[bytes]) -> str:
-    process.send_signal(signal.SIGTERM)
-    try:
-        _, stderr = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, stderr = process.communicate()
-    return stderr.decode(errors="replace")
 
 
 @pytest.mark.parametrize("preload", [pytest.param(False, marks=pytest.mark.slow), True], ids=["fork-then-init", "preload"])
