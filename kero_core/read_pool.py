@@ -63,7 +63,9 @@ class ReadPool:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        con = duckdb.connect(config={"memory_limit": self.memory_limit})
+        # Where a query past memory_limit spills: beside the file, as a connection to it spills
+        # (an in-memory instance would spill into ./.tmp, the host app's working directory).
+        con = duckdb.connect(config={"memory_limit": self.memory_limit, "temp_directory": f"{self.path}.tmp"})
         con.execute("SET enable_progress_bar = false")  # its bars go to the host app's stdout
         return con
 

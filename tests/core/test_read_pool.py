@@ -117,3 +117,10 @@ def test_idle_instances_are_closed_a_while_after_the_last_read(store: Store, mon
     while store._readers._idle and time.monotonic() < deadline:
         time.sleep(0.05)
     assert store._readers._idle == []
+
+
+def test_a_read_spills_beside_the_file_not_into_the_apps_working_directory(store: Store) -> None:
+    """What a connection to the file does (DuckDB's default for an in-memory instance is ./.tmp)."""
+    with store.reading() as con:
+        assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == f"{store.db_file}.tmp"
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "953.6 MiB"  # READ_MEMORY, 1 GB
