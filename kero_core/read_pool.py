@@ -105,5 +105,11 @@ def _close_all() -> None:
         pool.close()
 
 
-os.register_at_fork(before=_close_all)
+def _unlock_in_child() -> None:
+    """A pool's lock another thread held at fork time would stay held forever in the child."""
+    for pool in list(_POOLS):
+        pool._lock = threading.Lock()
+
+
+os.register_at_fork(before=_close_all, after_in_child=_unlock_in_child)
 atexit.register(_close_all)

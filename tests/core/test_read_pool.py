@@ -124,3 +124,45 @@ def test_a_read_spills_beside_the_file_not_into_the_apps_working_directory(store
     with store.reading() as con:
         assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == f"{store.db_file}.tmp"
         assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "953.6 MiB"  # READ_MEMORY, 1 GB
+
+
+def test_a_child_forked_while_another_thread_held_the_pools_lock_can_read(tmp_path: Path) -> None:
+    """The pool's before-fork hook takes its lock; another thread may take it again before the
+    fork itself. Made certain here by a before-fork hook registered first (so it runs after the
+    pool's) that lets another thread take the lock and waits until it holds it."""
+    out = run_python(f"""
+        import os, signal, threading
+        pools, take, held, release = [], threading.Event(), threading.Event(), threading.Event()
+
+        def hold():
+            take.wait()
+            with pools[0]._lock:
+                held.set()
+                release.wait()
+
+        def grab():
+            if pools:
+                take.set()
+                held.wait()
+
+        threading.Thread(target=hold, daemon=True).start()
+        os.register_at_fork(before=grab)
+        from kero_core import Kero
+        kero = Kero(db_path={str(tmp_path)!r}, writer_process=False)
+
+        def count():
+            with kero.read(shared=True) as con:
+                return con.execute("SELECT count(*) FROM events").fetchone()[0]
+
+        kero.record_request({{"PATH_INFO": "/parent", "REMOTE_ADDR": "1.2.3.4"}}, status=200)
+        assert count() == 1
+        pools.append(kero.store._readers)
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(20)  # a lock held forever: killed, not waited for
+            kero.record_request({{"PATH_INFO": "/child", "REMOTE_ADDR": "1.2.3.4"}}, status=200)
+            os._exit(0 if count() == 2 else 3)
+        release.set()
+        print(os.waitpid(pid, 0)[1], count())
+    """)
+    assert out.strip() == "0 2"
