@@ -22,7 +22,7 @@ import duckdb
 
 ALIAS = "kero"  # the attached file's name in its instance; reads find their tables there (USE)
 KEEP = 4  # idle instances kept: more readers at once each get a new one, closed after
-KEEP_FOR = 15.0  # seconds an idle instance is kept (with the memory of its last read: 105-125 MB measured at 10M events)
+KEEP_FOR = 15.0  # seconds an idle instance is kept, with the memory of its last read (105-125 MB at 10M events)
 
 
 class ReadPool:
