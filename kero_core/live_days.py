@@ -112,7 +112,7 @@ def before_insert(con: duckdb.DuckDBPyConnection, files: Sequence[Path], today: 
         elif day == today and day not in rolled:
             update.start.append(day)
     for day in update.update:
-        span = _span(day)
+        span = rollups.day_span(day)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {BEFORE}_{day:%Y%m%d} AS
                         WITH mine AS (SELECT *, rowid AS kero_row FROM events WHERE ts >= ? AND ts < ? AND visitor_id IN (
                                           SELECT visitor_id FROM read_parquet(?) WHERE ts >= ? AND ts < ?))
@@ -129,10 +129,11 @@ def after_insert(con: duckdb.DuckDBPyConnection, update: Update) -> None:
         for table in rollups.TABLES:
             con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
         rollups.roll_events(con, day, rollups.Into(keys=CARD_KEYS))
-        update.live[day] = con.execute("SELECT max(ts) FROM events WHERE ts >= ? AND ts < ?", _span(day)).fetchone()[0]
+        update.live[day] = con.execute("SELECT max(ts) FROM events WHERE ts >= ? AND ts < ?",
+                                       rollups.day_span(day)).fetchone()[0]
     columns = ", ".join(COLUMN_NAMES)
     for day in update.update:
-        span, before = _span(day), f"{BEFORE}_{day:%Y%m%d}"
+        span, before = rollups.day_span(day), f"{BEFORE}_{day:%Y%m%d}"
         after = f"{AFTER}_{day:%Y%m%d}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {after} AS SELECT * FROM {before}")
         con.execute(f"INSERT INTO {after} ({columns}) SELECT {columns} FROM read_parquet(?) WHERE ts >= ? AND ts < ?",
@@ -170,7 +171,7 @@ def _keep_keys(con: duckdb.DuckDBPyConnection, day: date, events: str, before: s
     new = f"{KEPT}_new"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {new}_day_cards AS SELECT * FROM day_cards LIMIT 0")
     for counted in (events, before):
-        rollups.cards(con, rollups.Into(counted, rows=new), day, _span(day))
+        rollups.cards(con, rollups.Into(counted, rows=new), day, rollups.day_span(day))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {KEPT} AS
         WITH kept AS {kept}, sizes AS ({sizes}),
              seen AS (SELECT name, is_bot, card, k, sum(v1) AS v FROM {new}_day_cards AS c
@@ -227,8 +228,3 @@ def _merge(con: duckdb.DuckDBPyConnection, table: str, day: date, seen: bool) ->
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
-
-
-def _span(day: date) -> list[datetime]:
-    start = datetime.combine(day, datetime.min.time())
-    return [start, start + rollups.DAY]

@@ -309,16 +309,18 @@ def visit_marks(source: str, by: Sequence[str] = (), where: str = "visitor_id <>
         WINDOW w AS (ORDER BY {', '.join([*keys, "ts", *ties])})"""
 
 
-def visit_lengths(marked: str, by: Sequence[str]) -> str:
+def visits(marked: str, by: Sequence[str]) -> str:
     """One row per visit of ``marked`` (rows flagged by :func:`visit_marks` with the same
-    ``by``): its ``by`` columns, whether it bounced, and its length in seconds. A visit's length
-    is its exit's time less its entry's, in whole seconds (what the dashboard shows; it keeps a
-    month of per-day rollups to a few thousand lengths): among the rows that are an entry or an
-    exit, the row before a (non-entry) exit is its visit's entry."""
+    ``by``): its ``by`` columns, visitor id, first and last page view's times (``start``,
+    ``stop``), whether it bounced, and its length in seconds. A visit's length is its exit's time
+    less its entry's, in whole seconds (what the dashboard shows; it keeps a month of per-day
+    rollups to a few thousand lengths): among the rows that are an entry or an exit, the row
+    before a (non-entry) exit is its visit's entry."""
     order = ", ".join([*by, "visitor_id", "ts", "exit"])  # a tie (whole-second log times): entry first
-    return f"""SELECT {', '.join(by)}, entry AND exit AS bounce,
-            CASE WHEN entry THEN 0 ELSE round(epoch(ts - lag(ts) OVER (ORDER BY {order}))) END AS seconds
-        FROM {marked} WHERE entry OR exit QUALIFY exit"""
+    start = f"CASE WHEN entry THEN ts ELSE lag(ts) OVER (ORDER BY {order}) END"
+    return f"""SELECT {', '.join([*by, 'visitor_id'])}, start, ts AS stop, entry AND exit AS bounce,
+                      round(epoch(ts - start)) AS seconds
+        FROM (SELECT *, {start} AS start FROM {marked} WHERE entry OR exit QUALIFY exit)"""
 
 
 @dataclass(frozen=True)
@@ -342,7 +344,7 @@ def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: dateti
         WITH e AS MATERIALIZED (
             SELECT ts >= ? AS cur, ts, visitor_id, status, duration_ms FROM events WHERE {w.sql}),
         marked AS ({visit_marks("e", ["cur"])}),
-        lengths AS ({visit_lengths("marked", ["cur"])}),
+        lengths AS ({visits("marked", ["cur"])}),
         v AS (SELECT cur, count(*) AS visits, count(*) FILTER (WHERE bounce) AS bounces, median(seconds) AS duration
               FROM lengths GROUP BY cur),
         t AS (SELECT cur, {METRICS['visitors']} AS visitors, count(*) AS views,

@@ -42,7 +42,7 @@ VIEW_TABLES = ("day_figures", "day_lengths", "day_cards", "day_cards_all", "day_
                "day_routes_all", "day_properties", "day_hours")  # what a view reads, rolled up again per goal below
 # Each view table's twin for the views filtered by a goal: its columns, and the goal after the day.
 GOAL_TABLES = {table: table.replace("day_", "day_goal_", 1) for table in VIEW_TABLES}
-TABLES = (*VIEW_TABLES, "day_goals", "day_funnels", *GOAL_TABLES.values(), "day_goal_goals")
+TABLES = (*VIEW_TABLES, "day_goals", "day_funnels", *GOAL_TABLES.values(), "day_goal_goals", "day_visits")
 # Response times are kept as per-day histograms of buckets (STEP^(b-1), STEP^b] ms, read as their
 # geometric middle: a p50 or p95 from them is within STEP^0.5 - 1 (under 1%) of the exact one.
 STEP = 1.02
@@ -169,6 +169,28 @@ def fill_hours(con: duckdb.DuckDBPyConnection, live: Collection[date] = ()) -> N
                                             OR list_contains(?::DATE[], ts::DATE) GROUP BY ALL""", [list(live)])
 
 
+def create_v13(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema version 13: each rolled-up day's visits (day_visits: one row per visit, kept while
+    the day's events are), so that a view whose period cuts a rolled-up day (Today compares with
+    yesterday from the time of day it is now, see :class:`Cut`) reads the part's visits from
+    them instead of finding the visits among the day's events; the days already rolled up get
+    theirs now, one day a statement."""
+    con.execute("CREATE TABLE day_visits (day DATE NOT NULL, name VARCHAR, is_bot BOOLEAN, country VARCHAR, "
+                "visitor_id UBIGINT, start TIMESTAMP, stop TIMESTAMP, bounce BOOLEAN)")
+    fill_visits(con)
+
+
+def fill_visits(con: duckdb.DuckDBPyConnection) -> None:
+    """day_visits of the days rolled up whose events are kept (a store made before they were)."""
+    kept_from = events_kept_from(con)
+    days = [r[0] for r in con.execute("SELECT day FROM rollup_days WHERE rolled AND (?::DATE IS NULL OR day >= ?) "
+                                      "ORDER BY day", [kept_from, kept_from]).fetchall()]
+    for day in days:
+        visits, params = _visits("events", day_span(day))
+        con.execute(f"INSERT INTO day_visits SELECT ?, {', '.join(GROUP)}, visitor_id, start, stop, bounce "
+                    f"FROM ({visits})", [day, *params])
+
+
 def rename_folded_rows(con: duckdb.DuckDBPyConnection) -> None:
     """The folded rows stored before schema 12 take their key queries.OTHER (see create_v12)."""
     for table, column in (("day_cards", "k"), ("day_cards_all", "k"), ("day_routes", "label"),
@@ -196,6 +218,7 @@ class Into:
     rows: str | None = None  # write into the temporary tables named ``{rows}_{table}`` instead
     keys: int = CARD_KEYS  # a card keeps its this many first keys, the others folded (see _keep_top_keys)
     kept: str | None = None  # or: the table of the keys each card keeps (live days, see kero_core.live_days)
+    visits: bool = False  # keep the day's visits (day_visits): a finished day's roll-up does
 
     def table(self, name: str) -> str:
         if self.rows is not None:
@@ -217,6 +240,7 @@ class Into:
 
 
 EVERY_EVENT = Into()
+FINISHED_DAY = Into(visits=True)  # a roll-up of every event of a day that is over
 
 
 @dataclass(frozen=True)
@@ -308,6 +332,8 @@ def prune(con: duckdb.DuckDBPyConnection, cutoff: datetime, raw_from: date | Non
     start = datetime.combine(raw_from, datetime.min.time())
     removed = con.execute("DELETE FROM events WHERE ts < ? AND ts::DATE IN (SELECT day FROM rollup_days WHERE rolled)",
                           [start]).fetchone()[0]
+    con.execute("DELETE FROM day_visits WHERE day < ? AND day IN (SELECT day FROM rollup_days WHERE rolled)",
+                [raw_from])
     final = events_kept_from(con)
     con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [RAW_KEPT_FROM, max(raw_from, final or raw_from).isoformat()])
     return int(removed)
@@ -352,14 +378,13 @@ def compute(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions 
     caller's transaction); goals and funnels: those of ``conversions``."""
     for table in TABLES:
         con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
-    roll_events(con, day, EVERY_EVENT)
+    roll_events(con, day, FINISHED_DAY)
     _compute_conversions(con, day, conversions)
 
 
 def roll_events(con: duckdb.DuckDBPyConnection, day: date, into: Into) -> None:
     """The view tables' rows of one day: of which events, into which tables, ``into`` says."""
-    start = datetime.combine(day, datetime.min.time())
-    span = [start, start + DAY]
+    span = day_span(day)
     group = ", ".join(GROUP)
     events = f"FROM {into.source} WHERE ts >= ? AND ts < ?"
     key, key_params = into.values(day)
@@ -367,12 +392,13 @@ def roll_events(con: duckdb.DuckDBPyConnection, day: date, into: Into) -> None:
                     count(*), count(*) FILTER (WHERE status >= 500) {events} GROUP BY ALL""", [*key_params, *span])
     con.execute(f"""INSERT INTO {into.table('day_hours')} SELECT {key}, {group}, hour(ts), {queries.METRICS['visitors']},
                     count(*) {events} GROUP BY ALL""", [*key_params, *span])
-    con.execute(f"""INSERT INTO {into.table('day_lengths')}
-        WITH e AS (SELECT {group}, ts, visitor_id {events}),
-             marked AS ({queries.visit_marks("e", GROUP)}),
-             lengths AS ({queries.visit_lengths("marked", GROUP)})
-        SELECT {key}, {group}, seconds, count(*), count(*) FILTER (WHERE bounce) FROM lengths GROUP BY ALL""",
-                [*span, *key_params])
+    visits, visits_params = _visits(into.source, span)
+    if into.visits:  # kept, and the lengths counted from them
+        con.execute(f"INSERT INTO day_visits SELECT ?, {group}, visitor_id, start, stop, bounce FROM ({visits})",
+                    [day, *visits_params])
+        visits, visits_params = "SELECT *, round(epoch(stop - start)) AS seconds FROM day_visits WHERE day = ?", [day]
+    con.execute(f"""INSERT INTO {into.table('day_lengths')} SELECT {key}, {group}, seconds, count(*),
+                    count(*) FILTER (WHERE bounce) FROM ({visits}) GROUP BY ALL""", [*key_params, *visits_params])
     this_day = into.of_day(day)
     folded = into.kept
     if folded is None:  # counted, and folded if a card has too many keys
@@ -401,6 +427,20 @@ def roll_events(con: duckdb.DuckDBPyConnection, day: date, into: Into) -> None:
     _insert_properties(con, into, queries.Where("ts >= ? AND ts < ?", span))
     if folded == KEPT:
         con.execute(f"DROP TABLE {KEPT}")
+
+
+def day_span(day: date) -> list[datetime]:
+    """``day``'s time range: its midnight and the next."""
+    start = datetime.combine(day, datetime.min.time())
+    return [start, start + DAY]
+
+
+def _visits(source: str, span: list[datetime]) -> tuple[str, list[Any]]:
+    """The visits (:func:`kero_core.queries.visits`, per GROUP) of ``source``'s events in ``span``:
+    a subquery and its parameters."""
+    events = f"SELECT {', '.join(GROUP)}, ts, visitor_id FROM {source} WHERE ts >= ? AND ts < ?"
+    return (f"""WITH e AS ({events}), marked AS ({queries.visit_marks("e", GROUP)})
+                {queries.visits("marked", GROUP)}""", span)
 
 
 def cards(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[datetime], fold: str | None = None,
@@ -658,34 +698,32 @@ def _raw_events(scope: Scope, plans: Sequence[Plan], columns: str, *, name: bool
 def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: datetime,
             rolled: Collection[date] | None = None, live: Mapping[date, datetime] | None = None) -> tuple[Figures, Figures]:
     """:func:`kero_core.queries.figures`, from the rollups where they can answer (``rolled`` and
-    ``live``: see :func:`plan`; read here when not given). The period before, when it holds most
-    of a rolled-up day (Today's: yesterday from the time of day it is now), reads that day's rows
-    less what its visitors outside the period add (see :class:`Cut`)."""
+    ``live``: see :func:`plan`; read here when not given). A period that holds most of a
+    rolled-up day but not all of it (Today's period before: yesterday from the time of day it is
+    now; Past 24 hours at 08:00: yesterday from 08:00) reads that part from the day's rows and
+    visits (see :class:`Cut`)."""
     if not usable(scope):
         return queries.figures(con, scope, previous_start)
     live = _live(con, scope, live)
-    current, previous = (plan(con, scope.start, scope.end, rolled, scope.goal, live),
-                         plan(con, previous_start, scope.start, rolled, scope.goal, live))
-    previous, cuts = _cut(con, scope, previous, rolled)
+    current, current_cuts = _cut(con, scope, plan(con, scope.start, scope.end, rolled, scope.goal, live), rolled)
+    previous, previous_cuts = _cut(con, scope, plan(con, previous_start, scope.start, rolled, scope.goal, live), rolled)
+    cuts = [(True, cut) for cut in current_cuts] + [(False, cut) for cut in previous_cuts]
     if not current.days and not previous.days and not cuts:
         return queries.figures(con, scope, previous_start)
     raw, raw_params = _raw_events(scope, [current, previous], "ts, visitor_id, status, duration_ms", since=previous_start)
-    rolled = _rolled(scope, sorted(previous.days + [cut.day for cut in cuts]) + current.days)
-    cut, by, cut_params = _cut_events(scope, cuts)
+    rolled = _rolled(scope, sorted(previous.days + current.days))
+    cut_ctes, cut_parts, cut_params = _cut_figures(scope, cuts)
     sql = f"""
         WITH e AS MATERIALIZED (SELECT ts >= ? AS cur, ts, visitor_id, status, duration_ms FROM {raw}),
         marked AS ({queries.visit_marks("e", ["cur"])}),
-        lengths AS ({queries.visit_lengths("marked", ["cur"])}),
-        c AS MATERIALIZED ({cut}),
-        cut_marked AS ({queries.visit_marks("c", by)}),
-        cut_lengths AS ({queries.visit_lengths("cut_marked", by)}),
+        lengths AS ({queries.visits("marked", ["cur"])}),
+        {cut_ctes}
         all_lengths AS (
             SELECT cur, seconds, count(*) AS visits, count(*) FILTER (WHERE bounce) AS bounces FROM lengths GROUP BY ALL
             UNION ALL
             SELECT day >= ?, seconds, sum(visits), sum(bounces) FROM {_table(scope, 'day_lengths')}
             WHERE {rolled.sql} GROUP BY ALL
-            UNION ALL
-            SELECT false, seconds, sum({_SIGN}), sum(CASE WHEN bounce THEN {_SIGN} ELSE 0 END) FROM cut_lengths GROUP BY ALL),
+            {cut_parts['lengths']}),
         v AS ({_weighted_median("all_lengths")}),
         t AS (SELECT cur, sum(visitors) AS visitors, sum(views) AS views, sum(errors) AS errors FROM (
             SELECT cur, {queries.METRICS['visitors']} AS visitors, count(*) AS views,
@@ -693,38 +731,40 @@ def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: dateti
             UNION ALL
             SELECT day >= ?, sum(visitors), sum(views), sum(errors) FROM {_table(scope, 'day_figures')}
             WHERE {rolled.sql} GROUP BY ALL
-            UNION ALL
-            SELECT false, sum(visitors), sum(views), sum(errors) FROM (
-                SELECT coalesce(sum({_SIGN}), 0) AS visitors, 0 AS views, 0 AS errors
-                FROM (SELECT DISTINCT {', '.join(by)}, visitor_id FROM c WHERE visitor_id <> 0)
-                UNION ALL
-                SELECT 0, coalesce(sum({_SIGN}), 0), coalesce(sum({_SIGN}) FILTER (WHERE status >= 500), 0) FROM c))
+            {cut_parts['figures']})
             GROUP BY cur),
         times AS (
             SELECT cur, {BUCKET} AS bucket, count(*) AS n FROM e WHERE duration_ms IS NOT NULL GROUP BY ALL
             UNION ALL
             SELECT day >= ?, bucket, sum(n) FROM {_table(scope, 'day_durations')} WHERE {rolled.sql} GROUP BY ALL
-            UNION ALL
-            SELECT false, {BUCKET}, sum({_SIGN}) FROM c WHERE duration_ms IS NOT NULL GROUP BY ALL),
+            {cut_parts['times']}),
         d AS ({_histogram_quantiles("times")})
         SELECT t.cur, visitors, views, coalesce(visits, 0), coalesce(bounces, 0), duration, errors, p50, p95
         FROM t LEFT JOIN v USING (cur) LEFT JOIN d USING (cur)"""
-    params = [scope.start, *raw_params, *cut_params, scope.start, *rolled.params, scope.start, *rolled.params,
-              scope.start, *rolled.params]
+    params = [scope.start, *raw_params, *cut_params["ctes"], scope.start, *rolled.params, *cut_params["lengths"],
+              scope.start, *rolled.params, *cut_params["figures"], scope.start, *rolled.params, *cut_params["times"]]
     found = {row[0]: Figures(*row[1:]) for row in con.execute(sql, params).fetchall()}
     return found.get(True, Figures()), found.get(False, Figures())
 
 
 @dataclass(frozen=True)
 class Cut:
-    """The part ``[start, end)`` of a rolled-up ``day``, read as the day's rows less what the
-    visitors it cuts add to them. Every figure is a sum over (visitor, GROUP) pairs (visitors,
-    page views, errors, visits and their lengths, response times); a pair whose events of the
-    day all lie in the part counts the same in the day and in the part; the others (those with
-    an event outside it) count f(their events of the day) in the day's rows and f(their events
-    in the part) in the part. So f(part) = rows - f(theirs) + f(theirs in the part): it reads the
-    events outside the part and those of the same pairs inside it, not every event inside it
-    (Today at 18:00 compares with yesterday from 06:00: six hours of events instead of 18)."""
+    """The part ``[start, end)`` of a rolled-up ``day`` whose events are kept, read from the
+    day's rows and what the events outside the part take from them.
+
+    The key figures read the part's visits from the day's (day_visits): the events of one visitor
+    (and GROUP) that lie in the part are a stretch of the day's in time, so the gaps between them
+    are the day's, and the part's visits are the day's visits cut to the part: those inside it
+    whole, and the few that cross its ends cut short (their events in the part read from the
+    events). Its visitors are the visitors of those visits; its page views, errors and response
+    times, which add up event by event, are the day's rows less the events outside the part.
+
+    The cards are sums over (visitor, GROUP) pairs; a pair whose events of the day all lie in the
+    part counts the same in the day and in the part; the others (those with an event outside it)
+    count f(their events of the day) in the day's rows and f(their events in the part) in the
+    part. So f(part) = rows - f(theirs) + f(theirs in the part) (see :func:`_cut_cards`): it reads
+    the events outside the part and those of the same pairs inside it, not every event inside it
+    (Past 24 hours at 18:00 reads yesterday from 18:00: six hours of events instead of 18)."""
 
     day: date
     start: datetime
@@ -756,38 +796,63 @@ def _cut(con: duckdb.DuckDBPyConnection, scope: Scope, period: Plan,
     return Plan(period.days, [piece for piece in pieces if piece not in cut_pieces]), cuts
 
 
-_SIGN = "CASE WHEN part % 2 = 1 THEN 1 ELSE -1 END"  # how a row of _cut_events counts
+_SIGN = "CASE WHEN part % 2 = 1 THEN 1 ELSE -1 END"  # how a row of _cut_cards's cut_events counts
 
 
-def _cut_events(scope: Scope, cuts: Sequence[Cut]) -> tuple[str, list[str], list[Any]]:
-    """The events of the pairs that ``cuts`` cut, as a subquery: ``part`` 2n for the n-th cut's
-    pairs' events of the day (outside the part and inside it), counted -1 (_SIGN), 2n + 1 for
-    those inside it again, counted +1; the GROUP columns the scope does not fix (one event name,
-    humans only, one country: the fewer sort keys, the cheaper the visits' window). Returns it,
-    those columns (with ``part``: a pair's keys, but visitor_id) and its parameters."""
+def _cut_figures(scope: Scope, cuts: Sequence[tuple[bool, Cut]]) -> tuple[str, dict[str, str], dict[str, list[Any]]]:
+    """What :func:`figures` reads of ``cuts`` (each with the ``cur`` it counts for), see
+    :class:`Cut`: CTEs (each ending with a comma), and the rows each of figures' unions adds
+    (``lengths``, ``figures``, ``times``: each starting with UNION ALL), with the parameters of each."""
     filters = {**scope.filters, "is_bot": False} if scope.humans_only else scope.filters
-    keys = [column for column in GROUP if column != "name" and column not in filters]
-    columns = ", ".join([*keys, "ts", "visitor_id", "status", "duration_ms"])
-    if not cuts:
-        return f"SELECT 0 AS part, {columns} FROM events WHERE FALSE", ["part", *keys], []
     base = queries.where(scope.name, filters, None, None)
-    pair = ", ".join([*keys, "visitor_id"])
-    selects, params = [], []
-    for number, cut in enumerate(cuts):
+    ctes: list[str] = []
+    parts: dict[str, list[str]] = {"lengths": [], "figures": [], "times": []}
+    params: dict[str, list[Any]] = {"ctes": [], "lengths": [], "figures": [], "times": []}
+    for number, (cur, cut) in enumerate(cuts):
+        rows = _rolled(scope, [cut.day])
+        visits, crossing, cut_short = f"cut_visits_{number}", f"cut_crossing_{number}", f"cut_short_{number}"
+        ctes += [
+            f"""{visits} AS MATERIALIZED (SELECT is_bot, country, visitor_id, start, stop, bounce FROM day_visits
+                                          WHERE {rows.sql} AND start < ? AND stop >= ?),""",
+            f"{crossing} AS MATERIALIZED (SELECT * FROM {visits} WHERE start < ? OR stop >= ?),",
+            # (The IN on visitor_id alone is what DuckDB pushes into the scan.)
+            f"""{cut_short} AS (
+                    SELECT c.is_bot, c.country, c.visitor_id, min(e.ts) AS first, max(e.ts) AS last, count(*) AS n
+                    FROM {crossing} AS c JOIN (
+                        SELECT is_bot, country, visitor_id, ts FROM events WHERE {base.sql} AND ts >= ? AND ts < ?
+                        AND visitor_id IN (SELECT visitor_id FROM {crossing})) AS e
+                    ON e.visitor_id = c.visitor_id AND e.is_bot = c.is_bot AND e.country IS NOT DISTINCT FROM c.country
+                       AND e.ts >= c.start AND e.ts <= c.stop
+                    GROUP BY c.is_bot, c.country, c.visitor_id, c.start),""",
+            f"""cut_part_{number} AS MATERIALIZED (
+                    SELECT is_bot, country, visitor_id, round(epoch(stop - start)) AS seconds, bounce FROM {visits}
+                    WHERE start >= ? AND stop < ?
+                    UNION ALL
+                    SELECT is_bot, country, visitor_id, round(epoch(last - first)), n = 1 FROM {cut_short}),""",
+        ]
+        params["ctes"] += [*rows.params, cut.end, cut.start, cut.start, cut.end, *base.params, cut.start, cut.end,
+                           cut.start, cut.end]
         midnight = datetime.combine(cut.day, datetime.min.time())
-        outside = " UNION ALL ".join(f"SELECT {columns} FROM events WHERE {base.sql} AND ts >= ? AND ts < ?"
-                                     for _ in range(2))
-        # (The IN on visitor_id alone is what DuckDB pushes into the scan: half the time of the join alone.)
-        inside = f"""SELECT {columns} FROM events SEMI JOIN (SELECT DISTINCT {pair} FROM out_{number}) USING ({pair})
-                     WHERE {base.sql} AND ts >= ? AND ts < ? AND visitor_id IN (SELECT visitor_id FROM out_{number})"""
-        selects.append(f"""(WITH out_{number} AS MATERIALIZED ({outside}), in_{number} AS MATERIALIZED ({inside})
-                            SELECT {2 * number}, * FROM out_{number}
-                            UNION ALL SELECT {2 * number}, * FROM in_{number}
-                            UNION ALL SELECT {2 * number + 1}, * FROM in_{number})""")
-        params += [*base.params, midnight, cut.start, *base.params, cut.end, midnight + DAY,
-                   *base.params, cut.start, cut.end]
-    return (f"SELECT * FROM ({' UNION ALL '.join(selects)}) AS signed (part, {columns})",
-            ["part", *keys], params)
+        outside = [(low, high) for low, high in ((midnight, cut.start), (cut.end, midnight + DAY)) if low < high]
+        out = " UNION ALL ".join(f"SELECT status, duration_ms FROM events WHERE {base.sql} AND ts >= ? AND ts < ?"
+                                 for _ in outside)
+        ctes.append(f"cut_out_{number} AS MATERIALIZED ({out}),")
+        params["ctes"] += [value for low, high in outside for value in (*base.params, low, high)]
+        parts["lengths"].append(f"""UNION ALL SELECT {cur}, seconds, count(*), count(*) FILTER (WHERE bounce)
+                                    FROM cut_part_{number} GROUP BY ALL""")
+        parts["figures"].append(f"""UNION ALL SELECT {cur}, count(*), 0, 0 FROM (
+                                        SELECT DISTINCT is_bot, country, visitor_id FROM cut_part_{number})
+                                    UNION ALL SELECT {cur}, 0, sum(views), sum(errors)
+                                    FROM {_table(scope, 'day_figures')} WHERE {rows.sql}
+                                    UNION ALL SELECT {cur}, 0, -count(*), -count(*) FILTER (WHERE status >= 500)
+                                    FROM cut_out_{number}""")
+        params["figures"] += rows.params
+        parts["times"].append(f"""UNION ALL SELECT {cur}, bucket, sum(n) FROM {_table(scope, 'day_durations')}
+                                  WHERE {rows.sql} GROUP BY ALL
+                                  UNION ALL SELECT {cur}, {BUCKET}, -count(*) FROM cut_out_{number}
+                                  WHERE duration_ms IS NOT NULL GROUP BY ALL""")
+        params["times"] += rows.params
+    return "\n".join(ctes), {name: "\n".join(sql) for name, sql in parts.items()}, params
 
 
 def _weighted_median(source: str) -> str:

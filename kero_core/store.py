@@ -35,7 +35,7 @@ from kero_core.schema import COLUMN_NAMES, COLUMNS
 
 log = logging.getLogger("kero")
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 DB_FILE = "kero.duckdb"
 MAX_FILES_PER_INGEST = 500  # bounds one transaction after a long backlog
 PRUNE_EVERY = 3600.0  # seconds between two retention passes
@@ -81,7 +81,7 @@ def _create_v1(con: duckdb.DuckDBPyConnection) -> None:
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _create_v1, 2: rollups.create, 3: rollups.create_v3, 4: rollups.create_v4, 5: rollups.create_v5,
     6: notes.create, 7: shares.create_table, 8: rollups.create_v8, 9: rollups.create_v9,
-    10: rollups.create_v10, 11: live_days.create_v11, 12: rollups.create_v12,
+    10: rollups.create_v10, 11: live_days.create_v11, 12: rollups.create_v12, 13: rollups.create_v13,
 }
 
 

@@ -44,8 +44,8 @@ log = logging.getLogger("kero")
 
 # 2: the annotations and shared_links tables; 3: day_properties; 4: day_goals and day_funnels;
 # 5: the goals' twins of the view tables and day_goal_goals (rollups.create_v10); 6: day_hours
-# and the folded rows' new key (rollups.create_v12)
-LAKE_SCHEMA_VERSION = 6
+# and the folded rows' new key (rollups.create_v12); 7: day_visits (rollups.create_v13)
+LAKE_SCHEMA_VERSION = 7
 HOST_ID_FILE = "host-id"
 LOCAL_SALTS = private.LAKE_SALTS
 MAINTAIN_EVERY = 5.0  # seconds between two attempts of a host at maintenance
@@ -197,6 +197,8 @@ class LakeStore(Store):
                 if version < 6:  # as rollups.create_v12
                     rollups.fill_hours(con)
                     rollups.rename_folded_rows(con)
+                if version < 7:  # as rollups.create_v13
+                    rollups.fill_visits(con)
             con.execute("DELETE FROM meta WHERE key = 'schema_version'")
             con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(LAKE_SCHEMA_VERSION)])
             con.execute("COMMIT")

@@ -111,7 +111,7 @@ def test_a_failed_upgrade_leaves_the_database_in_place(store: Store) -> None:
         con.execute("DELETE FROM day_properties")
         con.execute("DROP TABLE day_goals")  # schema 9's
         con.execute("DROP TABLE day_funnels")
-        for table in (*rollups.GOAL_TABLES.values(), "day_goal_goals", "day_hours"):  # schema 10's and 12's
+        for table in (*rollups.GOAL_TABLES.values(), "day_goal_goals", "day_hours", "day_visits"):  # 10's, 12's, 13's
             con.execute(f"DROP TABLE {table}")
     store.spool(one_event_table("/b"))
     with pytest.raises(StoreUnavailable, match="cannot be upgraded to schema 8 .*events wait in the spool"):

@@ -46,8 +46,8 @@ def close(approximate: float | None, exact_ms: float | None) -> bool:
 
 def drop_schema_10(con: duckdb.DuckDBPyConnection) -> None:
     """Back to schema 9: no goal twins, (schema 11) no live day: today's rows go, and the day
-    is read from its events, and (schema 12) no day_hours."""
-    for table in (*rollups.GOAL_TABLES.values(), "day_goal_goals", "day_hours"):
+    is read from its events, (schema 12) no day_hours and (schema 13) no day_visits."""
+    for table in (*rollups.GOAL_TABLES.values(), "day_goal_goals", "day_hours", "day_visits"):
         con.execute(f"DROP TABLE {table}")
     kept = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     for day in rollups.live_days(con):
@@ -188,6 +188,7 @@ def test_schema_12_upgrade_gives_the_folded_rows_their_new_key_and_hours_to_roll
         assert len({row[0] for row in hours}) >= 10
         con.execute("DROP TABLE day_hours")  # back to schema 11
         con.execute("DROP TABLE day_goal_hours")
+        con.execute("DROP TABLE day_visits")  # (schema 13)
         con.execute("INSERT INTO day_cards_all VALUES (?, 'http_req', false, 'pages', '(other)', 7, 9)", [day])
         con.execute("INSERT INTO day_goal_cards VALUES (?, 'g', 'http_req', false, 'US', 'pages', '(other)', 1, 1)", [day])
         con.execute("INSERT INTO day_routes_all VALUES (?, 'http_req', false, '(other)', 'GET', true, 3, 4)", [day])
@@ -202,22 +203,56 @@ def test_schema_12_upgrade_gives_the_folded_rows_their_new_key_and_hours_to_roll
         assert con.execute("SELECT * FROM day_hours ORDER BY ALL").fetchall() == hours
 
 
-@pytest.mark.parametrize("params", [{"period": ["today"]}, {"period": ["today"], "country": ["US"]}, {"period": ["24h"]}])
-def test_most_of_a_rolled_up_day_is_its_rows_less_the_visitors_it_cuts(kero: Kero, params: dict[str, list[str]],
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_schema_13_upgrade_gives_the_rolled_days_their_visits(kero: Kero) -> None:
+    with kero.read() as con:
+        visits = con.execute("SELECT * FROM day_visits ORDER BY ALL").fetchall()
+        days = con.execute("SELECT day FROM rollup_days WHERE rolled ORDER BY day").fetchall()
+        assert [(row[0],) for row in con.execute("SELECT DISTINCT day FROM day_visits ORDER BY day").fetchall()] == days
+        con.execute("DROP TABLE day_visits")  # back to schema 12
+        con.execute("UPDATE meta SET value = '12' WHERE key = 'schema_version'")
+    with kero.read() as con:
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+        assert con.execute("SELECT * FROM day_visits ORDER BY ALL").fetchall() == visits
+    assert len(visits) > 100
+
+
+@pytest.mark.parametrize(("params", "hour", "cut"), [
+    ({"period": ["today"]}, 15, [(False, 1, 8, 0)]),  # (from 09:00 less the microsecond Today ends after 15:00)
+    ({"period": ["today"], "country": ["US"]}, 15, [(False, 1, 8, 0)]),
+    ({"period": ["24h"]}, 15, [(False, 1, 0, 16)]),  # (24 hourly bars: to 16:00)
+    ({"period": ["24h"]}, 3, [(True, 1, 4, 0), (False, 2, 4, 0)]),
+    ({"period": ["24h"], "country": ["US"]}, 3, [(True, 1, 4, 0), (False, 2, 4, 0)]),
+])
+def test_most_of_a_rolled_up_day_is_read_from_its_rows_and_visits(
+        kero: Kero, params: dict[str, list[str]], hour: int, cut: list[tuple[bool, int, int, int]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Today's period before (yesterday from 09:00 at 15:00) and Past 24 hours' (yesterday until
-    16:00) hold most of a rolled-up day: read as its rows less what its visitors outside the
-    period add, they equal the events' figures."""
-    view = parse_view(params, NOW.replace(tzinfo=None))
+    16:00; at 03:00, yesterday from 04:00 and the day before from 04:00) hold most of a
+    rolled-up day: read from its visits and its rows less the events outside the part, they
+    equal the events' figures. Visits that cross the cut are cut short: one of three page views
+    from ten minutes before it, one of a page view just before and one at the cut, one that
+    bounces in the part (or outside it)."""
+    now = NOW.replace(hour=hour)
+    yesterday = NOW - timedelta(days=1)
+    start = yesterday.replace(hour=9 if params["period"] == ["today"] else hour + 1)  # where yesterday is cut
+    crossing = [(start - timedelta(minutes=10), "/a", "1.1.1.1"), (start + timedelta(minutes=5), "/b", "1.1.1.1"),
+                (start + timedelta(minutes=30), "/c", "1.1.1.1"),  # a visit of three, two in the part
+                (start - timedelta(seconds=1), "/d", "8.8.4.4"), (start, "/e", "8.8.4.4"),  # one each side
+                (start - timedelta(minutes=20), "/f", "9.9.9.9"), (start + timedelta(minutes=1), "/g", "9.9.9.9")]
+    kero.ingest([view_hit(moment.timestamp(), path, ip=ip) for moment, path, ip in crossing])
+    with kero.read() as con:
+        while rollups.refresh(con, NOW.date(), budget=math.inf):
+            pass
+    view = parse_view(params, now.replace(tzinfo=None))
     scope = view.scope()
-    cuts: list[list[rollups.Cut]] = []
-    cut_events = rollups._cut_events
-    monkeypatch.setattr(rollups, "_cut_events", lambda scope, found: cuts.append(list(found)) or cut_events(scope, found))
+    cuts: list[list[tuple[bool, rollups.Cut]]] = []
+    cut_figures = rollups._cut_figures
+    monkeypatch.setattr(rollups, "_cut_figures",
+                        lambda scope, found: cuts.append(list(found)) or cut_figures(scope, found))
     with kero.read() as con:
         rolled = rollups.figures(con, scope, view.previous_start)
         raw = queries.figures(con, scope, view.previous_start)
-    yesterday = (NOW - timedelta(days=1)).date()
-    assert [[cut.day for cut in found] for found in cuts] == [[yesterday]]
+    assert [[(cur, (now.date() - c.day).days, c.start.hour, c.end.hour) for cur, c in found] for found in cuts] == [cut]
     assert [exact(f) for f in rolled] == [exact(f) for f in raw]
     assert raw[1].visitors > 20 and raw[1].visits > raw[1].bounces > 0
     for approximate, right in zip(rolled, raw):

@@ -3,7 +3,7 @@ it (and the rollups of its custom events' properties), and a release started on 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
 import pytest
@@ -88,3 +88,26 @@ def test_a_lake_of_schema_4_gets_the_goals_rollups_of_its_rolled_up_days(make_ho
             ("signup", 1, 1)]
         assert con.execute("SELECT day, hour, visitors, views FROM day_hours WHERE name = 'http_req'").fetchall() == [
             (date(2026, 11, 20), 12, 1, 1)]  # (schema 6) the upgrade's hours, once
+
+
+def test_a_lake_of_schema_6_gets_the_visits_of_its_rolled_up_days(make_host: Callable[..., Kero]) -> None:
+    clock = FakeClock(datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc))
+    old = make_host("old", clock=clock)
+    old.record_request(environ("/pricing"), status=200)
+    clock.advance(60)
+    old.record_request(environ("/signup"), status=200)  # the same visitor: one visit of a minute
+    assert old.flush(timeout=60)
+    clock.advance(86_400)
+    with old.read() as con:
+        old.store.maintain(con, budget=60)  # yesterday is rolled up
+        visits = con.execute("SELECT day, name, visitor_id <> 0, stop - start, bounce FROM day_visits").fetchall()
+        con.execute("DROP TABLE day_visits")  # a lake before schema 7
+        con.execute("DELETE FROM meta WHERE key = 'schema_version'")
+        con.execute("INSERT INTO meta VALUES ('schema_version', '6')")
+    old.close()
+    assert visits == [(date(2026, 11, 20), "http_req", True, timedelta(minutes=1), False)]
+    new = make_host("new", clock=clock)
+    with new.read() as con:
+        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+        assert version == str(LAKE_SCHEMA_VERSION)
+        assert con.execute("SELECT day, name, visitor_id <> 0, stop - start, bounce FROM day_visits").fetchall() == visits
