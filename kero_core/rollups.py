@@ -56,6 +56,10 @@ CARD_KEYS = 1000
 KEPT = "kero_kept_keys"  # the temporary table of the keys a day keeps, while it is rolled up
 CONVERTING = "kero_converting_events"  # the temporary table of a goal's converters' events of the day
 ROLL_UP_BUDGET = 1.0  # seconds one session spends rolling up days at most: others wait meanwhile
+# A finished day's visits (day_visits) are kept while it is one of this many days before today:
+# the days Today's comparison (yesterday) and Past 24 hours' (yesterday, the day before) cut.
+# Every day's took 12 bytes an event at 10M events; a cut of an older day reads its events.
+VISIT_DAYS = 2
 DAY = timedelta(days=1)
 
 
@@ -170,21 +174,21 @@ def fill_hours(con: duckdb.DuckDBPyConnection, live: Collection[date] = ()) -> N
 
 
 def create_v13(con: duckdb.DuckDBPyConnection) -> None:
-    """Schema version 13: each rolled-up day's visits (day_visits: one row per visit, kept while
-    the day's events are), so that a view whose period cuts a rolled-up day (Today compares with
-    yesterday from the time of day it is now, see :class:`Cut`) reads the part's visits from
-    them instead of finding the visits among the day's events; the days already rolled up get
-    theirs now, one day a statement."""
+    """Schema version 13: the visits of the last rolled-up days (day_visits: one row per visit,
+    see VISIT_DAYS), so that a view whose period cuts such a day (Today compares with yesterday
+    from the time of day it is now, see :class:`Cut`) reads the part's visits from them instead
+    of finding the visits among the day's events; the last days rolled up get theirs now."""
     con.execute("CREATE TABLE day_visits (day DATE NOT NULL, name VARCHAR, is_bot BOOLEAN, country VARCHAR, "
                 "visitor_id UBIGINT, start TIMESTAMP, stop TIMESTAMP, bounce BOOLEAN)")
     fill_visits(con)
 
 
 def fill_visits(con: duckdb.DuckDBPyConnection) -> None:
-    """day_visits of the days rolled up whose events are kept (a store made before they were)."""
+    """day_visits of the VISIT_DAYS newest rolled-up days whose events are kept (a store made
+    before they were), one day a statement."""
     kept_from = events_kept_from(con)
-    days = [r[0] for r in con.execute("SELECT day FROM rollup_days WHERE rolled AND (?::DATE IS NULL OR day >= ?) "
-                                      "ORDER BY day", [kept_from, kept_from]).fetchall()]
+    days = [r[0] for r in con.execute("""SELECT day FROM rollup_days WHERE rolled AND (?::DATE IS NULL OR day >= ?)
+                                         ORDER BY day DESC LIMIT ?""", [kept_from, kept_from, VISIT_DAYS]).fetchall()]
     for day in days:
         visits, params = _visits("events", day_span(day))
         con.execute(f"INSERT INTO day_visits SELECT ?, {', '.join(GROUP)}, visitor_id, start, stop, bounce "
@@ -218,7 +222,7 @@ class Into:
     rows: str | None = None  # write into the temporary tables named ``{rows}_{table}`` instead
     keys: int = CARD_KEYS  # a card keeps its this many first keys, the others folded (see _keep_top_keys)
     kept: str | None = None  # or: the table of the keys each card keeps (live days, see kero_core.live_days)
-    visits: bool = False  # keep the day's visits (day_visits): a finished day's roll-up does
+    visits: bool = False  # keep the day's visits (day_visits): a roll-up of one of the last VISIT_DAYS does
 
     def table(self, name: str) -> str:
         if self.rows is not None:
@@ -240,7 +244,6 @@ class Into:
 
 
 EVERY_EVENT = Into()
-FINISHED_DAY = Into(visits=True)  # a roll-up of every event of a day that is over
 
 
 @dataclass(frozen=True)
@@ -316,13 +319,15 @@ def mark_files(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
                 [[str(f) for f in files], final, final])
 
 
-def prune(con: duckdb.DuckDBPyConnection, cutoff: datetime, raw_from: date | None = None) -> int:
+def prune(con: duckdb.DuckDBPyConnection, cutoff: datetime, today: date, raw_from: date | None = None) -> int:
     """Rollups follow the retention: days before ``cutoff`` go, and its own day is redone from
-    what is left of it. With ``raw_from`` (the raw_retention option), the events of rolled-up
-    days before that day go too (returns how many): those days' rollups are then final, and
-    are kept by whole days."""
+    what is left of it; so do the visits of the days VISIT_DAYS before ``today``. With
+    ``raw_from`` (the raw_retention option, at least VISIT_DAYS), the events of rolled-up days
+    before that day go too (returns how many): those days' rollups are then final, and are kept
+    by whole days."""
     for table in (*TABLES, "rollup_days"):
         con.execute(f"DELETE FROM {table} WHERE day < ?", [cutoff.date()])
+    prune_visits(con, today)
     live = live_days(con)
     if any(day <= cutoff.date() for day in live):  # its rows would count the events deleted
         save_live_days(con, {day: until for day, until in live.items() if day > cutoff.date()})
@@ -332,15 +337,18 @@ def prune(con: duckdb.DuckDBPyConnection, cutoff: datetime, raw_from: date | Non
     start = datetime.combine(raw_from, datetime.min.time())
     removed = con.execute("DELETE FROM events WHERE ts < ? AND ts::DATE IN (SELECT day FROM rollup_days WHERE rolled)",
                           [start]).fetchone()[0]
-    con.execute("DELETE FROM day_visits WHERE day < ? AND day IN (SELECT day FROM rollup_days WHERE rolled)",
-                [raw_from])
     final = events_kept_from(con)
     con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [RAW_KEPT_FROM, max(raw_from, final or raw_from).isoformat()])
     return int(removed)
 
 
+def prune_visits(con: duckdb.DuckDBPyConnection, today: date) -> None:
+    """Delete the visits of the days more than VISIT_DAYS before ``today``."""
+    con.execute("DELETE FROM day_visits WHERE day < ?", [today - VISIT_DAYS * DAY])
+
+
 def refresh(con: duckdb.DuckDBPyConnection, today: date, budget: float = ROLL_UP_BUDGET,
-            roll: Callable[[duckdb.DuckDBPyConnection, date, Conversions], None] | None = None,
+            roll: Callable[[duckdb.DuckDBPyConnection, date, Conversions, bool], None] | None = None,
             conversions: Conversions = Conversions()) -> int:
     """Roll up past days that need it (not rolled up, or lacking a goal or funnel of
     ``conversions``), newest first, for about ``budget`` seconds; the next sessions do the rest.
@@ -357,15 +365,16 @@ def refresh(con: duckdb.DuckDBPyConnection, today: date, budget: float = ROLL_UP
     for day in days:
         if done and time.monotonic() - started >= budget:
             break
-        (roll or roll_up)(con, day, conversions)
+        (roll or roll_up)(con, day, conversions, day >= today - VISIT_DAYS * DAY)
         done += 1
     return done
 
 
-def roll_up(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions = Conversions()) -> None:
-    """(Re)compute the rollups of one day, in one transaction."""
+def roll_up(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions = Conversions(),
+            visits: bool = False) -> None:
+    """(Re)compute the rollups of one day, in one transaction (with ``visits``, see :func:`compute`)."""
     con.execute("BEGIN")
-    compute(con, day, conversions)
+    compute(con, day, conversions, visits)
     con.execute("UPDATE rollup_days SET rolled = true WHERE day = ?", [day])
     live = live_days(con)
     if live.pop(day, None) is not None:  # its live rows are replaced: no longer kept at ingest
@@ -373,12 +382,14 @@ def roll_up(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions 
     con.execute("COMMIT")
 
 
-def compute(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions = Conversions()) -> None:
+def compute(con: duckdb.DuckDBPyConnection, day: date, conversions: Conversions = Conversions(),
+            visits: bool = False) -> None:
     """Replace the rollup rows of one day with ones computed from its events (inside the
-    caller's transaction); goals and funnels: those of ``conversions``."""
+    caller's transaction); goals and funnels: those of ``conversions``; its visits kept too with
+    ``visits`` (a day of the last VISIT_DAYS)."""
     for table in TABLES:
         con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
-    roll_events(con, day, FINISHED_DAY)
+    roll_events(con, day, Into(visits=visits))
     _compute_conversions(con, day, conversions)
 
 
@@ -705,8 +716,10 @@ def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: dateti
     if not usable(scope):
         return queries.figures(con, scope, previous_start)
     live = _live(con, scope, live)
-    current, current_cuts = _cut(con, scope, plan(con, scope.start, scope.end, rolled, scope.goal, live), rolled)
-    previous, previous_cuts = _cut(con, scope, plan(con, previous_start, scope.start, rolled, scope.goal, live), rolled)
+    current, current_cuts = _cut(con, scope, plan(con, scope.start, scope.end, rolled, scope.goal, live), rolled,
+                                 visits=True)
+    previous, previous_cuts = _cut(con, scope, plan(con, previous_start, scope.start, rolled, scope.goal, live),
+                                   rolled, visits=True)
     cuts = [(True, cut) for cut in current_cuts] + [(False, cut) for cut in previous_cuts]
     if not current.days and not previous.days and not cuts:
         return queries.figures(con, scope, previous_start)
@@ -772,10 +785,11 @@ class Cut:
 
 
 def _cut(con: duckdb.DuckDBPyConnection, scope: Scope, period: Plan,
-         rolled: Collection[date] | None) -> tuple[Plan, list[Cut]]:
+         rolled: Collection[date] | None, visits: bool = False) -> tuple[Plan, list[Cut]]:
     """``period`` with its raw intervals that hold more than half of a rolled-up day read as
-    :class:`Cut` s instead, where the day's events are all kept (raw_retention) and no goal
-    narrows the scope (the goals' twins count converters: their events are another set)."""
+    :class:`Cut` s instead, where the day's events are all kept (raw_retention), with
+    ``visits`` its visits too (VISIT_DAYS), and no goal narrows the scope (the goals' twins
+    count converters: their events are another set)."""
     if scope.goal is not None:
         return period, []
     pieces = []  # the raw intervals split at midnight
@@ -792,6 +806,10 @@ def _cut(con: duckdb.DuckDBPyConnection, scope: Scope, period: Plan,
                                             [[cut.day for cut in candidates]]).fetchall()}
     kept_from = events_kept_from(con)
     cuts = [cut for cut in candidates if cut.day in rolled and (kept_from is None or cut.day >= kept_from)]
+    if visits and cuts:
+        with_visits = {r[0] for r in con.execute("SELECT DISTINCT day FROM day_visits WHERE list_contains(?, day)",
+                                                 [[cut.day for cut in cuts]]).fetchall()}
+        cuts = [cut for cut in cuts if cut.day in with_visits]
     cut_pieces = {(cut.start, cut.end) for cut in cuts}
     return Plan(period.days, [piece for piece in pieces if piece not in cut_pieces]), cuts
 

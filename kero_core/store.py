@@ -623,11 +623,12 @@ class Store:
         """Delete events older than the retention (or ``retention``), and those of rolled-up days
         older than the raw_retention; returns how many were removed."""
         now = self.clock() if now is None else now
-        cutoff = datetime.fromtimestamp(now, timezone.utc).replace(tzinfo=None) - (retention or self.retention)
+        moment = datetime.fromtimestamp(now, timezone.utc).replace(tzinfo=None)
+        cutoff = moment - (retention or self.retention)
         con.execute("BEGIN")
         removed = con.execute("DELETE FROM events WHERE ts < ?", [cutoff]).fetchone()[0]
         con.execute("DELETE FROM ingested WHERE ingested_at < ?", [cutoff])
-        removed += rollups.prune(con, cutoff, self.first_raw_day(now))
+        removed += rollups.prune(con, cutoff, moment.date(), self.first_raw_day(now))
         con.execute("INSERT OR REPLACE INTO meta VALUES ('last_prune', ?)", [repr(now)])
         con.execute("COMMIT")
         return int(removed)

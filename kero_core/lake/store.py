@@ -282,11 +282,12 @@ class LakeStore(Store):
             except CatalogUnavailable as exc:
                 raise StoreUnavailable(str(exc)) from None
 
-    def _roll_up(self, con: duckdb.DuckDBPyConnection, day: date, conversions: rollups.Conversions) -> None:
+    def _roll_up(self, con: duckdb.DuckDBPyConnection, day: date, conversions: rollups.Conversions,
+                 visits: bool) -> None:
         def attempt() -> None:
             con.execute("BEGIN")
             snapshot = con.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()[0]
-            rollups.compute(con, day, conversions)
+            rollups.compute(con, day, conversions, visits)
             con.execute("DELETE FROM rolled_days WHERE day = ?", [day])
             con.execute("INSERT INTO rolled_days VALUES (?, ?)", [day, snapshot])
             con.execute("COMMIT")
@@ -309,6 +310,7 @@ class LakeStore(Store):
             con.execute("BEGIN")
             for table in rollups.TABLES:
                 con.execute(f"DELETE FROM {table} WHERE day < ?", [cutoff.date()])
+            rollups.prune_visits(con, current.date())
             # The cut day is redone from what is left of it.
             con.execute("DELETE FROM rolled_days WHERE day <= ?", [cutoff.date()])
             con.execute("DELETE FROM meta WHERE key = 'last_prune'")

@@ -203,17 +203,45 @@ def test_schema_12_upgrade_gives_the_folded_rows_their_new_key_and_hours_to_roll
         assert con.execute("SELECT * FROM day_hours ORDER BY ALL").fetchall() == hours
 
 
-def test_schema_13_upgrade_gives_the_rolled_days_their_visits(kero: Kero) -> None:
+def test_schema_13_upgrade_gives_the_last_rolled_days_their_visits(kero: Kero) -> None:
+    """The visits of the VISIT_DAYS last days are kept (the retention pass deleted the others)."""
+    last = [(NOW - timedelta(days=n)).date() for n in range(rollups.VISIT_DAYS, 0, -1)]
     with kero.read() as con:
         visits = con.execute("SELECT * FROM day_visits ORDER BY ALL").fetchall()
-        days = con.execute("SELECT day FROM rollup_days WHERE rolled ORDER BY day").fetchall()
-        assert [(row[0],) for row in con.execute("SELECT DISTINCT day FROM day_visits ORDER BY day").fetchall()] == days
+        assert sorted({row[0] for row in visits}) == last
         con.execute("DROP TABLE day_visits")  # back to schema 12
         con.execute("UPDATE meta SET value = '12' WHERE key = 'schema_version'")
     with kero.read() as con:
         assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
         assert con.execute("SELECT * FROM day_visits ORDER BY ALL").fetchall() == visits
     assert len(visits) > 100
+
+
+def test_the_retention_pass_deletes_the_visits_of_older_days(kero: Kero) -> None:
+    with kero.read() as con:
+        kero.store.prune(con, now=(NOW + timedelta(days=1)).timestamp())
+        days = [row[0] for row in con.execute("SELECT DISTINCT day FROM day_visits ORDER BY day").fetchall()]
+    assert days == [(NOW - timedelta(days=1)).date()]  # today's visits are kept when it is rolled up
+
+
+def test_a_cut_of_a_day_without_its_visits_reads_its_events(kero: Kero, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A period before that starts at 09:00 five days ago: that day's visits are gone (VISIT_DAYS),
+    so its part is read from its events, and the figures are the same."""
+    scope = parse_view({"period": ["today"]}, NOW.replace(tzinfo=None)).scope()
+    previous_start = scope.start - timedelta(days=4, hours=15)
+    cuts: list[list[tuple[bool, rollups.Cut]]] = []
+    cut_figures = rollups._cut_figures
+    monkeypatch.setattr(rollups, "_cut_figures",
+                        lambda scope, found: cuts.append(list(found)) or cut_figures(scope, found))
+    with kero.read() as con:
+        assert con.execute("SELECT count(*) FROM day_visits WHERE day = ?",
+                           [previous_start.date()]).fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM events WHERE ts::DATE = ?", [previous_start.date()]).fetchone()[0] > 50
+        rolled = rollups.figures(con, scope, previous_start)
+        raw = queries.figures(con, scope, previous_start)
+    assert cuts == [[]]
+    assert [exact(f) for f in rolled] == [exact(f) for f in raw]
+    assert raw[1].visits > raw[1].bounces > 0
 
 
 @pytest.mark.parametrize(("params", "hour", "cut"), [
