@@ -6,6 +6,7 @@ the rows current costs each ingest.
     python benchmarks/today.py FOLDER [--before DIR] [--runs 7]   # a dashboard_scale.py folder
     python benchmarks/today.py --big FOLDER [--before DIR]        # builds a day of 1M page views first
     python benchmarks/today.py FOLDER --before DIR --before-live  # DIR's kero keeps live rows too
+    python benchmarks/today.py FOLDER --before DIR --before-live --query period=24h  # another view
     python benchmarks/today.py --smoke                            # tiny, seconds
 
 FOLDER is changed: the first ingest of today makes today live (its rows are computed once; the
@@ -54,9 +55,20 @@ def end_of(folder: Path) -> float:
     return float(json.loads((folder / "bench.json").read_text())["end"])
 
 
-def render(folder: Path, runs: int, kero_from: str | None) -> float:
-    return float(run_with(RENDER, [str(folder), str(end_of(folder)), TODAY, str(ROOT / "benchmarks"), str(runs)],
+def render(folder: Path, runs: int, kero_from: str | None, query: str = TODAY) -> float:
+    return float(run_with(RENDER, [str(folder), str(end_of(folder)), query, str(ROOT / "benchmarks"), str(runs)],
                           kero_from))
+
+
+def set_back_to_schema_12(db_file: Path) -> None:
+    """Schema 13 only adds day_visits (the visits of the last days, which the kero before it
+    does not read): without it and set back to 12, the kero before reads the database."""
+    import duckdb
+
+    with duckdb.connect(str(db_file)) as con:
+        if con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "13":
+            con.execute("DROP TABLE day_visits")
+            con.execute("UPDATE meta SET value = '12' WHERE key = 'schema_version'")
 
 
 def set_back_to_schema_10(db_file: Path) -> None:
@@ -149,13 +161,15 @@ def make_live_with(folder: Path, kero_from: str) -> None:
     run_with(code, [str(folder), str(ROOT / "benchmarks")], kero_from)
 
 
-def run(folder: Path, label: str, runs: int, rounds: int, before: str | None, before_live: bool = False) -> None:
+def run(folder: Path, label: str, runs: int, rounds: int, before: str | None, before_live: bool = False,
+        query: str = TODAY) -> None:
     loads = [os.getloadavg()[0]]
     copy = folder.with_name(folder.name + "-before")  # the same events, for the kero before
     if before:
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(folder, copy)
         if before_live:  # it keeps live rows too (schema 11 or later): made live by its own code
+            set_back_to_schema_12(copy / "kero.duckdb")
             make_live_with(copy, before)
         else:  # it reads the events
             set_back_to_schema_10(copy / "kero.duckdb")
@@ -167,10 +181,10 @@ def run(folder: Path, label: str, runs: int, rounds: int, before: str | None, be
     got: dict[str, list[float]] = {name: [] for name in variants}
     for r in range(rounds):
         for name in (list(variants) if r % 2 == 0 else list(variants)[::-1]):
-            got[name].append(render(copy if variants[name] else folder, runs, variants[name]))
+            got[name].append(render(copy if variants[name] else folder, runs, variants[name], query))
         loads.append(os.getloadavg()[0])
     for name, medians in got.items():
-        print(f"  {name:28s} Today {statistics.median(medians):7.0f} ms (rounds: "
+        print(f"  {name:28s} {'Today' if query == TODAY else query} {statistics.median(medians):7.0f} ms (rounds: "
               + ", ".join(f"{m:.0f}" for m in medians) + ")")
     if before:
         ratio = statistics.median(b / a for a, b in zip(got["this checkout (live rows)"], got[before_name]))
@@ -202,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=7, help="renders per round (median)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--big", action="store_true", help="build FOLDER as a day of 1M page views first")
+    parser.add_argument("--query", default=TODAY, help=f"the view rendered (default {TODAY}; e.g. period=24h)")
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the script works")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -217,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("FOLDER is needed (or --smoke)")
     if args.big:
         big_day(args.folder)
-    run(args.folder, str(args.folder), args.runs, args.rounds, args.before, args.before_live)
+    run(args.folder, str(args.folder), args.runs, args.rounds, args.before, args.before_live, args.query)
 
 
 if __name__ == "__main__":
