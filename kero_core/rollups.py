@@ -858,8 +858,9 @@ def _cut_figures(scope: Scope, cuts: Sequence[tuple[bool, Cut]]) -> tuple[str, d
         params["ctes"] += [value for low, high in outside for value in (*base.params, low, high)]
         parts["lengths"].append(f"""UNION ALL SELECT {cur}, seconds, count(*), count(*) FILTER (WHERE bounce)
                                     FROM cut_part_{number} GROUP BY ALL""")
-        parts["figures"].append(f"""UNION ALL SELECT {cur}, count(*), 0, 0 FROM (
-                                        SELECT DISTINCT is_bot, country, visitor_id FROM cut_part_{number})
+        parts["figures"].append(f"""UNION ALL SELECT {cur}, sum(n), 0, 0 FROM (  -- (a DISTINCT of the three: slower)
+                                        SELECT count(DISTINCT visitor_id) AS n FROM cut_part_{number}
+                                        GROUP BY is_bot, country)
                                     UNION ALL SELECT {cur}, 0, sum(views), sum(errors)
                                     FROM {_table(scope, 'day_figures')} WHERE {rows.sql}
                                     UNION ALL SELECT {cur}, 0, -count(*), -count(*) FILTER (WHERE status >= 500)
