@@ -725,7 +725,7 @@ def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: dateti
         return queries.figures(con, scope, previous_start)
     raw, raw_params = _raw_events(scope, [current, previous], "ts, visitor_id, status, duration_ms", since=previous_start)
     rolled = _rolled(scope, sorted(previous.days + current.days))
-    cut_ctes, cut_parts, cut_params = _cut_figures(scope, cuts)
+    cut_ctes, cut_parts, cut_params = _cut_figures(con, scope, cuts)
     sql = f"""
         WITH e AS MATERIALIZED (SELECT ts >= ? AS cur, ts, visitor_id, status, duration_ms FROM {raw}),
         marked AS ({queries.visit_marks("e", ["cur"])}),
@@ -817,10 +817,14 @@ def _cut(con: duckdb.DuckDBPyConnection, scope: Scope, period: Plan,
 _SIGN = "CASE WHEN part % 2 = 1 THEN 1 ELSE -1 END"  # how a row of _cut_cards's cut_events counts
 
 
-def _cut_figures(scope: Scope, cuts: Sequence[tuple[bool, Cut]]) -> tuple[str, dict[str, str], dict[str, list[Any]]]:
+def _cut_figures(con: duckdb.DuckDBPyConnection, scope: Scope, cuts: Sequence[tuple[bool, Cut]],
+                 ) -> tuple[str, dict[str, str], dict[str, list[Any]]]:
     """What :func:`figures` reads of ``cuts`` (each with the ``cur`` it counts for), see
     :class:`Cut`: CTEs (each ending with a comma), and the rows each of figures' unions adds
-    (``lengths``, ``figures``, ``times``: each starting with UNION ALL), with the parameters of each."""
+    (``lengths``, ``figures``, ``times``: each starting with UNION ALL), with the parameters of
+    each. The events of the visits a cut cuts short are read from the time span those visits
+    have in the part, asked first: yesterday's visits in progress at 08:00 ended by 08:19 (10M
+    events), and reading the 16 hours after 08:00 for them was a third of the cut's time."""
     filters = {**scope.filters, "is_bot": False} if scope.humans_only else scope.filters
     base = queries.where(scope.name, filters, None, None)
     ctes: list[str] = []
@@ -828,6 +832,10 @@ def _cut_figures(scope: Scope, cuts: Sequence[tuple[bool, Cut]]) -> tuple[str, d
     params: dict[str, list[Any]] = {"ctes": [], "lengths": [], "figures": [], "times": []}
     for number, (cur, cut) in enumerate(cuts):
         rows = _rolled(scope, [cut.day])
+        crossing_where = f"{rows.sql} AND start < ? AND stop >= ? AND (start < ? OR stop >= ?)"
+        crossing_params = [*rows.params, cut.end, cut.start, cut.start, cut.end]
+        first, last = con.execute(f"SELECT min(start), max(stop) FROM day_visits WHERE {crossing_where}",
+                                  crossing_params).fetchone()  # None, None: none crosses
         visits, crossing, cut_short = f"cut_visits_{number}", f"cut_crossing_{number}", f"cut_short_{number}"
         ctes += [
             f"""{visits} AS MATERIALIZED (SELECT is_bot, country, visitor_id, start, stop, bounce FROM day_visits
@@ -837,7 +845,8 @@ def _cut_figures(scope: Scope, cuts: Sequence[tuple[bool, Cut]]) -> tuple[str, d
             f"""{cut_short} AS (
                     SELECT c.is_bot, c.country, c.visitor_id, min(e.ts) AS first, max(e.ts) AS last, count(*) AS n
                     FROM {crossing} AS c JOIN (
-                        SELECT is_bot, country, visitor_id, ts FROM events WHERE {base.sql} AND ts >= ? AND ts < ?
+                        SELECT is_bot, country, visitor_id, ts FROM events
+                        WHERE {base.sql} AND ts >= ? AND ts < ? AND ts <= ?
                         AND visitor_id IN (SELECT visitor_id FROM {crossing})) AS e
                     ON e.visitor_id = c.visitor_id AND e.is_bot = c.is_bot AND e.country IS NOT DISTINCT FROM c.country
                        AND e.ts >= c.start AND e.ts <= c.stop
@@ -848,8 +857,8 @@ def _cut_figures(scope: Scope, cuts: Sequence[tuple[bool, Cut]]) -> tuple[str, d
                     UNION ALL
                     SELECT is_bot, country, visitor_id, round(epoch(last - first)), n = 1 FROM {cut_short}),""",
         ]
-        params["ctes"] += [*rows.params, cut.end, cut.start, cut.start, cut.end, *base.params, cut.start, cut.end,
-                           cut.start, cut.end]
+        params["ctes"] += [*rows.params, cut.end, cut.start, cut.start, cut.end, *base.params,
+                           max(cut.start, first or cut.start), cut.end, last, cut.start, cut.end]
         midnight = datetime.combine(cut.day, datetime.min.time())
         outside = [(low, high) for low, high in ((midnight, cut.start), (cut.end, midnight + DAY)) if low < high]
         out = " UNION ALL ".join(f"SELECT status, duration_ms FROM events WHERE {base.sql} AND ts >= ? AND ts < ?"

@@ -232,7 +232,7 @@ def test_a_cut_of_a_day_without_its_visits_reads_its_events(kero: Kero, monkeypa
     cuts: list[list[tuple[bool, rollups.Cut]]] = []
     cut_figures = rollups._cut_figures
     monkeypatch.setattr(rollups, "_cut_figures",
-                        lambda scope, found: cuts.append(list(found)) or cut_figures(scope, found))
+                        lambda con, scope, found: cuts.append(list(found)) or cut_figures(con, scope, found))
     with kero.read() as con:
         assert con.execute("SELECT count(*) FROM day_visits WHERE day = ?",
                            [previous_start.date()]).fetchone()[0] == 0
@@ -276,7 +276,7 @@ def test_most_of_a_rolled_up_day_is_read_from_its_rows_and_visits(
     cuts: list[list[tuple[bool, rollups.Cut]]] = []
     cut_figures = rollups._cut_figures
     monkeypatch.setattr(rollups, "_cut_figures",
-                        lambda scope, found: cuts.append(list(found)) or cut_figures(scope, found))
+                        lambda con, scope, found: cuts.append(list(found)) or cut_figures(con, scope, found))
     with kero.read() as con:
         rolled = rollups.figures(con, scope, view.previous_start)
         raw = queries.figures(con, scope, view.previous_start)
