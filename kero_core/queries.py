@@ -309,18 +309,30 @@ def visit_marks(source: str, by: Sequence[str] = (), where: str = "visitor_id <>
         WINDOW w AS (ORDER BY {', '.join([*keys, "ts", *ties])})"""
 
 
-def visits(marked: str, by: Sequence[str]) -> str:
+def visit_lengths(marked: str, by: Sequence[str]) -> str:
     """One row per visit of ``marked`` (rows flagged by :func:`visit_marks` with the same
-    ``by``): its ``by`` columns, visitor id, first and last page view's times (``start``,
-    ``stop``), whether it bounced, and its length in seconds. A visit's length is its exit's time
-    less its entry's, in whole seconds (what the dashboard shows; it keeps a month of per-day
-    rollups to a few thousand lengths): among the rows that are an entry or an exit, the row
-    before a (non-entry) exit is its visit's entry."""
-    order = ", ".join([*by, "visitor_id", "ts", "exit"])  # a tie (whole-second log times): entry first
-    start = f"CASE WHEN entry THEN ts ELSE lag(ts) OVER (ORDER BY {order}) END"
-    return f"""SELECT {', '.join([*by, 'visitor_id'])}, start, ts AS stop, entry AND exit AS bounce,
-                      round(epoch(ts - start)) AS seconds
-        FROM (SELECT *, {start} AS start FROM {marked} WHERE entry OR exit QUALIFY exit)"""
+    ``by``): its ``by`` columns, whether it bounced, and its length in seconds. A visit's length
+    is its exit's time less its entry's, in whole seconds (what the dashboard shows; it keeps a
+    month of per-day rollups to a few thousand lengths): among the rows that are an entry or an
+    exit, the row before a (non-entry) exit is its visit's entry."""
+    return f"""SELECT {', '.join(by)}, entry AND exit AS bounce,
+            CASE WHEN entry THEN 0 ELSE round(epoch(ts - lag(ts) OVER (ORDER BY {_exits_last(by)}))) END AS seconds
+        FROM {marked} WHERE entry OR exit QUALIFY exit"""
+
+
+def visits(marked: str, by: Sequence[str]) -> str:
+    """As :func:`visit_lengths`, with the visitor id and the times of the visit's first and last
+    page views (``start``, ``stop``) instead of its length. (Lengths computed from these cost an
+    ingest into a live day up to a fifth more CPU: benchmarks/live_ingest.py.)"""
+    start = f"CASE WHEN entry THEN ts ELSE lag(ts) OVER (ORDER BY {_exits_last(by)}) END"
+    return f"""SELECT {', '.join(by)}, visitor_id, {start} AS start, ts AS stop, entry AND exit AS bounce
+        FROM {marked} WHERE entry OR exit QUALIFY exit"""
+
+
+def _exits_last(by: Sequence[str]) -> str:
+    """The order in which a visit's entry comes just before its exit (a tie, whole-second log
+    times: entry first)."""
+    return ", ".join([*by, "visitor_id", "ts", "exit"])
 
 
 @dataclass(frozen=True)
@@ -344,7 +356,7 @@ def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: dateti
         WITH e AS MATERIALIZED (
             SELECT ts >= ? AS cur, ts, visitor_id, status, duration_ms FROM events WHERE {w.sql}),
         marked AS ({visit_marks("e", ["cur"])}),
-        lengths AS ({visits("marked", ["cur"])}),
+        lengths AS ({visit_lengths("marked", ["cur"])}),
         v AS (SELECT cur, count(*) AS visits, count(*) FILTER (WHERE bounce) AS bounces, median(seconds) AS duration
               FROM lengths GROUP BY cur),
         t AS (SELECT cur, {METRICS['visitors']} AS visitors, count(*) AS views,

@@ -190,9 +190,7 @@ def fill_visits(con: duckdb.DuckDBPyConnection) -> None:
     days = [r[0] for r in con.execute("""SELECT day FROM rollup_days WHERE rolled AND (?::DATE IS NULL OR day >= ?)
                                          ORDER BY day DESC LIMIT ?""", [kept_from, kept_from, VISIT_DAYS]).fetchall()]
     for day in days:
-        visits, params = _visits("events", day_span(day))
-        con.execute(f"INSERT INTO day_visits SELECT ?, {', '.join(GROUP)}, visitor_id, start, stop, bounce "
-                    f"FROM ({visits})", [day, *params])
+        _insert_visits(con, day)
 
 
 def rename_folded_rows(con: duckdb.DuckDBPyConnection) -> None:
@@ -403,13 +401,16 @@ def roll_events(con: duckdb.DuckDBPyConnection, day: date, into: Into) -> None:
                     count(*), count(*) FILTER (WHERE status >= 500) {events} GROUP BY ALL""", [*key_params, *span])
     con.execute(f"""INSERT INTO {into.table('day_hours')} SELECT {key}, {group}, hour(ts), {queries.METRICS['visitors']},
                     count(*) {events} GROUP BY ALL""", [*key_params, *span])
-    visits, visits_params = _visits(into.source, span)
     if into.visits:  # kept, and the lengths counted from them
-        con.execute(f"INSERT INTO day_visits SELECT ?, {group}, visitor_id, start, stop, bounce FROM ({visits})",
-                    [day, *visits_params])
-        visits, visits_params = "SELECT *, round(epoch(stop - start)) AS seconds FROM day_visits WHERE day = ?", [day]
+        _insert_visits(con, day)
+        lengths = "SELECT *, round(epoch(stop - start)) AS seconds FROM day_visits WHERE day = ?"
+        lengths_params: list[Any] = [day]
+    else:
+        lengths = f"""WITH e AS (SELECT {group}, ts, visitor_id {events}), marked AS ({queries.visit_marks("e", GROUP)})
+                      {queries.visit_lengths("marked", GROUP)}"""
+        lengths_params = span
     con.execute(f"""INSERT INTO {into.table('day_lengths')} SELECT {key}, {group}, seconds, count(*),
-                    count(*) FILTER (WHERE bounce) FROM ({visits}) GROUP BY ALL""", [*key_params, *visits_params])
+                    count(*) FILTER (WHERE bounce) FROM ({lengths}) GROUP BY ALL""", [*key_params, *lengths_params])
     this_day = into.of_day(day)
     folded = into.kept
     if folded is None:  # counted, and folded if a card has too many keys
@@ -446,12 +447,13 @@ def day_span(day: date) -> list[datetime]:
     return [start, start + DAY]
 
 
-def _visits(source: str, span: list[datetime]) -> tuple[str, list[Any]]:
-    """The visits (:func:`kero_core.queries.visits`, per GROUP) of ``source``'s events in ``span``:
-    a subquery and its parameters."""
-    events = f"SELECT {', '.join(GROUP)}, ts, visitor_id FROM {source} WHERE ts >= ? AND ts < ?"
-    return (f"""WITH e AS ({events}), marked AS ({queries.visit_marks("e", GROUP)})
-                {queries.visits("marked", GROUP)}""", span)
+def _insert_visits(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    """day_visits of ``day``, from its events."""
+    group = ", ".join(GROUP)
+    con.execute(f"""INSERT INTO day_visits
+                    WITH e AS (SELECT {group}, ts, visitor_id FROM events WHERE ts >= ? AND ts < ?),
+                         marked AS ({queries.visit_marks("e", GROUP)})
+                    SELECT ?, * FROM ({queries.visits("marked", GROUP)})""", [*day_span(day), day])
 
 
 def cards(con: duckdb.DuckDBPyConnection, into: Into, day: date, span: list[datetime], fold: str | None = None,
@@ -729,7 +731,7 @@ def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: dateti
     sql = f"""
         WITH e AS MATERIALIZED (SELECT ts >= ? AS cur, ts, visitor_id, status, duration_ms FROM {raw}),
         marked AS ({queries.visit_marks("e", ["cur"])}),
-        lengths AS ({queries.visits("marked", ["cur"])}),
+        lengths AS ({queries.visit_lengths("marked", ["cur"])}),
         {cut_ctes}
         all_lengths AS (
             SELECT cur, seconds, count(*) AS visits, count(*) FILTER (WHERE bounce) AS bounces FROM lengths GROUP BY ALL

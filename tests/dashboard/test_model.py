@@ -73,10 +73,11 @@ def test_page_views_at_the_same_moment_make_a_visit_of_0_seconds(kero: Kero) -> 
     f = figures(build(kero, "period=today"))
     assert (f["visitors"], f["bounce_rate"], f["visit_duration"]) == (400, 0.0, 0.0)
     with kero.read() as con:
-        lengths = con.execute(f"""WITH e AS (SELECT true AS cur, ts, visitor_id FROM events),
-            marked AS ({queries.visit_marks("e", ["cur"])}) {queries.visits("marked", ["cur"])}""").fetchall()
-    assert len(lengths) == 400 and sorted({seconds for *_, seconds in lengths}) == [0.0]
-    assert all(start == stop and not bounce for _, _, start, stop, bounce, _ in lengths)
+        lengths, visits = (con.execute(f"""WITH e AS (SELECT true AS cur, ts, visitor_id FROM events),
+            marked AS ({queries.visit_marks("e", ["cur"])}) {rows("marked", ["cur"])}""").fetchall()
+                           for rows in (queries.visit_lengths, queries.visits))
+    assert len(lengths) == 400 and sorted({seconds for _, _, seconds in lengths}) == [0.0]
+    assert len(visits) == 400 and all(start == stop and not bounce for _, _, start, stop, bounce in visits)
 
 
 def test_entry_and_exit_pages_count_visits(visits: Kero) -> None:
