@@ -18,7 +18,9 @@ of the goal's converting visitors of the day (the day_goal_* tables, see GOAL_TA
 A day is rolled up once it is over (``rollup_days.rolled``); anything ingested into a past day
 later (an import, a late spool file) marks that day for another roll-up. Views read whole
 rolled-up days from here and the rest of their period (today, a cut first day, days not rolled
-up yet) from the events, and add them up. Views with other filters read the events only."""
+up yet) from the events, and add them up. Views with other filters read the events only. The
+last two days also keep their visits (day_visits, see VISIT_DAYS), which the key figures of a
+period that cuts one of them read (see :class:`Cut`)."""
 
 from __future__ import annotations
 
@@ -58,7 +60,8 @@ CONVERTING = "kero_converting_events"  # the temporary table of a goal's convert
 ROLL_UP_BUDGET = 1.0  # seconds one session spends rolling up days at most: others wait meanwhile
 # A finished day's visits (day_visits) are kept while it is one of this many days before today:
 # the days Today's comparison (yesterday) and Past 24 hours' (yesterday, the day before) cut.
-# Every day's took 12 bytes an event at 10M events; a cut of an older day reads its events.
+# All 30 days' visits grew a file of 10M events by 12 bytes an event; a cut of an older day reads
+# its events.
 VISIT_DAYS = 2
 DAY = timedelta(days=1)
 
