@@ -72,13 +72,20 @@ def set_back_to_schema_12(db_file: Path) -> None:
 
 
 def set_back_to_schema_10(db_file: Path) -> None:
-    """Schema 11 (live days) is refused by the kero before it, and adds no table: set back to 10,
-    with no live day (its rows are then left unread), the database holds the same events."""
+    """Schemas 11 to 13 are refused by a kero before them: set back to 10, without the tables
+    12 and 13 added (hourly rows, the last days' visits: a kero of 10 does not read them) and
+    with no live day (schema 11 added no table; its rows are then left unread), the database
+    holds the same events and the rollups a kero of 10 reads. (Folded rows keep schema 12's key.)"""
     import duckdb
 
     from kero_core import rollups
 
+    set_back_to_schema_12(db_file)
     with duckdb.connect(str(db_file)) as con:
+        if con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "12":
+            con.execute("DROP TABLE day_hours")
+            con.execute("DROP TABLE day_goal_hours")
+            con.execute("UPDATE meta SET value = '11' WHERE key = 'schema_version'")
         rollups.save_live_days(con, {})
         con.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version' AND value = '11'")
 
