@@ -203,6 +203,30 @@ def test_schema_12_upgrade_gives_the_folded_rows_their_new_key_and_hours_to_roll
         assert con.execute("SELECT * FROM day_hours ORDER BY ALL").fetchall() == hours
 
 
+def test_a_cut_day_counts_a_visit_across_midnight_on_both_days(make_kero: Callable[..., Kero]) -> None:
+    """Past 24 hours at 08:00 with today read from its events (no live rows, as in the lake):
+    yesterday's part is cut and counted per day, as the dashboard defines visitors and visits,
+    so a visit going on over midnight (its visitor id kept) counts on both days; the events
+    read as one stretch would count it once."""
+    clock = FakeClock(datetime(2026, 11, 10, 23, 50, tzinfo=timezone.utc))
+    kero = make_kero(clock=clock)
+    kero.store.keeps_live_days = False
+    kero.record_request(environ("/a"), status=200)
+    clock.advance(20 * 60)  # 00:10 the next day: the visit goes on, with the same visitor id
+    kero.record_request(environ("/b"), status=200)
+    clock.set(datetime(2026, 11, 11, 8, 0, tzinfo=timezone.utc))
+    view = parse_view({"period": ["24h"]}, datetime(2026, 11, 11, 8, 0))
+    with kero.read() as con:
+        while rollups.refresh(con, datetime(2026, 11, 11).date(), budget=math.inf):
+            pass
+        assert rollups.live_days(con) == {}
+        assert con.execute("SELECT count(*) FROM day_visits").fetchone()[0] == 1  # the 10th's
+        raw, _ = queries.figures(con, view.scope(), view.previous_start)
+        rolled, _ = rollups.figures(con, view.scope(), view.previous_start)
+    assert (raw.visitors, raw.visits) == (1, 1)
+    assert (rolled.visitors, rolled.visits, rolled.views) == (2, 2, 2)
+
+
 def test_schema_13_upgrade_gives_the_last_rolled_days_their_visits(kero: Kero) -> None:
     """The visits of the VISIT_DAYS last days are kept (the retention pass deleted the others)."""
     last = [(NOW - timedelta(days=n)).date() for n in range(rollups.VISIT_DAYS, 0, -1)]
