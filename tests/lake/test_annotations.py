@@ -98,9 +98,10 @@ def test_a_lake_of_schema_6_gets_the_visits_of_its_rolled_up_days(make_host: Cal
     old.record_request(environ("/signup"), status=200)  # the same visitor: one visit of a minute
     assert old.flush(timeout=60)
     clock.advance(86_400)
+    rows = "SELECT day, name, visitor_id <> 0, stop - start, bounce FROM day_visits"
     with old.read() as con:
         old.store.maintain(con, budget=60)  # yesterday is rolled up
-        visits = con.execute("SELECT day, name, visitor_id <> 0, stop - start, bounce FROM day_visits").fetchall()
+        visits = con.execute(rows).fetchall()
         con.execute("DROP TABLE day_visits")  # a lake before schema 7
         con.execute("DELETE FROM meta WHERE key = 'schema_version'")
         con.execute("INSERT INTO meta VALUES ('schema_version', '6')")
@@ -110,4 +111,4 @@ def test_a_lake_of_schema_6_gets_the_visits_of_its_rolled_up_days(make_host: Cal
     with new.read() as con:
         version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
         assert version == str(LAKE_SCHEMA_VERSION)
-        assert con.execute("SELECT day, name, visitor_id <> 0, stop - start, bounce FROM day_visits").fetchall() == visits
+        assert con.execute(rows).fetchall() == visits
