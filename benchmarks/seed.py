@@ -53,10 +53,15 @@ con = duckdb.connect(sys.argv[1] + "/kero.duckdb", read_only=True)
 con.execute("SET enable_progress_bar = false")
 others = [r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'events' "
                                      "AND column_name <> 'visitor_id' ORDER BY column_index").fetchall()]
-events = f\"\"\"SELECT * EXCLUDE (visitor_id, rn), min(rn) OVER (PARTITION BY visitor_id) AS visitor
-               FROM (SELECT *, row_number() OVER (ORDER BY {', '.join(others)}, visitor_id) AS rn FROM events)\"\"\"
+con.execute(f\"\"\"CREATE TEMP TABLE ranked AS SELECT *, min(rn) OVER (PARTITION BY visitor_id) AS visitor
+               FROM (SELECT *, row_number() OVER (ORDER BY {', '.join(others)}, visitor_id) AS rn FROM events)\"\"\")
+con.execute("CREATE TEMP TABLE ids AS SELECT DISTINCT visitor_id, visitor FROM ranked")
+def rows(table):  # a table's rows, its visitor ids (day_visits) replaced as the events' are
+    ids = con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND column_name = 'visitor_id'",
+                      [table]).fetchone()[0]
+    return f"SELECT * EXCLUDE (visitor_id), visitor FROM {table} JOIN ids USING (visitor_id)" if ids else f"SELECT * FROM {table}"
 digest = hashlib.sha256()
-for query in (events, *(f"SELECT * FROM {table}" for table in ("rollup_days", *TABLES))):
+for query in ("SELECT * EXCLUDE (visitor_id, rn) FROM ranked", *(rows(table) for table in ("rollup_days", *TABLES))):
     text = con.execute(f"SELECT string_agg(r, chr(10) ORDER BY r) FROM (SELECT t::VARCHAR AS r FROM ({query}) AS t)")
     digest.update((text.fetchone()[0] or "").encode())
 print(digest.hexdigest())
