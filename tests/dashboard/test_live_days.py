@@ -211,8 +211,9 @@ def test_a_tracked_other_value_is_a_key_not_the_folded_row(make_kero: Callable[.
 
 def test_hourly_charts_read_whole_hours_from_the_rows_and_the_cut_hours_from_events(kero: Kero) -> None:
     """At 15:37:20 the hourly charts (Today, Past 24 hours, one past day, one country) read
-    yesterday's rolled-up hours and today's live ones from day_hours, the cut hours at either end
-    from the events, and answer exactly what the events answer."""
+    yesterday's rolled-up hours and today's live ones from day_hours, the cut hour at the start
+    from the events, and answer exactly what the events answer. The live hour 15:00 is read
+    from its row while it holds no event from the period's end on; after that, from the events."""
     clock = kero.store.clock
     assert isinstance(clock, FakeClock)
     clock.advance(37 * 60 + 20)
@@ -227,10 +228,15 @@ def test_hourly_charts_read_whole_hours_from_the_rows_and_the_cut_hours_from_eve
             unit, buckets = rollups.series(con, scope, view.previous_start)
             assert unit == "hour" and (unit, buckets) == queries.series(con, scope, view.previous_start), params
             assert sum(b.views for b in buckets) > 0
-        hours, raw = rollups.hour_plan(now - timedelta(hours=24), now, rollups.rolled_days(con), rollups.live_days(con))
-    assert hours == [(NOW.date() - timedelta(days=1), 16, 24), (NOW.date(), 0, 15)]
-    assert raw == [(now - timedelta(hours=24), datetime.combine(NOW.date() - timedelta(days=1), datetime.min.time())
-                    + timedelta(hours=16)), (now.replace(minute=0, second=0), now)]
+        rolled, live = rollups.rolled_days(con), rollups.live_days(con)
+        hours, raw = rollups.hour_plan(now - timedelta(hours=24), now, rolled, live)
+        newest = live[NOW.date()]
+        earlier = rollups.hour_plan(newest - timedelta(hours=24), newest, rolled, live)  # the newest event is not before it
+    yesterday_16 = datetime.combine(NOW.date() - timedelta(days=1), datetime.min.time()) + timedelta(hours=16)
+    assert hours == [(NOW.date() - timedelta(days=1), 16, 24), (NOW.date(), 0, 16)]
+    assert raw == [(now - timedelta(hours=24), yesterday_16)]
+    assert newest.hour == 15 and earlier[0][1] == (NOW.date(), 0, 15)
+    assert earlier[1][-1] == (now.replace(minute=0, second=0), newest)
 
 
 def test_a_folding_day_keeps_the_keys_a_visit_leaves_behind(make_kero: Callable[..., Kero],
