@@ -64,7 +64,6 @@ ROLL_UP_BUDGET = 1.0  # seconds one session spends rolling up days at most: othe
 # its events.
 VISIT_DAYS = 2
 DAY = timedelta(days=1)
-_MICROSECOND = timedelta(microseconds=1)  # the finest TIMESTAMP step: ts <= t is ts < t + _MICROSECOND
 
 
 def create(con: duckdb.DuckDBPyConnection) -> None:
@@ -736,7 +735,7 @@ def figures(con: duckdb.DuckDBPyConnection, scope: Scope, previous_start: dateti
         return queries.figures(con, scope, previous_start)
     raw, raw_params = _raw_events(scope, [current, previous], "ts, visitor_id, status, duration_ms", since=previous_start)
     rolled = _rolled(scope, sorted(previous.days + current.days))
-    cut_ctes, cut_parts, cut_params = _cut_figures(con, scope, cuts)
+    cut_ctes, cut_parts, cut_params = _cut_figures(scope, cuts)
     sql = f"""
         WITH e AS MATERIALIZED (SELECT ts >= ? AS cur, ts, visitor_id, status, duration_ms FROM {raw}),
         marked AS ({queries.visit_marks("e", ["cur"])}),
@@ -827,55 +826,63 @@ def _cut(con: duckdb.DuckDBPyConnection, scope: Scope, period: Plan,
 _SIGN = "CASE WHEN part % 2 = 1 THEN 1 ELSE -1 END"  # how a row of _cut_cards's cut_events counts
 
 
-def _cut_figures(con: duckdb.DuckDBPyConnection, scope: Scope, cuts: Sequence[tuple[bool, Cut]],
-                 ) -> tuple[str, dict[str, str], dict[str, list[Any]]]:
+def _cut_figures(scope: Scope, cuts: Sequence[tuple[bool, Cut]]) -> tuple[str, dict[str, str], dict[str, list[Any]]]:
     """What :func:`figures` reads of ``cuts`` (each with the ``cur`` it counts for), see
     :class:`Cut`: CTEs (each ending with a comma), and the rows each of figures' unions adds
     (``lengths``, ``figures``, ``times``: each starting with UNION ALL), with the parameters of
-    each. The events of the visits a cut cuts short are read from the time span those visits
-    have in the part, asked first: yesterday's visits in progress at 08:00 ended by 08:19 (10M
-    events), and reading the 16 hours after 08:00 for them was a third of the cut's time. That
-    span touches the events outside the part, so both are read in one scan (two scans of
-    neighbouring events cost about twice one: each decodes the same blocks)."""
+    each.
+
+    A visit cut short at an end of the part has an event within VISIT_GAP of that end, inside
+    the part (its events on either side of the end are less than VISIT_GAP apart): its first
+    event in the part is within VISIT_GAP after the part's start, its last within VISIT_GAP
+    before the part's end, and where it starts or stops inside the part its day's row says
+    when. So only those VISIT_GAP beside each end are read for them, and they neighbour the
+    events outside the part: both are read in one scan (two scans of neighbouring events cost
+    about twice one, each decoding the same blocks). Its part is one page view (a bounce) when
+    its first and last times in the part are one and the events read there are one: with a
+    single time, that time is among them (it is within VISIT_GAP of the end it crosses)."""
     filters = {**scope.filters, "is_bot": False} if scope.humans_only else scope.filters
     base = queries.where(scope.name, filters, None, None)
+    gap = queries.VISIT_GAP
     ctes: list[str] = []
     parts: dict[str, list[str]] = {"lengths": [], "figures": [], "times": []}
     params: dict[str, list[Any]] = {"ctes": [], "lengths": [], "figures": [], "times": []}
     for number, (cur, cut) in enumerate(cuts):
         rows = _rolled(scope, [cut.day])
-        crossing_where = f"{rows.sql} AND start < ? AND stop >= ? AND (start < ? OR stop >= ?)"
-        crossing_params = [*rows.params, cut.end, cut.start, cut.start, cut.end]
-        first, last = con.execute(f"SELECT min(start), max(stop) FROM day_visits WHERE {crossing_where}",
-                                  crossing_params).fetchone()  # None, None: none crosses
         midnight = datetime.combine(cut.day, datetime.min.time())
         outside = [(low, high) for low, high in ((midnight, cut.start), (cut.end, midnight + DAY)) if low < high]
-        in_part = [] if first is None else [(max(cut.start, first), min(cut.end, last + _MICROSECOND))]  # ts <= last
-        spans = _joined([*outside, *in_part])
+        beside = []  # the part's events next to each end that visits can cross (not midnight)
+        if cut.start > midnight:
+            beside.append((cut.start, min(cut.end, cut.start + gap)))
+        if cut.end < midnight + DAY:
+            beside.append((max(cut.start, cut.end - gap), cut.end))
+        spans = _joined([*outside, *beside])
         read = " UNION ALL ".join(f"""SELECT is_bot, country, visitor_id, ts, status, duration_ms FROM events
                                       WHERE {base.sql} AND ts >= ? AND ts < ?""" for _ in spans)
-        visits, crossing, events = f"cut_visits_{number}", f"cut_crossing_{number}", f"cut_events_{number}"
+        visits, events = f"cut_visits_{number}", f"cut_events_{number}"
         ctes += [
             f"{events} AS MATERIALIZED ({read}),",
             f"""{visits} AS MATERIALIZED (SELECT is_bot, country, visitor_id, start, stop, bounce FROM day_visits
                                           WHERE {rows.sql} AND start < ? AND stop >= ?),""",
-            f"{crossing} AS MATERIALIZED (SELECT * FROM {visits} WHERE start < ? OR stop >= ?),",
             f"""cut_short_{number} AS (
-                    SELECT c.is_bot, c.country, c.visitor_id, min(e.ts) AS first, max(e.ts) AS last, count(*) AS n
-                    FROM {crossing} AS c JOIN (SELECT * FROM {events} WHERE ts >= ? AND ts < ?) AS e
+                    SELECT c.is_bot, c.country, c.visitor_id,
+                           CASE WHEN c.start >= ? THEN c.start ELSE min(e.ts) END AS first,
+                           CASE WHEN c.stop < ? THEN c.stop ELSE max(e.ts) END AS last, count(*) AS n
+                    FROM (SELECT * FROM {visits} WHERE start < ? OR stop >= ?) AS c
+                    JOIN (SELECT * FROM {events} WHERE ts >= ? AND ts < ?) AS e
                     ON e.visitor_id = c.visitor_id AND e.is_bot = c.is_bot AND e.country IS NOT DISTINCT FROM c.country
                        AND e.ts >= c.start AND e.ts <= c.stop
-                    GROUP BY c.is_bot, c.country, c.visitor_id, c.start),""",
+                    GROUP BY c.is_bot, c.country, c.visitor_id, c.start, c.stop),""",
             f"""cut_part_{number} AS MATERIALIZED (
                     SELECT is_bot, country, visitor_id, round(epoch(stop - start)) AS seconds, bounce FROM {visits}
                     WHERE start >= ? AND stop < ?
                     UNION ALL
-                    SELECT is_bot, country, visitor_id, round(epoch(last - first)), n = 1 FROM cut_short_{number}),""",
+                    SELECT is_bot, country, visitor_id, round(epoch(last - first)), first = last AND n = 1
+                    FROM cut_short_{number}),""",
             f"cut_out_{number} AS MATERIALIZED (SELECT status, duration_ms FROM {events} WHERE ts < ? OR ts >= ?),",
         ]
         params["ctes"] += [*(value for low, high in spans for value in (*base.params, low, high)),
-                           *rows.params, cut.end, cut.start, cut.start, cut.end, cut.start, cut.end,
-                           cut.start, cut.end, cut.start, cut.end]
+                           *rows.params, cut.end, cut.start, *[cut.start, cut.end] * 5]
         parts["lengths"].append(f"""UNION ALL SELECT {cur}, seconds, count(*), count(*) FILTER (WHERE bounce)
                                     FROM cut_part_{number} GROUP BY ALL""")
         parts["figures"].append(f"""UNION ALL SELECT {cur}, sum(n), 0, 0 FROM (  -- (a DISTINCT of the three: slower)

@@ -256,7 +256,7 @@ def test_a_cut_of_a_day_without_its_visits_reads_its_events(kero: Kero, monkeypa
     cuts: list[list[tuple[bool, rollups.Cut]]] = []
     cut_figures = rollups._cut_figures
     monkeypatch.setattr(rollups, "_cut_figures",
-                        lambda con, scope, found: cuts.append(list(found)) or cut_figures(con, scope, found))
+                        lambda scope, found: cuts.append(list(found)) or cut_figures(scope, found))
     with kero.read() as con:
         assert con.execute("SELECT count(*) FROM day_visits WHERE day = ?",
                            [previous_start.date()]).fetchone()[0] == 0
@@ -283,14 +283,17 @@ def test_most_of_a_rolled_up_day_is_read_from_its_rows_and_visits(
     rolled-up day: read from its visits and its rows less the events outside the part, they
     equal the events' figures. Visits that cross the cut are cut short: one of three page views
     from ten minutes before it, one of a page view just before and one at the cut, one that
-    bounces in the part (or outside it)."""
+    bounces in the part (or outside it), and one of a page view every 20 minutes from two hours
+    before the cut to two hours after it (its first and last page views in the part are more
+    than VISIT_GAP from the cut: read from its day's row, not from the events beside the cut)."""
     now = NOW.replace(hour=hour)
     yesterday = NOW - timedelta(days=1)
     start = yesterday.replace(hour=9 if params["period"] == ["today"] else hour + 1)  # where yesterday is cut
     crossing = [(start - timedelta(minutes=10), "/a", "1.1.1.1"), (start + timedelta(minutes=5), "/b", "1.1.1.1"),
                 (start + timedelta(minutes=30), "/c", "1.1.1.1"),  # a visit of three, two in the part
                 (start - timedelta(seconds=1), "/d", "8.8.4.4"), (start, "/e", "8.8.4.4"),  # one each side
-                (start - timedelta(minutes=20), "/f", "9.9.9.9"), (start + timedelta(minutes=1), "/g", "9.9.9.9")]
+                (start - timedelta(minutes=20), "/f", "9.9.9.9"), (start + timedelta(minutes=1), "/g", "9.9.9.9"),
+                *((start + timedelta(minutes=minutes), f"/long-{minutes}", "8.8.8.8") for minutes in range(-120, 121, 20))]
     kero.ingest([view_hit(moment.timestamp(), path, ip=ip) for moment, path, ip in crossing])
     with kero.read() as con:
         while rollups.refresh(con, NOW.date(), budget=math.inf):
@@ -300,7 +303,7 @@ def test_most_of_a_rolled_up_day_is_read_from_its_rows_and_visits(
     cuts: list[list[tuple[bool, rollups.Cut]]] = []
     cut_figures = rollups._cut_figures
     monkeypatch.setattr(rollups, "_cut_figures",
-                        lambda con, scope, found: cuts.append(list(found)) or cut_figures(con, scope, found))
+                        lambda scope, found: cuts.append(list(found)) or cut_figures(scope, found))
     with kero.read() as con:
         rolled = rollups.figures(con, scope, view.previous_start)
         raw = queries.figures(con, scope, view.previous_start)
