@@ -116,6 +116,26 @@ def unwinding_on_sigterm(exit_code: int) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+BULK_SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005 (benchmarks/RESULTS.md, section 3)
+
+
+@contextlib.contextmanager
+def brisk_thread_switches(interval: float = BULK_SWITCH_INTERVAL) -> Iterator[None]:
+    """For ``kero seed``: Python hands the GIL from thread to thread after ``interval`` seconds
+    instead of 5 ms. Its DuckDB thread (ingesting the spool and rolling up the days beside the
+    enrichment, see Store.ingesting_alongside) takes the GIL after every task of every statement
+    to check for Ctrl-C (duckdb-python does), and each time waited up to the switch interval
+    while the enrichment held it: a day's roll-up of 33,000 events took 1.8 s there instead of
+    0.3 s alone, so most days were left for the end. Not for a host app's process (its threads
+    are not Kero's to tune), nor ``kero import`` (it ingests after it enriches, on one thread)."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(interval)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
 def bundled_geolite2() -> Path | None:
     """The GeoLite2-City file of the ``maxminddb-geolite2`` package (an old but real copy, enough
     for synthetic traffic's countries), None when that package is not installed."""

@@ -16,8 +16,8 @@ import click
 from kero_core import export as exports
 from kero_core.cli import short_help
 from kero_core.cli.common import (
-    OPTION_HELP, Moment, Progress, Span, bundled_geolite2, days_view, db_option, describe_span, open_kero, rate,
-    synthetic_geoip_option, table, unwinding_on_sigterm,
+    OPTION_HELP, Moment, Progress, Span, brisk_thread_switches, bundled_geolite2, days_view, db_option,
+    describe_span, open_kero, rate, synthetic_geoip_option, table, unwinding_on_sigterm,
 )
 from kero_core.dashboard import model
 from kero_core.dashboard.model import MODAL_ROWS
@@ -28,10 +28,11 @@ from kero_core.synthetic import generate
 
 def seed_database(kero: Kero, events: int, days: int, seed: int, end: datetime | None = None) -> tuple[int, float]:
     """Write ``events`` synthetic events through :meth:`Kero.ingest` (the batch path of live
-    events) with a progress bar; returns (events stored, seconds taken)."""
+    events) with a progress bar, switching threads briskly (:func:`brisk_thread_switches`);
+    returns (events stored, seconds taken)."""
     started = time.perf_counter()
     hits = generate(events, days=days, seed=seed, end=None if end is None else end.timestamp())
-    with Progress("Seeding", events, "events") as bar:
+    with Progress("Seeding", events, "events") as bar, brisk_thread_switches():
         done = [0]
 
         def advance(count: int) -> None:

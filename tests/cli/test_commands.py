@@ -19,7 +19,7 @@ import pytest
 
 from kero_core.batch import EventBuilder
 from kero_core.capture import hit_from_environ
-from kero_core.cli.common import days_view, open_kero
+from kero_core.cli.common import BULK_SWITCH_INTERVAL, days_view, open_kero
 from kero_core.config import make_config
 from kero_core.enrich import SaltStore
 from kero_core.dashboard import model
@@ -55,6 +55,18 @@ def test_seed_writes_exactly_the_events_asked_for_deterministically(seeded: Path
     assert max(e.ts for e in mine) < datetime(2026, 11, 1, tzinfo=timezone.utc)
     assert {"signup", "purchase"} <= {e.name for e in mine} and any(e.is_bot for e in mine)
     assert any(e.duration_ms is not None for e in mine)  # response times are kept
+
+
+def test_seed_switches_threads_briskly_while_it_ingests(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its DuckDB thread waits for the GIL after each of its tasks: while it ingests, Python
+    switches threads every BULK_SWITCH_INTERVAL, and the host's interval is back after."""
+    seen: list[float] = []
+    complete = Store.complete_rollups  # the end of its ingest
+    monkeypatch.setattr(Store, "complete_rollups", lambda self: seen.append(sys.getswitchinterval()) or complete(self))
+    before = sys.getswitchinterval()
+    assert invoke("seed", "--db", db, "--events", 100, "--end", END).exit_code == 0
+    assert seen == [BULK_SWITCH_INTERVAL] and BULK_SWITCH_INTERVAL < before == sys.getswitchinterval()
+    assert len(stored(db)) == 100
 
 
 def test_seed_argument_errors_are_one_line(db: Path) -> None:
