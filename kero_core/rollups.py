@@ -350,18 +350,20 @@ def prune_visits(con: duckdb.DuckDBPyConnection, today: date) -> None:
 
 def refresh(con: duckdb.DuckDBPyConnection, today: date, budget: float = ROLL_UP_BUDGET,
             roll: Callable[[duckdb.DuckDBPyConnection, date, Conversions, bool], None] | None = None,
-            conversions: Conversions = Conversions()) -> int:
+            conversions: Conversions = Conversions(), before: date | None = None) -> int:
     """Roll up past days that need it (not rolled up, or lacking a goal or funnel of
     ``conversions``), newest first, for about ``budget`` seconds; the next sessions do the rest.
-    Returns how many days were rolled up. ``roll`` rolls up one day (default :func:`roll_up`;
-    the lake records its rolled days its own way). Days whose rollups are final (see
-    :func:`prune`) are never redone: a goal added later lacks them."""
+    Only days before ``before`` when given (a bulk writer's day still filling); the visits are
+    kept of those of the last VISIT_DAYS before ``today``. Returns how many days were rolled up.
+    ``roll`` rolls up one day (default :func:`roll_up`; the lake records its rolled days its own
+    way). Days whose rollups are final (see :func:`prune`) are never redone: a goal added later
+    lacks them."""
     complete, params = _complete(conversions)
     final = events_kept_from(con)
     days = [r[0] for r in con.execute(
         f"""SELECT day FROM rollup_days WHERE NOT (rolled AND {complete}) AND day < ?
                    AND (NOT rolled OR ?::DATE IS NULL OR day >= ?) ORDER BY day DESC""",
-        [*params, today, final, final]).fetchall()]
+        [*params, min(today, before or today), final, final]).fetchall()]
     started, done = time.monotonic(), 0
     for day in days:
         if done and time.monotonic() - started >= budget:

@@ -298,11 +298,8 @@ class Store:
         """After each ingest: the hourly retention pass, and rollups of the days that need them
         (``bulk``: but the newest of those); :attr:`days_rolled_up` says how many were."""
         self._maybe_prune(con)
-        before = self._now().date()
-        if bulk:
-            filling = con.execute("SELECT max(day) FROM rollup_days WHERE NOT rolled").fetchone()[0]
-            before = min(before, filling or before)
-        self.days_rolled_up = rollups.refresh(con, before, conversions=self.conversions)
+        filling = con.execute("SELECT max(day) FROM rollup_days WHERE NOT rolled").fetchone()[0] if bulk else None
+        self.days_rolled_up = rollups.refresh(con, self._now().date(), conversions=self.conversions, before=filling)
 
     def first_raw_day(self, now: float | None = None) -> date | None:
         """The first day whose events the raw_retention option keeps (None: it is not set):

@@ -248,6 +248,20 @@ def test_the_retention_pass_deletes_the_visits_of_older_days(kero: Kero) -> None
     assert days == [(NOW - timedelta(days=1)).date()]  # today's visits are kept when it is rolled up
 
 
+def test_a_bulk_writers_roll_ups_keep_the_visits_of_the_last_days_only(make_kero: Callable[..., Kero]) -> None:
+    """A bulk writer's session rolls up the days before the one its files are still filling:
+    those days keep their visits only when they are of the last VISIT_DAYS before today (the two
+    before the filling day kept theirs, until the hourly retention pass)."""
+    kero = make_kero(**options())
+    hits = list(generate(2000, days=5, seed=3, end=(NOW - timedelta(days=5)).timestamp()))
+    kero.store.spool(kero._event_builder().build(hits))
+    with kero.store.session(bulk=True) as con:
+        rolled = [r[0] for r in con.execute("SELECT day FROM rollup_days WHERE rolled ORDER BY day").fetchall()]
+        visit_days = con.execute("SELECT DISTINCT day FROM day_visits").fetchall()
+    assert len(rolled) == 5 and max(rolled) == (NOW - timedelta(days=6)).date()  # all but the filling day
+    assert visit_days == []
+
+
 def test_a_cut_of_a_day_without_its_visits_reads_its_events(kero: Kero, monkeypatch: pytest.MonkeyPatch) -> None:
     """A period before that starts at 09:00 five days ago: that day's visits are gone (VISIT_DAYS),
     so its part is read from its events, and the figures are the same."""
