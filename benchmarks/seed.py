@@ -59,7 +59,9 @@ con.execute("CREATE TEMP TABLE ids AS SELECT DISTINCT visitor_id, visitor FROM r
 def rows(table):  # a table's rows, its visitor ids (day_visits) replaced as the events' are
     ids = con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND column_name = 'visitor_id'",
                       [table]).fetchone()[0]
-    return f"SELECT * EXCLUDE (visitor_id), visitor FROM {table} JOIN ids USING (visitor_id)" if ids else f"SELECT * FROM {table}"
+    if not ids:
+        return f"SELECT * FROM {table}"
+    return f"SELECT * EXCLUDE (visitor_id), visitor FROM {table} JOIN ids USING (visitor_id)"
 digest = hashlib.sha256()
 for query in ("SELECT * EXCLUDE (visitor_id, rn) FROM ranked", *(rows(table) for table in ("rollup_days", *TABLES))):
     text = con.execute(f"SELECT string_agg(r, chr(10) ORDER BY r) FROM (SELECT t::VARCHAR AS r FROM ({query}) AS t)")

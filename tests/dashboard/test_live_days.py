@@ -231,7 +231,8 @@ def test_hourly_charts_read_whole_hours_from_the_rows_and_the_cut_hours_from_eve
         rolled, live = rollups.rolled_days(con), rollups.live_days(con)
         hours, raw = rollups.hour_plan(now - timedelta(hours=24), now, rolled, live)
         newest = live[NOW.date()]
-        earlier = rollups.hour_plan(newest - timedelta(hours=24), newest, rolled, live)  # the newest event is not before it
+        # Ending at the newest event: the live hour is not all before the end.
+        earlier = rollups.hour_plan(newest - timedelta(hours=24), newest, rolled, live)
     yesterday_16 = datetime.combine(NOW.date() - timedelta(days=1), datetime.min.time()) + timedelta(hours=16)
     assert hours == [(NOW.date() - timedelta(days=1), 16, 24), (NOW.date(), 0, 16)]
     assert raw == [(now - timedelta(hours=24), yesterday_16)]

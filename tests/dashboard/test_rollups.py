@@ -307,7 +307,7 @@ def test_most_of_a_rolled_up_day_is_read_from_its_rows_and_visits(
                 (start + timedelta(minutes=30), "/c", "1.1.1.1"),  # a visit of three, two in the part
                 (start - timedelta(seconds=1), "/d", "8.8.4.4"), (start, "/e", "8.8.4.4"),  # one each side
                 (start - timedelta(minutes=20), "/f", "9.9.9.9"), (start + timedelta(minutes=1), "/g", "9.9.9.9"),
-                *((start + timedelta(minutes=minutes), f"/long-{minutes}", "8.8.8.8") for minutes in range(-120, 121, 20))]
+                *((start + timedelta(minutes=m), f"/long-{m}", "8.8.8.8") for m in range(-120, 121, 20))]
     kero.ingest([view_hit(moment.timestamp(), path, ip=ip) for moment, path, ip in crossing])
     with kero.read() as con:
         while rollups.refresh(con, NOW.date(), budget=math.inf):
