@@ -1192,8 +1192,10 @@ def properties(con: duckdb.DuckDBPyConnection, scope: Scope, limit: int,
     one_event = scope.name != "http_req"  # else the custom events of every name
     raw, params = _raw_events(scope, [current], "name, visitor_id, labels", name=one_event)
     rolled = _rolled(scope, current.days, name=one_event)
-    ctes, part = goal_queries.property_sql(raw)
-    ctes, parts = (ctes, [part]) if current.raw else ([], [])  # Today: its live rows alone
+    ctes, parts = [], []  # Today: its live rows alone
+    if current.raw:
+        ctes, part = goal_queries.property_sql(raw)
+        parts = [part]
     rows = f"SELECT 'properties', k, events, visitors, NULL FROM {_table(scope, 'day_properties')} WHERE {rolled.sql}"
     found = queries.ranked(con, ctes, parts, params, ["properties"], limit, [rows], rolled.params)
     return goal_queries.property_rows(found["properties"])
