@@ -16,7 +16,12 @@ of per-round differences with bare). ``--before DIR`` adds a fourth server runni
 packages found in DIR (e.g. ``git archive main | tar -x -C DIR``), alternated with the others:
 before and after measured side by side. ``--no-peer`` leaves the peer out.
 
-    python benchmarks/http_overhead.py [--seconds 3] [--rounds 9] [--workers 1 4] [--before DIR] [--no-peer] [--smoke]
+``--pin`` runs wrk on CPU 0 alone and every server (its workers and their writer processes) on
+CPU 1 alone: on a 2-core machine wrk otherwise shares its cores with the server's background
+work, and the latency it measures includes its own waits for a core. Pinned, Kero's background
+work competes with the workers for their one core, as on a one-core server.
+
+    python benchmarks/http_overhead.py [--seconds 3] [--rounds 9] [--workers 1 4] [--before DIR] [--no-peer] [--pin] [--smoke]
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from servers import Load, Server, wrk
 from kero_core import Kero
 
 PEERS = {"flask": "Flask-MonitoringDashboard", "django": "django-request"}
+WRK_CPU, SERVER_CPU = 0, 1  # with --pin
 
 
 def stored(server: Server) -> int | None:
@@ -52,7 +58,7 @@ def stored(server: Server) -> int | None:
 
 
 def run_suite(framework: str, workers: int, seconds: float, rounds: int, folder: Path,
-              variants: list[str], before: str | None) -> dict[str, list[Load]]:
+              variants: list[str], before: str | None, pin: bool = False) -> dict[str, list[Load]]:
     connections = 4 * workers  # enough to keep every sync worker busy; wrk itself needs a core
     servers = [Server(framework, v, workers, folder / f"{framework}-{workers}-{v}",
                       kero_from=before if v == "before" else None) for v in variants]
@@ -65,10 +71,13 @@ def run_suite(framework: str, workers: int, seconds: float, rounds: int, folder:
             server.wait_ready()
         for server in servers:  # warm-up: imports, first database writes, parsers
             sent[server.variant] += wrk(server.url, 1, connections).requests
+            if pin:  # once the writer processes have started
+                server.pin(SERVER_CPU)
         for r in range(rounds):
             for server in servers[r % len(servers):] + servers[:r % len(servers)]:
                 cpu = server.cpu_seconds()
-                load = wrk(server.url, seconds, connections, threads=1 if workers == 1 else 2)
+                load = wrk(server.url, seconds, connections, threads=1 if workers == 1 else 2,
+                           cpu=WRK_CPU if pin else None)
                 load.cpu_us = (server.cpu_seconds() - cpu) / load.requests * 1e6
                 if load.errors:
                     raise SystemExit(f"{server}: {load.errors}")
@@ -124,8 +133,11 @@ def main() -> None:
     parser.add_argument("--frameworks", nargs="+", default=["flask", "django"], choices=["flask", "django"])
     parser.add_argument("--before", metavar="DIR", help="also serve the kero packages found in DIR")
     parser.add_argument("--no-peer", action="store_true", help="leave the peer tracker out")
+    parser.add_argument("--pin", action="store_true", help=f"wrk on CPU {WRK_CPU}, the servers on CPU {SERVER_CPU}")
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the script works")
     args = parser.parse_args()
+    if args.pin and not {WRK_CPU, SERVER_CPU} <= os.sched_getaffinity(0):
+        parser.error(f"--pin needs CPUs {WRK_CPU} and {SERVER_CPU}; this process may use {sorted(os.sched_getaffinity(0))}")
     variants = ["bare", "kero"] + (["before"] if args.before else []) + ([] if args.no_peer else ["peer"])
     if args.smoke:
         args.seconds, args.rounds, args.workers = 1, 1, [1]
@@ -134,9 +146,10 @@ def main() -> None:
             for workers in args.workers:
                 load_before = os.getloadavg()[0]
                 print(f"{framework}, gunicorn sync workers: {workers}, wrk -d {args.seconds:g}s x {args.rounds} "
-                      "rounds per variant, alternated")
+                      "rounds per variant, alternated" + (f", wrk on CPU {WRK_CPU}, servers on CPU {SERVER_CPU}"
+                                                           if args.pin else ""))
                 loads = run_suite(framework, workers, args.seconds, args.rounds, Path(folder), variants,
-                                  args.before and str(Path(args.before).resolve()))
+                                  args.before and str(Path(args.before).resolve()), args.pin)
                 report(framework, workers, loads)
                 print(f"  load average {load_before:.1f} before the suite, {os.getloadavg()[0]:.1f} after")
 

@@ -5,6 +5,7 @@ and is stopped with SIGTERM (Kero and the peers write what they hold at exit), t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -109,6 +110,15 @@ class Server:
                 total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
         return total / os.sysconf("SC_CLK_TCK")
 
+    def pin(self, cpu: int) -> None:
+        """Keep every thread of the server (master, workers, Kero's writer processes) on ``cpu``;
+        threads and processes they start later inherit it."""
+        assert self.process is not None
+        for pid in _tree(self.process.pid):
+            for task in _tasks(pid):
+                with contextlib.suppress(ProcessLookupError):  # the thread ended meanwhile
+                    os.sched_setaffinity(task, {cpu})
+
     def stop(self) -> None:
         """SIGTERM (a graceful stop: workers finish and run their exit hooks), then SIGKILL."""
         process, self.process = self.process, None
@@ -137,11 +147,24 @@ class Load:
     cpu_us: float = 0.0  # CPU the server's workers used per request (set by the caller)
 
 
-def wrk(url: str, seconds: float, connections: int, threads: int = 1) -> Load:
-    """Drive ``url`` with wrk for ``seconds``; every answer must be a 2xx."""
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants."""
+    return [pid, *(descendant for child in children(pid) for descendant in _tree(child))]
+
+
+def _tasks(pid: int) -> list[int]:
+    try:
+        return [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
+    except FileNotFoundError:  # the process ended meanwhile
+        return []
+
+
+def wrk(url: str, seconds: float, connections: int, threads: int = 1, cpu: int | None = None) -> Load:
+    """Drive ``url`` with wrk for ``seconds`` (on ``cpu`` alone, if given); every answer must be a 2xx."""
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-H", f"User-Agent: {USER_AGENT}", url],
         capture_output=True, text=True, check=True, timeout=seconds + 30,
+        preexec_fn=None if cpu is None else lambda: os.sched_setaffinity(0, {cpu}),
     ).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ tracked request stored, the buffer bounded) and that it printed its figures."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -15,8 +16,8 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-def run(script: str, timeout: float) -> str:
-    done = subprocess.run([sys.executable, str(BENCHMARKS / script), "--smoke"],
+def run(script: str, timeout: float, *options: str) -> str:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / script), "--smoke", *options],
                           capture_output=True, text=True, timeout=timeout, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
@@ -54,6 +55,23 @@ def test_http_overhead_smoke() -> None:
         assert f"{stored} (gunicorn -w 1): stored" in out, out
     assert out.count("Kero / bare:") == 2, out
     assert out.count("Kero: latency added to bare p50") == 2 and "p99" in out, out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make system-deps)")
+def test_http_overhead_pinned_smoke() -> None:
+    out = run("http_overhead.py", 120, "--pin", "--no-peer", "--frameworks", "flask")
+    assert "wrk on CPU 0, servers on CPU 1" in out, out
+    assert "flask/kero (gunicorn -w 1): stored" in out and "Kero / bare:" in out, out
+
+
+def test_http_overhead_pin_needs_two_cpus() -> None:
+    """--pin where the process may not use CPUs 0 and 1: a clear error, before any server starts."""
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "http_overhead.py"), "--pin"], capture_output=True,
+                          text=True, timeout=60, check=False, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--pin needs CPUs 0 and 1; this process may use [0]" in done.stderr, done.stderr
+    assert "gunicorn" not in done.stdout
 
 
 def test_gil_wait_smoke() -> None:
