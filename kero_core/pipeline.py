@@ -183,6 +183,7 @@ class Pipeline:
 
     # -- writer thread -------------------------------------------------------------------------------
     def _run(self) -> None:
+        writer_process.run_when_idle(threading.get_native_id())  # and so the writer process it starts
         self.warm_up()
         period = INGEST_EVERY
         next_ingest = time.monotonic() + max(self.interval, period)

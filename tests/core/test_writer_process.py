@@ -16,7 +16,7 @@ from typing import Callable
 
 import pytest
 
-from kero_core import Kero
+from kero_core import Kero, writer_process
 from tests.conftest import environ
 
 
@@ -55,6 +55,54 @@ def test_the_app_hands_its_hits_to_a_writer_process_that_builds_and_spools_them(
     assert kero.count() == 100 and kero.dropped == 0
     kero.close()
     wait_until_gone(process.process.pid)  # close() ends it
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_the_background_work_runs_only_on_an_idle_core(make_kero: Callable[..., Kero]) -> None:
+    """The writer thread and the writer process run under SCHED_IDLE (they wait for the app's
+    requests instead of taking turns with them); the app's own threads keep their policy."""
+    kero = make_kero(flush_interval=3600)
+    record(kero, 5)
+    assert kero.pipeline.write()
+    thread, process = kero.pipeline._thread, kero.pipeline._process
+    assert thread is not None and thread.native_id is not None and process is not None
+    deadline = time.monotonic() + 10
+    while os.sched_getscheduler(thread.native_id) != os.SCHED_IDLE and time.monotonic() < deadline:
+        time.sleep(0.01)  # the thread sets it first thing, once it runs
+    assert os.sched_getscheduler(thread.native_id) == os.SCHED_IDLE
+    assert os.sched_getscheduler(process.process.pid) == os.SCHED_IDLE
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # this (the request) thread: untouched
+    assert kero.count() == 5
+
+
+def test_cores_busy_to_the_last_one_hold_the_events_back_without_losing_any(make_kero: Callable[..., Kero]) -> None:
+    """docs/reliability.md: while every core runs something else the background work waits (it
+    runs when a core is idle); once cores are free again every event is stored."""
+    kero = make_kero(flush_interval=0.05)
+    busy = textwrap.dedent("""
+        import os, sys, time
+        os.sched_setaffinity(0, {int(sys.argv[1])})
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            pass
+    """)
+    hogs = [subprocess.Popen([sys.executable, "-c", busy, str(cpu)]) for cpu in sorted(os.sched_getaffinity(0))]
+    try:
+        for _ in range(20):
+            record(kero, 25)
+            time.sleep(0.1)
+    finally:
+        for hog in hogs:
+            assert hog.wait(30) == 0
+    assert kero.count() == 500 and kero.dropped == 0
+
+
+def test_where_sched_idle_is_refused_the_background_work_runs_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refuse, raising=False)
+    assert writer_process.run_when_idle() is False
 
 
 def test_writer_process_false_builds_in_the_apps_writer_thread(make_kero: Callable[..., Kero]) -> None:
@@ -147,7 +195,7 @@ def test_hits_handed_over_are_stored_though_the_app_is_killed(tmp_path: Path) ->
     pipe, spools, and ends."""
     app = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
         import os, signal
-        from kero_core import Kero
+        from kero_core import Kero, writer_process
         kero = Kero(db_path={str(tmp_path)!r}, flush_interval=3600)
         for i in range(50):
             kero.record_request({{"PATH_INFO": "/x", "REMOTE_ADDR": "1.2.3.4"}}, status=200)
