@@ -50,8 +50,9 @@ def run_when_idle(thread: int = 0) -> bool:
     """Let ``thread`` (a native thread id; 0: the calling process's main thread) run only when a
     core has nothing else to run (Linux's SCHED_IDLE; threads and processes it starts inherit
     it). Kero's background work then waits for the app's requests instead of taking turns with
-    them: sharing a core, at nice 5 it took slices of a few ms from the worker serving them (p99
-    +1.3 to +1.7 ms, pinned to one core; RESULTS.md). False where it cannot be had."""
+    them: sharing a core, at nice 5 it took slices of a few ms from the worker serving them (on
+    one core under wrk, p99 added +2.2 to +3.0 ms, against +0.1 to +1.6 ms; RESULTS.md). False
+    where it cannot be had."""
     try:
         os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):  # not Linux, or refused (a sandbox)
