@@ -9,9 +9,10 @@ the rows current costs each ingest.
     python benchmarks/today.py FOLDER --before DIR --before-live --query period=24h  # another view
     python benchmarks/today.py --smoke                            # tiny, seconds
 
-FOLDER is changed: the first ingest of today makes today live (its rows are computed once; the
-time is printed); with ``--before``, a copy made first (FOLDER-before) is what the kero before
-reads. Renders use a clock stopped at the folder's end (``bench.json``), each variant in a fresh
+FOLDER is left as it is: each run works on a copy of it (FOLDER-work, deleted at the end), so
+the ingests a run makes do not grow the next run's today. The first ingest of today makes today
+live (its rows are computed once; the time is printed, unless FOLDER's today is live already);
+with ``--before``, a second copy (FOLDER-before) is what the kero before reads. Renders use a clock stopped at the folder's end (``bench.json``), each variant in a fresh
 process per round. The ingest cost is that of 200 of today's events: into the live day and, with
 ``--before``, into the copy by a kero that keeps no live day, or with ``--before-live`` by the
 kero before into its live copy (rounds alternated, each in a process of its own)."""
@@ -116,6 +117,13 @@ def make_live(folder: Path) -> tuple[float | None, int]:
     return took, events
 
 
+def events_in(folder: Path) -> int:
+    from dashboard_scale import open_kero
+
+    with open_kero(folder, end_of(folder)) as kero:
+        return kero.count(name=None, start=0)
+
+
 def ingest_cost_with(folder: Path, kero_from: str | None) -> float:
     """The live median of :func:`ingest_costs` over ``folder``, run by the kero packages of
     ``kero_from`` (None: this checkout's) in a process of their own."""
@@ -168,9 +176,20 @@ def make_live_with(folder: Path, kero_from: str) -> None:
     run_with(code, [str(folder), str(ROOT / "benchmarks")], kero_from)
 
 
-def run(folder: Path, label: str, runs: int, rounds: int, before: str | None, before_live: bool = False,
+def run(original: Path, label: str, runs: int, rounds: int, before: str | None, before_live: bool = False,
         query: str = TODAY) -> None:
     loads = [os.getloadavg()[0]]
+    folder = original.with_name(original.name + "-work")  # what this checkout reads and ingests into
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(original, folder)
+    try:
+        measure(folder, label, runs, rounds, before, before_live, query, loads)
+    finally:
+        shutil.rmtree(folder)
+
+
+def measure(folder: Path, label: str, runs: int, rounds: int, before: str | None, before_live: bool,
+            query: str, loads: list[float]) -> None:
     copy = folder.with_name(folder.name + "-before")  # the same events, for the kero before
     if before:
         shutil.rmtree(copy, ignore_errors=True)
@@ -232,8 +251,12 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "smoke"
             seed(folder, 3000, 1)
+            held = events_in(folder)
             run(folder, "smoke", runs=1, rounds=1, before=str(ROOT))  # this checkout as "before": the plumbing
             run(folder, "smoke", runs=1, rounds=1, before=str(ROOT), before_live=True)
+            if events_in(folder) != held:
+                raise SystemExit(f"the runs changed {folder}: {held:,} events before, {events_in(folder):,} after")
+            print(f"{folder.name} kept its {held:,} events")
         return
     if args.folder is None:
         parser.error("FOLDER is needed (or --smoke)")

@@ -109,6 +109,7 @@ def test_today_smoke() -> None:
     out = run("today.py", 180)
     # The smoke folder is seeded up to now, so its seed made today live already.
     assert "today was live already" in out and "live " in out and "plain " in out, out
+    assert "smoke kept its 3,000 events" in out, out  # the runs worked on copies
     assert "into the live day (Kero.ingest, median of 10 per round): this checkout" in out, out  # --before-live
     assert "this checkout (live rows)    Today" in out and "before (events)" in out and "before / this checkout:" in out, out
 
