@@ -21,7 +21,8 @@ CPU 1 alone: on a 2-core machine wrk otherwise shares its cores with the server'
 work, and the latency it measures includes its own waits for a core. Pinned, Kero's background
 work competes with the workers for their one core, as on a one-core server.
 
-    python benchmarks/http_overhead.py [--seconds 3] [--rounds 9] [--workers 1 4] [--before DIR] [--no-peer] [--pin] [--smoke]
+    python benchmarks/http_overhead.py [--seconds 3] [--rounds 9] [--workers 1 4] [--before DIR] [--no-peer]
+                                       [--pin] [--smoke]
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the script works")
     args = parser.parse_args()
     if args.pin and not {WRK_CPU, SERVER_CPU} <= os.sched_getaffinity(0):
-        parser.error(f"--pin needs CPUs {WRK_CPU} and {SERVER_CPU}; this process may use {sorted(os.sched_getaffinity(0))}")
+        allowed = sorted(os.sched_getaffinity(0))
+        parser.error(f"--pin needs CPUs {WRK_CPU} and {SERVER_CPU}; this process may use {allowed}")
     variants = ["bare", "kero"] + (["before"] if args.before else []) + ([] if args.no_peer else ["peer"])
     if args.smoke:
         args.seconds, args.rounds, args.workers = 1, 1, [1]
