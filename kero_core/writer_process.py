@@ -47,7 +47,7 @@ NICE = 5  # where SCHED_IDLE is missing: the writer process yields cores to the 
 
 
 def run_when_idle(thread: int = 0) -> bool:
-    """Let ``thread`` (a native thread id; 0: the calling process's main thread) run only when a
+    """Let ``thread`` (a native thread id; 0: the calling thread) run only when a
     core has nothing else to run (Linux's SCHED_IDLE; threads and processes it starts inherit
     it). Kero's background work then waits for the app's requests instead of taking turns with
     them: sharing a core, at nice 5 it took slices of a few ms from the worker serving them (on
