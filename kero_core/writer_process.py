@@ -51,7 +51,7 @@ def run_when_idle(thread: int = 0) -> bool:
     core has nothing else to run (Linux's SCHED_IDLE; threads and processes it starts inherit
     it). Kero's background work then waits for the app's requests instead of taking turns with
     them: sharing a core, at nice 5 it took slices of a few ms from the worker serving them (on
-    one core under wrk, p99 added +2.2 to +3.0 ms, against +0.1 to +1.6 ms; RESULTS.md). False
+    one core under wrk, p99 added +1.3 to +3.0 ms, against +0.1 to +1.6 ms; RESULTS.md). False
     where it cannot be had."""
     try:
         os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
