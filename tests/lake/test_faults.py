@@ -18,7 +18,7 @@ from kero_core.lake.store import MAINTAIN_EVERY
 from tests.lake.hosts import (FLUSH_INTERVAL, Host, Ledger, Traffic, kill_host, lake_host, lake_hosts, spool_times,
                               stats)
 from tests.lake.postgres import PostgresServer
-from tests.reliability.load import wait_until
+from tests.reliability.load import HANDOVER_LAG, wait_until
 from tests.reliability.servers import worker_pids
 
 
@@ -124,7 +124,7 @@ def test_sigkilled_host_loses_at_most_its_last_flush_interval(tmp_path: Path, la
     for pid in workers:
         held[pid] = killed_wall - last_write.get(pid, 0.0)
         at_risk += sum(1 for a in traffic.answers("victim")
-                       if a.worker == str(pid) and a.at >= killed_at - held[pid] - 0.05)
+                       if a.worker == str(pid) and a.at >= killed_at - held[pid] - HANDOVER_LAG)
     print("\n" + outcome.line("one host SIGKILLed") +
           f" victim-answered={len(traffic.answers('victim'))} at-risk(answered since each worker's last write)={at_risk}"
           f" last-write-before-kill-s={ {p: round(h, 2) for p, h in held.items()} } flush_interval={FLUSH_INTERVAL}")

@@ -19,6 +19,10 @@ import requests
 from tests.conftest import CHROME_UA
 
 PATHS = tuple(f"/hello/{name}" for name in ("ada", "alan", "grace", "linus", "guido", "barbara"))
+# A worker's spool files are named when its writer process writes them, which runs when a core is
+# idle (SCHED_IDLE), so a little after the worker handed their hits over: the requests a killed
+# worker still held are those answered since its last hand-over, up to this long before the name.
+HANDOVER_LAG = 0.5
 
 
 def basic(user: str, password: str) -> str:

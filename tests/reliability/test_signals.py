@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kero_core import Kero
-from tests.reliability.load import Load, Tally, wait_until
+from tests.reliability.load import HANDOVER_LAG, Load, Tally, wait_until
 from tests.reliability.servers import Server, gunicorn, worker_pids
 
 SITE = "tests.reliability.sites:example()"
@@ -91,9 +91,9 @@ def test_sigkill_to_one_worker_loses_at_most_what_it_held_since_its_last_write(t
     assert last_write is not None
     held_for = killed_wall - last_write
     by_victim = [a for a in tally.answers if a.worker == str(victim)]
-    # Anything answered before the victim's last spool file was started is in that file (a
-    # request is recorded when its response has been sent); a small margin covers clock reads.
-    at_risk = sum(1 for a in by_victim if a.at >= killed_at - held_for - 0.05)
+    # Anything answered before the victim's last hand-over is in its last spool file (a request is
+    # recorded when its response has been sent), named up to HANDOVER_LAG after the hand-over.
+    at_risk = sum(1 for a in by_victim if a.at >= killed_at - held_for - HANDOVER_LAG)
     report("SIGKILL one worker", tally, count,
            f"victim answered {len(by_victim)}; its last write was {held_for:.2f} s before the kill "
            f"(flush_interval {FLUSH_INTERVAL} s); {at_risk} answered since")
