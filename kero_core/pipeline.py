@@ -116,10 +116,8 @@ class Pipeline:
         self._buffer: deque[tuple[Any, ...]] = deque()  # Hit fields, as plain tuples (see record)
         self._unspooled: list[pa.Table] = []  # built batches the spool refused (disk full, read-only)
         self._wake = threading.Event()
-        self._stopped = threading.Event()  # set by close(): the ingest thread ends
         self._write_lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._ingester: threading.Thread | None = None  # the background ingests' thread (see _ingest_in_turn)
         self._stopping = False
         self._terminating = False  # the process was told to stop: write each hit at once
         self._writing: int | None = None  # the thread inside write(), if any
@@ -168,9 +166,6 @@ class Pipeline:
                 thread = threading.Thread(target=self._run, name="kero-writer", daemon=True)
                 thread.start()
                 self._thread = thread
-                ingester = threading.Thread(target=self._ingest_in_turn, name="kero-ingest", daemon=True)
-                ingester.start()
-                self._ingester = ingester
         watch_signals()
 
     def terminate(self) -> None:
@@ -188,27 +183,16 @@ class Pipeline:
 
     # -- writer thread -------------------------------------------------------------------------------
     def _run(self) -> None:
+        writer_process.run_when_idle(threading.get_native_id())  # and so the writer process it starts
         self.warm_up()
+        period = INGEST_EVERY
+        next_ingest = time.monotonic() + max(self.interval, period)
         while not self._stopping:
             self._wake.wait(self.interval)
             self._wake.clear()
             if self._stopping:
                 break
             self.write(confirm=False)
-
-    def _ingest_in_turn(self) -> None:
-        """The background ingests, in a thread of their own that runs only when a core is idle
-        (writer_process.run_when_idle): a DuckDB session is most of the process's background
-        CPU, and at the requests' priority it took the core from them in slices of milliseconds.
-        The writer thread, whose hand-overs are cheap and keep the hits out of the process's
-        memory (all a SIGKILL loses), keeps its priority."""
-        writer_process.run_when_idle(threading.get_native_id())
-        period = INGEST_EVERY
-        next_ingest = time.monotonic() + max(self.interval, period)
-        while not self._stopping:
-            self._stopped.wait(self.interval)
-            if self._stopping:
-                break
             # Ingest only once a spool file has waited about a period: under gunicorn -w 4 each
             # worker ingesting on its own clock made four sessions per period, each with a
             # quarter of the files; now whichever worker comes first takes every file.
@@ -413,10 +397,9 @@ class Pipeline:
             return
         self._stopping = True
         self._wake.set()
-        self._stopped.set()
-        for thread in (self._thread, self._ingester):
-            if thread is not None and thread is not threading.current_thread():
-                thread.join(timeout)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
         self.write()
         lost = self._held
         if self._process is not None:

@@ -58,26 +58,21 @@ def test_the_app_hands_its_hits_to_a_writer_process_that_builds_and_spools_them(
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
-def test_the_ingests_and_the_writer_process_run_only_on_an_idle_core(make_kero: Callable[..., Kero]) -> None:
-    """The ingest thread and the writer process run under SCHED_IDLE (they wait for the app's
-    requests instead of taking turns with them); the writer thread, whose hand-overs keep the
-    hits out of the app's memory, and the app's own threads keep their policy."""
+def test_the_background_work_runs_only_on_an_idle_core(make_kero: Callable[..., Kero]) -> None:
+    """The writer thread and the writer process run under SCHED_IDLE (they wait for the app's
+    requests instead of taking turns with them); the app's own threads keep their policy."""
     kero = make_kero(flush_interval=3600)
     record(kero, 5)
     assert kero.pipeline.write()
-    writer, ingester, process = kero.pipeline._thread, kero.pipeline._ingester, kero.pipeline._process
-    assert writer is not None and ingester is not None and process is not None
-    assert ingester.name == "kero-ingest" and ingester.native_id is not None and writer.native_id is not None
+    thread, process = kero.pipeline._thread, kero.pipeline._process
+    assert thread is not None and thread.native_id is not None and process is not None
     deadline = time.monotonic() + 10
-    while os.sched_getscheduler(ingester.native_id) != os.SCHED_IDLE and time.monotonic() < deadline:
+    while os.sched_getscheduler(thread.native_id) != os.SCHED_IDLE and time.monotonic() < deadline:
         time.sleep(0.01)  # the thread sets it first thing, once it runs
-    assert os.sched_getscheduler(ingester.native_id) == os.SCHED_IDLE
+    assert os.sched_getscheduler(thread.native_id) == os.SCHED_IDLE
     assert os.sched_getscheduler(process.process.pid) == os.SCHED_IDLE
-    assert os.sched_getscheduler(writer.native_id) == os.SCHED_OTHER
     assert os.sched_getscheduler(0) == os.SCHED_OTHER  # this (the request) thread: untouched
     assert kero.count() == 5
-    kero.close()
-    assert not ingester.is_alive() and not writer.is_alive()
 
 
 def test_cores_busy_to_the_last_one_hold_the_events_back_without_losing_any(make_kero: Callable[..., Kero]) -> None:
