@@ -13,9 +13,10 @@ FOLDER is left as it is: each run works on a copy of it (FOLDER-work, deleted at
 the ingests a run makes do not grow the next run's today. The first ingest of today makes today
 live (its rows are computed once; the time is printed, unless FOLDER's today is live already);
 with ``--before``, a second copy (FOLDER-work-before) is what the kero before reads. Renders use
-a clock stopped at the folder's end (``bench.json``), each variant in a fresh process per round. The ingest cost is that of 200 of today's events: into the live day and, with
-``--before``, into the copy by a kero that keeps no live day, or with ``--before-live`` by the
-kero before into its live copy (rounds alternated, each in a process of its own)."""
+a clock stopped at the folder's end (``bench.json``), each variant in a fresh process per round.
+The ingest cost is that of 200 of today's events: into the live day and, with ``--before``, into
+the copy by a kero that keeps no live day, or with ``--before-live`` by the kero before into its
+live copy (rounds alternated, each in a process of its own)."""
 
 from __future__ import annotations
 
