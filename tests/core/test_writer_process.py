@@ -97,7 +97,7 @@ def test_cores_busy_to_the_last_one_hold_the_events_back_without_losing_any(make
     assert kero.count() == 500 and kero.dropped == 0
 
 
-def test_where_sched_idle_is_refused_the_background_work_runs_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_where_sched_idle_is_refused_run_when_idle_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object) -> None:
         raise PermissionError(1, "Operation not permitted")
 
@@ -195,7 +195,7 @@ def test_hits_handed_over_are_stored_though_the_app_is_killed(tmp_path: Path) ->
     pipe, spools, and ends."""
     app = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
         import os, signal
-        from kero_core import Kero, writer_process
+        from kero_core import Kero
         kero = Kero(db_path={str(tmp_path)!r}, flush_interval=3600)
         for i in range(50):
             kero.record_request({{"PATH_INFO": "/x", "REMOTE_ADDR": "1.2.3.4"}}, status=200)
